@@ -1,0 +1,312 @@
+//! The demo app: an axum API protected by `tower-jwt-auth`.
+//!
+//! ```sh
+//! cargo run --example demo --features full
+//! ```
+//!
+//! Configuration (environment):
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `BIND` | listen address | `127.0.0.1:3000` |
+//! | `JWT_ALGORITHM` | HS256/384/512, RS*, PS*, ES256, ES384, EdDSA | `HS256` |
+//! | `JWT_SECRET` | HMAC secret (HS*), ≥ 32/48/64 bytes | random, with a warning |
+//! | `JWT_PRIVATE_KEY_FILE`, `JWT_PUBLIC_KEY_FILE` | PEM keys for the other algorithms | — |
+//! | `JWT_ISSUER`, `JWT_AUDIENCE` | minted into tokens and enforced | unset |
+//! | `ACCESS_TTL_SECS`, `REFRESH_TTL_SECS` | token lifetimes | 300, 86400 |
+//!
+//! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
+//! (roles `["user"]`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_jwt_auth::revocation::RevocationStore;
+use tower_jwt_auth::{
+    Algorithm, Claims, JwtAuthLayer, JwtConfig, MemoryStore, SigningKey, TokenIssuer, Verifier,
+    VerifyingKey, parse_algorithm,
+};
+
+/// The demo's custom claims: the user's roles.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct User {
+    roles: Vec<String>,
+}
+
+type UserClaims = Claims<User>;
+
+#[derive(Clone)]
+struct AppState {
+    issuer: TokenIssuer,
+    store: MemoryStore,
+}
+
+/// Everything read from the environment.
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub signing: SigningKey,
+    pub verifying: VerifyingKey,
+    pub config: JwtConfig,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_secs(name: &str, default: u64) -> Result<Duration, String> {
+    match env(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{name} must be a whole number of seconds, got `{v}`")),
+    }
+}
+
+fn settings() -> Result<Settings, String> {
+    let bind = env("BIND")
+        .unwrap_or_else(|| "127.0.0.1:3000".to_owned())
+        .parse()
+        .map_err(|e| format!("BIND: {e}"))?;
+    let algorithm = parse_algorithm(&env("JWT_ALGORITHM").unwrap_or_else(|| "HS256".to_owned()))
+        .map_err(|e| format!("JWT_ALGORITHM: {e}"))?;
+    let (signing, verifying) = match algorithm {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            let secret = match env("JWT_SECRET") {
+                Some(secret) => secret.into_bytes(),
+                None => {
+                    tracing::warn!(
+                        "JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
+                    );
+                    let mut secret = vec![0u8; 64];
+                    getrandom::fill(&mut secret).map_err(|e| format!("random secret: {e}"))?;
+                    secret
+                }
+            };
+            (
+                SigningKey::hmac(algorithm, &secret).map_err(|e| format!("JWT_SECRET: {e}"))?,
+                VerifyingKey::hmac(algorithm, &secret).map_err(|e| format!("JWT_SECRET: {e}"))?,
+            )
+        }
+        _ => {
+            let read = |var: &str| -> Result<Vec<u8>, String> {
+                let path =
+                    env(var).ok_or_else(|| format!("{var} must be set for {algorithm:?}"))?;
+                std::fs::read(&path).map_err(|e| format!("{var} ({path}): {e}"))
+            };
+            (
+                SigningKey::from_pem(algorithm, &read("JWT_PRIVATE_KEY_FILE")?)
+                    .map_err(|e| format!("JWT_PRIVATE_KEY_FILE: {e}"))?,
+                VerifyingKey::from_pem(algorithm, &read("JWT_PUBLIC_KEY_FILE")?)
+                    .map_err(|e| format!("JWT_PUBLIC_KEY_FILE: {e}"))?,
+            )
+        }
+    };
+    let mut config = JwtConfig::new()
+        .access_ttl(env_secs("ACCESS_TTL_SECS", 300)?)
+        .refresh_ttl(env_secs("REFRESH_TTL_SECS", 86_400)?);
+    if let Some(issuer) = env("JWT_ISSUER") {
+        config = config.issuer(issuer);
+    }
+    if let Some(audience) = env("JWT_AUDIENCE") {
+        config = config.audience(audience);
+    }
+    Ok(Settings {
+        bind,
+        signing,
+        verifying,
+        config,
+    })
+}
+
+/// The demo's user database.
+fn check_password(username: &str, password: &str) -> Option<User> {
+    let roles = match (username, password) {
+        ("alice", "alice-password") => vec!["admin".to_owned()],
+        ("bob", "bob-password") => vec!["user".to_owned()],
+        _ => return None,
+    };
+    Some(User { roles })
+}
+
+fn json_error(status: StatusCode, error: &str) -> Response {
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+/// Parses a JSON body into `T`: 400 when it is not JSON, 422 when it is JSON
+/// of the wrong shape. The content type is not required.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+        }
+        _ => json_error(StatusCode::BAD_REQUEST, "invalid_json"),
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+async fn login(State(state): State<AppState>, body: Bytes) -> Response {
+    let request: LoginRequest = match parse_body(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let Some(user) = check_password(&request.username, &request.password) else {
+        tracing::info!(username = %request.username, "login refused");
+        return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    };
+    let pair = match state.issuer.pair(&request.username, &user) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::error!(error = %e, "minting failed");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
+        }
+    };
+    let session = pair.session();
+    if let Err(e) = state
+        .store
+        .start_family(
+            &session.id,
+            &session.refresh_jti,
+            session.session_expires_at,
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not register the session");
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+    }
+    ([(header::CACHE_CONTROL, "no-store")], Json(pair)).into_response()
+}
+
+async fn logout(State(state): State<AppState>, claims: UserClaims) -> Response {
+    let leeway = state.issuer.config().leeway_secs();
+    match state
+        .store
+        .revoke_token(&claims.jti, claims.exp + leeway)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "logout could not be recorded");
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
+    }
+}
+
+async fn me(claims: UserClaims) -> Json<UserClaims> {
+    Json(claims)
+}
+
+async fn ping() -> &'static str {
+    "pong"
+}
+
+async fn admin(claims: UserClaims) -> Response {
+    if claims.custom.roles.iter().any(|r| r == "admin") {
+        format!("hello, admin {}", claims.sub).into_response()
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Bearer error=\"insufficient_scope\"",
+            )],
+        )
+            .into_response()
+    }
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// The whole app; `tests/demo` drives it with `oneshot`.
+pub fn app(settings: Settings) -> Router {
+    let store = MemoryStore::new();
+    let issuer = TokenIssuer::new(settings.signing, settings.config.clone());
+    let verifier = Verifier::new(settings.verifying, settings.config);
+    let auth = JwtAuthLayer::new(verifier)
+        .claims::<User>()
+        .store(store.clone());
+    let state = AppState { issuer, store };
+
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route("/protected/ping", get(ping))
+        .route("/admin", get(admin))
+        .route("/auth/logout", post(logout))
+        .route_layer(auth);
+    Router::new()
+        .route("/health", get(health))
+        .route("/auth/login", post(login))
+        .merge(protected)
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_jwt_auth=info".into()),
+        )
+        .init();
+    let settings = match settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("demo: configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let bind = settings.bind;
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("demo: cannot listen on {bind}: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    tracing::info!(%bind, "demo listening");
+    if let Err(e) = axum::serve(listener, app(settings))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        eprintln!("demo: server error: {e}");
+        return std::process::ExitCode::from(1);
+    }
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,130 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::{JwtAuth, Shared};
+use crate::claims::NoCustomClaims;
+use crate::rejection::DefaultRejection;
+use crate::revocation::RevocationStore;
+use crate::source::TokenSource;
+use crate::verify::Verifier;
+
+/// Authenticates every request with a JWT access token; see the
+/// [module docs](crate::auth) for what it checks.
+///
+/// `T` is the type of the application's custom claims (default: none), `R`
+/// builds rejection responses (default: RFC 6750 / gRPC).
+#[must_use]
+pub struct JwtAuthLayer<T = NoCustomClaims, R = DefaultRejection> {
+    shared: Arc<Shared>,
+    rejection: R,
+    _claims: PhantomData<fn() -> T>,
+}
+
+// ===== impl JwtAuthLayer =====
+
+impl JwtAuthLayer {
+    /// A layer verifying with `verifier`, reading `Authorization: Bearer`,
+    /// revocations from a fresh [`MemoryStore`](crate::MemoryStore), failing
+    /// closed, with no custom claims.
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            shared: Arc::new(Shared::new(verifier)),
+            rejection: DefaultRejection,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T, R> JwtAuthLayer<T, R> {
+    /// Decode the application's claims as `U` (handlers then take `Claims<U>`).
+    pub fn claims<U>(self) -> JwtAuthLayer<U, R> {
+        JwtAuthLayer {
+            shared: self.shared,
+            rejection: self.rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Check revocations in `store` (share it with the refresh service).
+    pub fn store(mut self, store: impl RevocationStore) -> Self {
+        Arc::make_mut(&mut self.shared).store = Arc::new(store);
+        self
+    }
+
+    /// As [`store`](Self::store), for a store already behind an `Arc`.
+    pub fn shared_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        Arc::make_mut(&mut self.shared).store = store;
+        self
+    }
+
+    /// Where to read the token from, in order (default: `Authorization: Bearer`).
+    pub fn sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        Arc::make_mut(&mut self.shared).sources = sources.into_iter().collect();
+        self
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenge.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.shared).realm = Some(Arc::from(realm.into()));
+        self
+    }
+
+    /// Optional authentication: a request with no credential at all passes
+    /// through without claims; a bad credential is still rejected.
+    pub fn optional(mut self, optional: bool) -> Self {
+        Arc::make_mut(&mut self.shared).optional = optional;
+        self
+    }
+
+    /// When the revocation store cannot answer, accept otherwise valid tokens
+    /// instead of answering 503. Off by default; every such acceptance is
+    /// logged at `ERROR`.
+    pub fn fail_open(mut self, fail_open: bool) -> Self {
+        Arc::make_mut(&mut self.shared).fail_open = fail_open;
+        self
+    }
+
+    /// Build rejection responses with `rejection` (see [`OnRejection`](crate::OnRejection)).
+    pub fn on_rejection<R2>(self, rejection: R2) -> JwtAuthLayer<T, R2> {
+        JwtAuthLayer {
+            shared: self.shared,
+            rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.shared.verifier
+    }
+}
+
+impl<T, R: Clone> Clone for JwtAuthLayer<T, R> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T, R> fmt::Debug for JwtAuthLayer<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthLayer")
+            .field("shared", &self.shared)
+            .field("claims", &std::any::type_name::<T>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, R: Clone> Layer<S> for JwtAuthLayer<T, R> {
+    type Service = JwtAuth<S, T, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth::from_parts(inner, Arc::clone(&self.shared), self.rejection.clone())
+    }
+}

@@ -1,0 +1,161 @@
+//! The authenticating middleware: [`JwtAuthLayer`] → [`JwtAuth`] →
+//! [`ResponseFuture`].
+//!
+//! For each request it reads a token from the configured sources, verifies it
+//! as an **access** token, asks the revocation store, and either inserts the
+//! [`Claims<T>`](crate::Claims) into the request extensions and calls the inner
+//! service, or answers with a rejection (401, 503; gRPC statuses for gRPC).
+//! All of that is synchronous: the inner service is called in `call` itself,
+//! and no future is boxed.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use tower_jwt_auth::{Algorithm, JwtAuthLayer, JwtConfig, Verifier, VerifyingKey};
+//!
+//! let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+//! let verifier = Verifier::new(key, JwtConfig::new());
+//! let app: Router = Router::new()
+//!     .route("/ping", get(|| async { "pong" }))
+//!     .layer(JwtAuthLayer::new(verifier));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Optional authentication, with a custom claims type and a cookie as a
+//! second source:
+//!
+//! ```
+//! use serde::Deserialize;
+//! use tower_jwt_auth::{Algorithm, JwtAuthLayer, JwtConfig, TokenSource, Verifier, VerifyingKey};
+//!
+//! #[derive(Clone, Deserialize)]
+//! struct User { roles: Vec<String> }
+//!
+//! let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+//! let layer = JwtAuthLayer::new(Verifier::new(key, JwtConfig::new()))
+//!     .claims::<User>()
+//!     .sources([TokenSource::bearer(), TokenSource::cookie("access_token")])
+//!     .optional(true);
+//! # let _ = layer;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod future;
+mod layer;
+mod service;
+
+pub use future::ResponseFuture;
+pub use layer::JwtAuthLayer;
+pub use service::JwtAuth;
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::claims::{Claims, TokenType};
+use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
+use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
+use crate::source::{TokenSource, extract_token};
+use crate::verify::Verifier;
+
+/// What every clone of the layer and its services shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) verifier: Verifier,
+    pub(crate) store: Arc<dyn RevocationStore>,
+    pub(crate) sources: Arc<[TokenSource]>,
+    pub(crate) realm: Option<Arc<str>>,
+    pub(crate) optional: bool,
+    pub(crate) fail_open: bool,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("verifier", &self.verifier)
+            .field("store", &self.store)
+            .field("sources", &self.sources)
+            .field("realm", &self.realm)
+            .field("optional", &self.optional)
+            .field("fail_open", &self.fail_open)
+            .finish()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(verifier: Verifier) -> Self {
+        Self {
+            verifier,
+            store: Arc::new(MemoryStore::new()),
+            sources: Arc::from([TokenSource::bearer()]),
+            realm: None,
+            optional: false,
+            fail_open: false,
+        }
+    }
+
+    /// The whole decision for one request: `Ok(None)` only in optional mode
+    /// when no credential was presented at all.
+    pub(crate) fn authenticate<T: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Claims<T>>, Rejection> {
+        let reject = |kind: AuthErrorKind| {
+            Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
+        };
+        let token = match extract_token(&self.sources, headers) {
+            Ok(Some(token)) => token,
+            Ok(None) if self.optional => {
+                tracing::trace!(
+                    outcome = "anonymous",
+                    "no credentials; optional authentication"
+                );
+                return Ok(None);
+            }
+            Ok(None) => {
+                tracing::debug!(outcome = "rejected", reason = "no credentials presented");
+                return Err(reject(AuthErrorKind::MissingCredentials));
+            }
+            Err(kind) => {
+                tracing::info!(outcome = "rejected", reason = %AuthError::new(kind));
+                return Err(reject(kind));
+            }
+        };
+        let claims = match self.verifier.verify::<T>(token, TokenType::Access) {
+            Ok(claims) => claims,
+            Err(error) => {
+                tracing::info!(outcome = "rejected", reason = %error);
+                return Err(reject(error.kind()));
+            }
+        };
+        let token_ref = TokenRef {
+            jti: &claims.jti,
+            subject: &claims.sub,
+            session: claims.sid.as_deref(),
+            issued_at_micros: claims.issued_at_micros(),
+        };
+        match self.store.is_revoked(&token_ref) {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(outcome = "rejected", reason = "token revoked", sub = %claims.sub, jti = %claims.jti);
+                return Err(reject(AuthErrorKind::Revoked));
+            }
+            Err(error) if self.fail_open => {
+                tracing::error!(
+                    outcome = "accepted",
+                    %error,
+                    sub = %claims.sub,
+                    jti = %claims.jti,
+                    "FAIL-OPEN: revocation store unavailable; accepting a token that may be revoked"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(outcome = "rejected", %error, sub = %claims.sub, jti = %claims.jti);
+                return Err(reject(AuthErrorKind::StoreUnavailable));
+            }
+        }
+        tracing::debug!(outcome = "accepted", sub = %claims.sub, jti = %claims.jti);
+        Ok(Some(claims))
+    }
+}

@@ -1,0 +1,92 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::{ResponseFuture, Shared};
+use crate::rejection::OnRejection;
+
+/// The service [`JwtAuthLayer`](super::JwtAuthLayer) wraps around `S`.
+#[must_use]
+pub struct JwtAuth<S, T, R> {
+    inner: S,
+    shared: Arc<Shared>,
+    rejection: R,
+    _claims: PhantomData<fn() -> T>,
+}
+
+impl<S, T, R> JwtAuth<S, T, R> {
+    pub(crate) fn from_parts(inner: S, shared: Arc<Shared>, rejection: R) -> Self {
+        Self {
+            inner,
+            shared,
+            rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the wrapped service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, T, R: Clone> Clone for JwtAuth<S, T, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, T, R> fmt::Debug for JwtAuth<S, T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, T, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        match self.shared.authenticate::<T>(request.headers()) {
+            Ok(Some(claims)) => {
+                request.extensions_mut().insert(claims);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Ok(None) => ResponseFuture::inner(self.inner.call(request)),
+            Err(rejection) => ResponseFuture::rejected(self.rejection.on_rejection(&rejection)),
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! Keys, each bound to exactly one algorithm.
+//!
+//! The algorithm a token is verified with comes from the key that verifies it,
+//! never from the token's header: a header whose `alg` differs from the key's
+//! is rejected before any cryptography runs. There is no way to build a key
+//! for `none`, so unsigned tokens cannot be accepted.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+pub use jsonwebtoken::Algorithm;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+
+// With both backends enabled (as `--all-features` does), aws-lc-rs is used.
+#[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
+compile_error!("enable one crypto backend: `aws_lc_rs` (default) or `rust_crypto`");
+
+#[cfg(feature = "aws_lc_rs")]
+use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER as PROVIDER;
+#[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER as PROVIDER;
+
+/// The shortest HMAC secret accepted for `alg`: the hash's output size
+/// (RFC 7518 §3.2) — 32 bytes for HS256, 48 for HS384, 64 for HS512.
+pub const fn min_hmac_secret_len(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
+
+/// Why a key could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// An HMAC secret shorter than [`min_hmac_secret_len`].
+    SecretTooShort {
+        /// The algorithm the secret was meant for.
+        algorithm: Algorithm,
+        /// The minimum length in bytes.
+        min_len: usize,
+    },
+    /// The algorithm needs a different kind of key (a secret for HS*, a PEM for
+    /// the others).
+    WrongKeyType(Algorithm),
+    /// The PEM could not be parsed as a key for this algorithm.
+    InvalidPem(Algorithm),
+    /// No algorithm has this name.
+    UnknownAlgorithm(String),
+    /// Two verifying keys share one `kid`.
+    DuplicateKid(String),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretTooShort { algorithm, min_len } => write!(
+                f,
+                "{algorithm:?} needs a secret of at least {min_len} bytes"
+            ),
+            Self::WrongKeyType(alg) => write!(f, "{alg:?} cannot use this kind of key"),
+            Self::InvalidPem(alg) => write!(f, "the PEM is not a valid {alg:?} key"),
+            Self::UnknownAlgorithm(name) => write!(f, "unknown algorithm `{name}`"),
+            Self::DuplicateKid(kid) => write!(f, "two keys share the kid `{kid}`"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// Parses an algorithm name as it appears in a JWS header (`"HS256"`, `"EdDSA"`…).
+pub fn parse_algorithm(name: &str) -> Result<Algorithm, KeyError> {
+    name.parse()
+        .map_err(|_| KeyError::UnknownAlgorithm(name.to_owned()))
+}
+
+/// The `alg` header value of `alg`; `None` for an algorithm this crate
+/// does not know (jsonwebtoken's enum is non-exhaustive).
+pub(crate) const fn algorithm_name(alg: Algorithm) -> Option<&'static str> {
+    Some(match alg {
+        Algorithm::HS256 => "HS256",
+        Algorithm::HS384 => "HS384",
+        Algorithm::HS512 => "HS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::EdDSA => "EdDSA",
+        _ => return None,
+    })
+}
+
+const fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
+    if !is_hmac(alg) {
+        return Err(KeyError::WrongKeyType(alg));
+    }
+    let min_len = min_hmac_secret_len(alg);
+    if secret.len() < min_len {
+        return Err(KeyError::SecretTooShort {
+            algorithm: alg,
+            min_len,
+        });
+    }
+    Ok(())
+}
+
+// ===== impl SigningKey =====
+
+/// A private key (or HMAC secret) bound to one algorithm, used to sign tokens.
+///
+/// `Debug` shows the algorithm and `kid`, never key material.
+pub struct SigningKey {
+    algorithm: Algorithm,
+    kid: Option<String>,
+    key: EncodingKey,
+}
+
+impl SigningKey {
+    /// An HMAC key (HS256/384/512) from a secret of at least
+    /// [`min_hmac_secret_len`] bytes.
+    pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        check_secret(algorithm, secret)?;
+        Self::build(algorithm, EncodingKey::from_secret(secret))
+    }
+
+    /// A private key in PEM form for an RS*, PS*, ES* or EdDSA algorithm:
+    /// PKCS#8 (`PRIVATE KEY`) for all, also PKCS#1 (`RSA PRIVATE KEY`) for RSA
+    /// and SEC1 (`EC PRIVATE KEY`, as `openssl ecparam -genkey` writes) for EC.
+    pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
+        let invalid = |_| KeyError::InvalidPem(algorithm);
+        let key = match algorithm {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => EncodingKey::from_rsa_pem(pem).map_err(invalid)?,
+            Algorithm::ES256 | Algorithm::ES384 => match sec1_to_pkcs8(algorithm, pem) {
+                Some(pkcs8) => EncodingKey::from_ec_der(&pkcs8),
+                None => EncodingKey::from_ec_pem(pem).map_err(invalid)?,
+            },
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem).map_err(invalid)?,
+            _ => return Err(KeyError::WrongKeyType(algorithm)),
+        };
+        Self::build(algorithm, key)
+    }
+
+    fn build(algorithm: Algorithm, key: EncodingKey) -> Result<Self, KeyError> {
+        // Building the backend's signer once proves the key suits the algorithm.
+        (PROVIDER.signer_factory)(&algorithm, &key).map_err(|_| KeyError::InvalidPem(algorithm))?;
+        Ok(Self {
+            algorithm,
+            kid: None,
+            key,
+        })
+    }
+
+    /// Names this key; the `kid` is written into every token it signs.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The algorithm this key signs with.
+    pub const fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    pub(crate) fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
+        let signer = (PROVIDER.signer_factory)(&self.algorithm, &self.key).ok()?;
+        signer.try_sign(message).ok()
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wraps a SEC1 `EC PRIVATE KEY` PEM (RFC 5915) into PKCS#8 DER (RFC 5208),
+/// the only EC private-key form the crypto backends read. `None` when `pem`
+/// is not a SEC1 PEM; the caller then parses it as PKCS#8.
+fn sec1_to_pkcs8(algorithm: Algorithm, pem: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+
+    let text = std::str::from_utf8(pem).ok()?;
+    let body = text
+        .split("-----BEGIN EC PRIVATE KEY-----")
+        .nth(1)?
+        .split("-----END EC PRIVATE KEY-----")
+        .next()?;
+    let body: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let sec1 = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    let sec1 = without_curve_parameters(&sec1)?;
+    let curve = if algorithm == Algorithm::ES256 {
+        P256
+    } else {
+        P384
+    };
+
+    let algorithm_id = der(0x30, &[EC_PUBLIC_KEY, curve].concat());
+    let content = [&[0x02, 0x01, 0x00][..], &algorithm_id, &der(0x04, &sec1)].concat();
+    Some(der(0x30, &content))
+}
+
+/// The SEC1 `ECPrivateKey` without its optional `[0]` curve parameters, which
+/// PKCS#8 carries in the algorithm identifier instead (and backends refuse twice).
+fn without_curve_parameters(sec1: &[u8]) -> Option<Vec<u8>> {
+    let (tag, mut content, rest) = read_tlv(sec1)?;
+    if tag != 0x30 || !rest.is_empty() {
+        return None;
+    }
+    let mut kept = Vec::with_capacity(content.len());
+    while !content.is_empty() {
+        let (tag, _, rest) = read_tlv(content)?;
+        let whole = &content[..content.len() - rest.len()];
+        if tag != 0xa0 {
+            kept.extend_from_slice(whole);
+        }
+        content = rest;
+    }
+    Some(der(0x30, &kept))
+}
+
+/// Splits one DER TLV (definite length up to 2 bytes) off `input`:
+/// `(tag, content, rest)`.
+fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, input) = input.split_first()?;
+    let (&first, input) = input.split_first()?;
+    let (len, input) = match first {
+        0..=0x7f => (usize::from(first), input),
+        0x81 => (usize::from(*input.first()?), &input[1..]),
+        0x82 => (
+            usize::from(*input.first()?) << 8 | usize::from(*input.get(1)?),
+            input.get(2..)?,
+        ),
+        _ => return None,
+    };
+    let content = input.get(..len)?;
+    Some((tag, content, &input[len..]))
+}
+
+/// One DER TLV with a definite length.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = Vec::with_capacity(len + 4);
+    out.push(tag);
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len <= 0xff {
+        out.extend_from_slice(&[0x81, len as u8]);
+    } else {
+        out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+// ===== impl VerifyingKey =====
+
+/// A public key (or HMAC secret) bound to one algorithm, used to verify tokens.
+///
+/// `Debug` shows the algorithm and `kid`, never key material.
+pub struct VerifyingKey {
+    algorithm: Algorithm,
+    kid: Option<String>,
+    key: DecodingKey,
+}
+
+impl VerifyingKey {
+    /// An HMAC key (HS256/384/512) from a secret of at least
+    /// [`min_hmac_secret_len`] bytes.
+    pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        check_secret(algorithm, secret)?;
+        Self::build(algorithm, DecodingKey::from_secret(secret))
+    }
+
+    /// A public key in PEM form (SPKI, or PKCS#1 for RSA) for an RS*, PS*, ES*
+    /// or EdDSA algorithm. An EC key must lie on the algorithm's curve.
+    pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
+        let invalid = |_| KeyError::InvalidPem(algorithm);
+        let key = match algorithm {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => DecodingKey::from_rsa_pem(pem).map_err(invalid)?,
+            Algorithm::ES256 | Algorithm::ES384 => {
+                let key = DecodingKey::from_ec_pem(pem).map_err(invalid)?;
+                // An uncompressed point: 1 + 2 × the field size of the curve.
+                let expected = if algorithm == Algorithm::ES256 {
+                    65
+                } else {
+                    97
+                };
+                match key.try_get_as_bytes() {
+                    Ok(point) if point.len() == expected => key,
+                    _ => return Err(KeyError::InvalidPem(algorithm)),
+                }
+            }
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem).map_err(invalid)?,
+            _ => return Err(KeyError::WrongKeyType(algorithm)),
+        };
+        Self::build(algorithm, key)
+    }
+
+    /// A key from a `jsonwebtoken` [`DecodingKey`] the caller built (from a JWK,
+    /// DER or raw components). The caller vouches that `key` suits `algorithm`;
+    /// HMAC secrets are still held to [`min_hmac_secret_len`].
+    pub fn from_decoding_key(algorithm: Algorithm, key: &DecodingKey) -> Result<Self, KeyError> {
+        if is_hmac(algorithm) {
+            let secret = key
+                .try_get_as_bytes()
+                .map_err(|_| KeyError::WrongKeyType(algorithm))?;
+            check_secret(algorithm, secret)?;
+        }
+        Self::build(algorithm, key.clone())
+    }
+
+    fn build(algorithm: Algorithm, key: DecodingKey) -> Result<Self, KeyError> {
+        // Building the backend's verifier once proves the key suits the algorithm.
+        (PROVIDER.verifier_factory)(&algorithm, &key)
+            .map_err(|_| KeyError::WrongKeyType(algorithm))?;
+        Ok(Self {
+            algorithm,
+            kid: None,
+            key,
+        })
+    }
+
+    /// Names this key, so tokens whose header carries this `kid` find it.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The algorithm this key verifies.
+    pub const fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// True when `signature` is a valid signature of `message` under this key.
+    /// HMAC comparison is constant-time in both backends.
+    pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
+        match (PROVIDER.verifier_factory)(&self.algorithm, &self.key) {
+            Ok(verifier) => verifier.verify(message, signature).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+// ===== impl KeySet =====
+
+/// The keys a [`Verifier`](crate::Verifier) accepts.
+///
+/// Rotation: sign with the new key, and list the new and the old verifying
+/// keys here, each with its `kid`, until the old tokens have expired. A token
+/// with a `kid` is checked only against the key of that `kid` (an unknown
+/// `kid` is refused); a token without one only against the primary (first)
+/// key. When no key has a `kid`, the header's `kid` is ignored.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    primary: Arc<VerifyingKey>,
+    by_kid: HashMap<String, Arc<VerifyingKey>>,
+}
+
+impl KeySet {
+    /// A set whose primary key is `key`.
+    pub fn new(key: VerifyingKey) -> Self {
+        let primary = Arc::new(key);
+        let mut by_kid = HashMap::new();
+        if let Some(kid) = primary.kid() {
+            by_kid.insert(kid.to_owned(), Arc::clone(&primary));
+        }
+        Self { primary, by_kid }
+    }
+
+    /// Adds a key that tokens select by its `kid`. A key without a `kid`, or
+    /// whose `kid` is already taken, is refused.
+    pub fn with_key(mut self, key: VerifyingKey) -> Result<Self, KeyError> {
+        let Some(kid) = key.kid().map(str::to_owned) else {
+            return Err(KeyError::DuplicateKid(String::new()));
+        };
+        if self.by_kid.contains_key(&kid) {
+            return Err(KeyError::DuplicateKid(kid));
+        }
+        self.by_kid.insert(kid, Arc::new(key));
+        Ok(self)
+    }
+
+    /// The key a token with header `kid` must be verified with, if any.
+    ///
+    /// A set of one unnamed key ignores the header's `kid`: there is nothing
+    /// to choose between, and the signature check still decides.
+    pub(crate) fn select(&self, kid: Option<&str>) -> Option<&VerifyingKey> {
+        match kid {
+            Some(kid) if !self.by_kid.is_empty() => self.by_kid.get(kid).map(Arc::as_ref),
+            _ => Some(&self.primary),
+        }
+    }
+
+    /// The primary key's algorithm.
+    pub fn primary_algorithm(&self) -> Algorithm {
+        self.primary.algorithm()
+    }
+}
+
+impl From<VerifyingKey> for KeySet {
+    fn from(key: VerifyingKey) -> Self {
+        Self::new(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_secret_shorter_than_hash_is_refused() {
+        let err = SigningKey::hmac(Algorithm::HS256, &[7; 31]).unwrap_err();
+        assert_eq!(
+            err,
+            KeyError::SecretTooShort {
+                algorithm: Algorithm::HS256,
+                min_len: 32
+            }
+        );
+        assert!(VerifyingKey::hmac(Algorithm::HS512, &[7; 63]).is_err());
+        assert!(VerifyingKey::hmac(Algorithm::HS512, &[7; 64]).is_ok());
+    }
+
+    #[test]
+    fn secret_cannot_be_used_with_an_asymmetric_algorithm() {
+        let err = VerifyingKey::hmac(Algorithm::RS256, &[7; 64]).unwrap_err();
+        assert_eq!(err, KeyError::WrongKeyType(Algorithm::RS256));
+    }
+
+    #[test]
+    fn debug_never_shows_key_material() {
+        let secret = b"0123456789abcdef0123456789abcdef-very-secret";
+        let key = SigningKey::hmac(Algorithm::HS256, secret).unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        let shown = format!(
+            "{:?}",
+            VerifyingKey::hmac(Algorithm::HS256, secret).unwrap()
+        );
+        assert!(!shown.contains("very-secret"), "{shown}");
+    }
+
+    #[test]
+    fn sec1_ec_private_key_is_accepted_and_matches_its_public_key() {
+        // `openssl ecparam -genkey -name prime256v1 -noout` and `openssl ec -pubout`.
+        let private = b"-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEINRkpvZnrtqeM81jkqJtEDDE60rRCTmd3GwIGUC1nmRtoAoGCCqGSM49
+AwEHoUQDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34CptjTPPU5fbr2+9gDg5Otg0I+j
+9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
+-----END EC PRIVATE KEY-----
+";
+        let public = b"-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34Cp
+tjTPPU5fbr2+9gDg5Otg0I+j9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
+-----END PUBLIC KEY-----
+";
+        let signing = SigningKey::from_pem(Algorithm::ES256, private).unwrap();
+        let verifying = VerifyingKey::from_pem(Algorithm::ES256, public).unwrap();
+        let signature = signing.sign(b"message").unwrap();
+        assert!(verifying.verify(b"message", &signature));
+        assert!(!verifying.verify(b"other", &signature));
+        assert!(
+            SigningKey::from_pem(Algorithm::ES384, private).is_err(),
+            "wrong curve"
+        );
+    }
+
+    #[test]
+    fn unknown_algorithm_name_is_an_error() {
+        assert!(parse_algorithm("none").is_err());
+        assert!(parse_algorithm("hs256").is_err());
+        assert_eq!(parse_algorithm("EdDSA").unwrap(), Algorithm::EdDSA);
+    }
+}

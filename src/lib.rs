@@ -1,0 +1,93 @@
+//! JWT authentication for any [`tower`](https://docs.rs/tower) stack — axum,
+//! tonic, plain hyper.
+//!
+//! * [`JwtAuthLayer`] reads a bearer token, verifies it ([`Verifier`]),
+//!   checks that it is an *access* token and not revoked
+//!   ([`RevocationStore`]), and puts typed [`Claims<T>`] into the request
+//!   extensions.
+//! * [`TokenIssuer`] mints access tokens, refresh tokens and [`TokenPair`]s.
+//! * Keys are bound to their algorithm ([`SigningKey`], [`VerifyingKey`],
+//!   [`KeySet`]): the header's `alg` never chooses it, and `none` does not exist.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use http::{Request, StatusCode};
+//! use serde::{Deserialize, Serialize};
+//! use tower::ServiceExt;
+//! use tower_jwt_auth::{
+//!     Algorithm, Claims, JwtAuthLayer, JwtConfig, SigningKey, TokenIssuer, Verifier, VerifyingKey,
+//! };
+//!
+//! #[derive(Clone, Serialize, Deserialize)]
+//! struct User { roles: Vec<String> }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = b"an example secret of at least 32 bytes!";
+//! let config = JwtConfig::new().issuer("example").audience("api");
+//! let issuer = TokenIssuer::new(SigningKey::hmac(Algorithm::HS256, secret)?, config.clone());
+//! let verifier = Verifier::new(VerifyingKey::hmac(Algorithm::HS256, secret)?, config);
+//!
+//! async fn me(claims: Claims<User>) -> String {
+//!     format!("{} has roles {:?}", claims.sub, claims.custom.roles)
+//! }
+//!
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .layer(JwtAuthLayer::new(verifier).claims::<User>());
+//!
+//! let token = issuer.access_token("alice", &User { roles: vec!["admin".into()] })?;
+//! let request = Request::get("/me")
+//!     .header("authorization", format!("Bearer {token}"))
+//!     .body(Body::empty())?;
+//! let response = app.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//!
+//! let anonymous = app.oneshot(Request::get("/me").body(Body::empty())?).await?;
+//! assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `aws_lc_rs` (default) | jsonwebtoken's aws-lc-rs crypto backend |
+//! | `rust_crypto` | jsonwebtoken's RustCrypto backend (pure Rust, slower); disable default features |
+//! | `axum` | `Claims<T>` and `Option<Claims<T>>` extractors |
+//! | `full` | every feature that can be on together |
+
+pub mod auth;
+mod claims;
+mod clock;
+mod config;
+mod issue;
+mod jws;
+mod keys;
+mod rejection;
+pub mod revocation;
+mod source;
+mod verify;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use auth::{JwtAuth, JwtAuthLayer};
+pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REFRESH_TTL,
+    DEFAULT_SESSION_LIFETIME, DEFAULT_TOKEN_TYPE_CLAIM, JwtConfig,
+};
+pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
+pub use keys::{
+    Algorithm, KeyError, KeySet, SigningKey, VerifyingKey, min_hmac_secret_len, parse_algorithm,
+};
+pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};
+pub use revocation::{MemoryStore, RevocationStore, StoreError};
+pub use source::TokenSource;
+pub use verify::Verifier;

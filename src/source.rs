@@ -1,0 +1,245 @@
+//! Where a token is read from: the `Authorization` header (default), a
+//! cookie, or a custom header, tried in the configured order.
+//!
+//! The first source that holds *anything* decides: a malformed credential
+//! there is an error, never a fall-through to the next source. So "no token"
+//! and "bad token" cannot be confused.
+
+use http::header::{self, HeaderMap, HeaderName};
+
+use crate::rejection::AuthErrorKind;
+
+/// One place a token may be presented.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// `Authorization: <scheme> <token>`, the scheme compared
+    /// case-insensitively (RFC 7235). Exactly one such header, exactly one
+    /// space, no other whitespace.
+    Authorization {
+        /// The scheme, `Bearer` by default.
+        scheme: String,
+    },
+    /// A cookie with this name.
+    Cookie(String),
+    /// The whole value of this header is the token.
+    Header(HeaderName),
+}
+
+impl TokenSource {
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer() -> Self {
+        Self::Authorization {
+            scheme: "Bearer".to_owned(),
+        }
+    }
+
+    /// A cookie named `name`.
+    pub fn cookie(name: impl Into<String>) -> Self {
+        Self::Cookie(name.into())
+    }
+
+    /// The custom header `name`.
+    pub fn header(name: HeaderName) -> Self {
+        Self::Header(name)
+    }
+
+    /// `Ok(None)` when this source holds nothing; `Err` when it holds
+    /// something that is not a single well-formed token.
+    pub(crate) fn extract<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<&'h str>, AuthErrorKind> {
+        match self {
+            Self::Authorization { scheme } => from_authorization(headers, scheme),
+            Self::Cookie(name) => from_cookies(headers, name),
+            Self::Header(name) => from_header(headers, name),
+        }
+    }
+}
+
+impl Default for TokenSource {
+    fn default() -> Self {
+        Self::bearer()
+    }
+}
+
+/// Reads a token from the first of `sources` that holds one.
+pub(crate) fn extract_token<'h>(
+    sources: &[TokenSource],
+    headers: &'h HeaderMap,
+) -> Result<Option<&'h str>, AuthErrorKind> {
+    for source in sources {
+        if let Some(token) = source.extract(headers)? {
+            return Ok(Some(token));
+        }
+    }
+    Ok(None)
+}
+
+fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, AuthErrorKind> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthErrorKind::MalformedCredentials);
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| AuthErrorKind::MalformedCredentials)
+}
+
+fn from_authorization<'h>(
+    headers: &'h HeaderMap,
+    scheme: &str,
+) -> Result<Option<&'h str>, AuthErrorKind> {
+    let Some(value) = single(headers, &header::AUTHORIZATION)? else {
+        return Ok(None);
+    };
+    let Some((given_scheme, token)) = value.split_once(' ') else {
+        // A bare word: our scheme without a token is malformed; any other
+        // word is another scheme's credential, so no bearer token was sent.
+        return if value.eq_ignore_ascii_case(scheme) {
+            Err(AuthErrorKind::MalformedCredentials)
+        } else {
+            Ok(None)
+        };
+    };
+    if !given_scheme.eq_ignore_ascii_case(scheme) {
+        return Ok(None);
+    }
+    checked_token(token).map(Some)
+}
+
+fn from_header<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'h str>, AuthErrorKind> {
+    single(headers, name)?.map(checked_token).transpose()
+}
+
+fn from_cookies<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, AuthErrorKind> {
+    let mut found = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for pair in value.split(';') {
+            let Some((key, token)) = pair.trim_start_matches(' ').split_once('=') else {
+                continue;
+            };
+            if key != name {
+                continue;
+            }
+            if found.is_some() {
+                return Err(AuthErrorKind::MalformedCredentials);
+            }
+            found = Some(checked_token(token.trim_end_matches(' '))?);
+        }
+    }
+    Ok(found)
+}
+
+/// A token is non-empty and made of visible ASCII without spaces; the
+/// verifier judges the rest.
+fn checked_token(token: &str) -> Result<&str, AuthErrorKind> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AuthErrorKind::MalformedCredentials);
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let bearer = TokenSource::bearer();
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let h = headers(&[("authorization", &format!("{scheme} a.b.c"))]);
+            assert_eq!(bearer.extract(&h), Ok(Some("a.b.c")));
+        }
+    }
+
+    #[test]
+    fn other_scheme_means_no_bearer_token() {
+        let h = headers(&[("authorization", "Basic YWxpY2U6cHc=")]);
+        assert_eq!(TokenSource::bearer().extract(&h), Ok(None));
+    }
+
+    #[test]
+    fn malformed_authorization_is_an_error() {
+        for value in [
+            "Bearer",
+            "Bearer ",
+            "Bearer  a.b.c",
+            "Bearer a.b.c d",
+            "Bearer a\tb",
+        ] {
+            let h = headers(&[("authorization", value)]);
+            assert_eq!(
+                TokenSource::bearer().extract(&h),
+                Err(AuthErrorKind::MalformedCredentials),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_authorization_headers_are_an_error() {
+        let h = headers(&[
+            ("authorization", "Bearer a.b.c"),
+            ("authorization", "Bearer d.e.f"),
+        ]);
+        assert_eq!(
+            TokenSource::bearer().extract(&h),
+            Err(AuthErrorKind::MalformedCredentials)
+        );
+    }
+
+    #[test]
+    fn cookie_source_finds_its_cookie_among_others() {
+        let h = headers(&[("cookie", "theme=dark; access_token=a.b.c; lang=en")]);
+        assert_eq!(
+            TokenSource::cookie("access_token").extract(&h),
+            Ok(Some("a.b.c"))
+        );
+        assert_eq!(TokenSource::cookie("other").extract(&h), Ok(None));
+    }
+
+    #[test]
+    fn duplicate_cookie_is_an_error() {
+        let h = headers(&[("cookie", "at=a.b.c"), ("cookie", "at=d.e.f")]);
+        assert_eq!(
+            TokenSource::cookie("at").extract(&h),
+            Err(AuthErrorKind::MalformedCredentials)
+        );
+    }
+
+    #[test]
+    fn first_source_holding_something_decides() {
+        let sources = [TokenSource::bearer(), TokenSource::cookie("at")];
+        let h = headers(&[("authorization", "Bearer"), ("cookie", "at=a.b.c")]);
+        assert_eq!(
+            extract_token(&sources, &h),
+            Err(AuthErrorKind::MalformedCredentials)
+        );
+        let h = headers(&[("cookie", "at=a.b.c")]);
+        assert_eq!(extract_token(&sources, &h), Ok(Some("a.b.c")));
+    }
+}

@@ -1,0 +1,349 @@
+//! `Verifier`: the whole token check, pure and without I/O.
+//!
+//! Order of checks (each refuses before the next runs):
+//! 1. raw length ≤ the cap, before any decoding;
+//! 2. three base64url segments; the header is a JSON object;
+//! 3. no `crit`, an accepted `typ`;
+//! 4. the key: by `kid`, or the primary key when there is none;
+//! 5. header `alg` equals the key's algorithm — the algorithm comes from the key;
+//! 6. the signature, before the payload is decoded;
+//! 7. claims: `exp` (required, a number), `nbf` and `iat` not in the future,
+//!    `iss` when configured, `aud` (must name us when present; required when
+//!    configured), the token type, `sub` and `jti` required, no registered
+//!    claim twice.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::claims::{Audience, Claims, TokenType};
+use crate::config::JwtConfig;
+use crate::jws::{CompactJws, Header, decode_segment};
+use crate::keys::{KeySet, algorithm_name};
+use crate::rejection::{AuthError, AuthErrorKind};
+
+/// Verifies tokens against a [`KeySet`] and a [`JwtConfig`]. Cheap to clone.
+///
+/// ```
+/// use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, TokenIssuer, TokenType, Verifier, VerifyingKey};
+///
+/// let secret = b"an example secret of at least 32 bytes!";
+/// let config = JwtConfig::new().audience("api");
+/// let issuer = TokenIssuer::new(SigningKey::hmac(Algorithm::HS256, secret)?, config.clone());
+/// let verifier = Verifier::new(VerifyingKey::hmac(Algorithm::HS256, secret)?, config);
+///
+/// let token = issuer.access_token("alice", &tower_jwt_auth::NoCustomClaims {})?;
+/// let claims = verifier.verify::<tower_jwt_auth::NoCustomClaims>(&token, TokenType::Access)?;
+/// assert_eq!(claims.sub, "alice");
+/// assert!(verifier.verify::<tower_jwt_auth::NoCustomClaims>(&token, TokenType::Refresh).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keys: KeySet,
+    config: JwtConfig,
+}
+
+impl Verifier {
+    /// A verifier for tokens signed by any key of `keys`.
+    pub fn new(keys: impl Into<KeySet>, config: JwtConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                keys: keys.into(),
+                config,
+            }),
+        }
+    }
+
+    /// The configuration tokens are checked against.
+    pub fn config(&self) -> &JwtConfig {
+        &self.inner.config
+    }
+
+    /// Verifies `token` completely (except revocation, which needs a store)
+    /// as a token of type `expected`, at the configured clock's time.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        expected: TokenType,
+    ) -> Result<Claims<T>, AuthError> {
+        self.verify_at(token, expected, self.inner.config.clock.now_secs())
+    }
+
+    /// As [`verify`](Self::verify), at `now` (seconds since the epoch).
+    pub fn verify_at<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        expected: TokenType,
+        now: u64,
+    ) -> Result<Claims<T>, AuthError> {
+        let payload = self.verify_jws(token)?;
+        self.check_claims(&payload, expected, now)
+            .map_err(AuthError::new)
+    }
+
+    /// Checks only the JWS layer (steps 1–6: size, structure, header, key,
+    /// `alg`, signature) and returns the decoded payload, which need not be
+    /// JSON. For signed objects that are not claims; tokens go through
+    /// [`verify`](Self::verify).
+    pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
+        let config = &self.inner.config;
+        if token.len() > config.max_token_len {
+            return Err(AuthErrorKind::TokenTooLarge.into());
+        }
+        let jws = CompactJws::split(token)?;
+        let header_json = decode_segment(jws.header)?;
+        let header = Header::parse(&header_json)?;
+        let key = self
+            .inner
+            .keys
+            .select(header.kid.as_deref())
+            .ok_or(AuthErrorKind::UnknownKey)?;
+        if algorithm_name(key.algorithm()) != Some(header.alg.as_ref()) {
+            return Err(AuthErrorKind::AlgorithmMismatch.into());
+        }
+        let signature = decode_segment(jws.signature)?;
+        if !key.verify(jws.signing_input.as_bytes(), &signature) {
+            return Err(AuthErrorKind::InvalidSignature.into());
+        }
+        Ok(decode_segment(jws.payload)?)
+    }
+
+    /// Step 7, on a payload whose signature has been verified.
+    fn check_claims<T: DeserializeOwned>(
+        &self,
+        payload: &[u8],
+        expected: TokenType,
+        now: u64,
+    ) -> Result<Claims<T>, AuthErrorKind> {
+        let config = &self.inner.config;
+        let seed = RegisteredSeed {
+            token_type_claim: &config.token_type_claim,
+        };
+        let mut de = serde_json::Deserializer::from_slice(payload);
+        let registered = seed.deserialize(&mut de).map_err(classify)?;
+        de.end().map_err(classify)?;
+
+        let exp = registered.exp.ok_or(AuthErrorKind::InvalidClaims)?;
+        if exp.saturating_add(config.leeway_secs) <= now {
+            return Err(AuthErrorKind::Expired);
+        }
+        // A token from the future (`nbf`, or an `iat`/`iat_us` past now) is not
+        // valid yet; a future issuance time would also dodge revocation cutoffs.
+        let latest = now.saturating_add(config.leeway_secs);
+        if registered.nbf.is_some_and(|nbf| nbf > latest)
+            || registered.iat.is_some_and(|iat| iat > latest)
+            || registered.iat_us.is_some_and(|us| us / 1_000_000 > latest)
+        {
+            return Err(AuthErrorKind::NotYetValid);
+        }
+        if let Some(issuer) = &config.issuer
+            && registered.iss.as_deref() != Some(issuer.as_str())
+        {
+            return Err(AuthErrorKind::InvalidIssuer);
+        }
+        // RFC 7519 §4.1.3: a present `aud` must name us; with no audience
+        // configured, no `aud` can.
+        match (&config.audience, &registered.aud) {
+            (Some(ours), Some(aud)) if aud.contains(ours) => {}
+            (None, None) => {}
+            _ => return Err(AuthErrorKind::InvalidAudience),
+        }
+        let token_type = registered.token_type.ok_or(AuthErrorKind::InvalidClaims)?;
+        if token_type != expected {
+            return Err(AuthErrorKind::WrongTokenType);
+        }
+        let sub = registered.sub.ok_or(AuthErrorKind::InvalidClaims)?;
+        let jti = registered.jti.ok_or(AuthErrorKind::InvalidClaims)?;
+        let custom =
+            serde_json::from_slice::<T>(payload).map_err(|_| AuthErrorKind::InvalidClaims)?;
+
+        Ok(Claims {
+            iss: registered.iss,
+            sub,
+            aud: registered.aud,
+            exp,
+            nbf: registered.nbf,
+            iat: registered.iat,
+            jti,
+            token_type,
+            sid: registered.sid,
+            auth_time: registered.auth_time,
+            iat_us: registered.iat_us,
+            custom,
+        })
+    }
+}
+
+fn classify(error: serde_json::Error) -> AuthErrorKind {
+    match error.classify() {
+        serde_json::error::Category::Data => AuthErrorKind::InvalidClaims,
+        _ => AuthErrorKind::MalformedToken,
+    }
+}
+
+// ===== registered claims =====
+
+/// The claims this crate reads, parsed in one pass that skips everything else
+/// without allocating and refuses any of them appearing twice.
+#[derive(Default)]
+struct Registered {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<Audience>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    jti: Option<String>,
+    token_type: Option<TokenType>,
+    sid: Option<String>,
+    auth_time: Option<u64>,
+    iat_us: Option<u64>,
+}
+
+struct RegisteredSeed<'c> {
+    token_type_claim: &'c str,
+}
+
+impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
+    type Value = Registered;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Registered, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RegisteredSeed<'_> {
+    type Value = Registered;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+        fn set<'de, A: MapAccess<'de>, V: Deserialize<'de>>(
+            slot: &mut Option<V>,
+            map: &mut A,
+            name: &'static str,
+        ) -> Result<(), A::Error> {
+            if slot.is_some() {
+                return Err(de::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+            Ok(())
+        }
+
+        let mut out = Registered::default();
+        while let Some(key) = map.next_key::<ClaimName<'de>>()? {
+            let key = key.as_str();
+            if key == self.token_type_claim {
+                set(&mut out.token_type, &mut map, "token type")?;
+                continue;
+            }
+            match key {
+                "iss" => set(&mut out.iss, &mut map, "iss")?,
+                "sub" => set(&mut out.sub, &mut map, "sub")?,
+                "aud" => set(&mut out.aud, &mut map, "aud")?,
+                "jti" => set(&mut out.jti, &mut map, "jti")?,
+                "sid" => set(&mut out.sid, &mut map, "sid")?,
+                "exp" => set_date(&mut out.exp, &mut map, "exp")?,
+                "nbf" => set_date(&mut out.nbf, &mut map, "nbf")?,
+                "iat" => set_date(&mut out.iat, &mut map, "iat")?,
+                "auth_time" => set_date(&mut out.auth_time, &mut map, "auth_time")?,
+                "iat_us" => set(&mut out.iat_us, &mut map, "iat_us")?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn set_date<'de, A: MapAccess<'de>>(
+    slot: &mut Option<u64>,
+    map: &mut A,
+    name: &'static str,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value::<NumericDate>()?.0);
+    Ok(())
+}
+
+/// A claim name, borrowed from the payload when it has no escapes.
+enum ClaimName<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl ClaimName<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Borrowed(s) => s,
+            Self::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClaimName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = ClaimName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(ClaimName::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ClaimName::Owned(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+/// A JSON-number `NumericDate` (RFC 7519 §2): a non-negative integer, or a
+/// finite non-negative fraction (floored). Strings are refused.
+struct NumericDate(u64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DateVisitor(PhantomData<()>);
+        impl Visitor<'_> for DateVisitor {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative JSON number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                u64::try_from(v)
+                    .map(NumericDate)
+                    .map_err(|_| E::custom("negative date"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                if v.is_finite() && v >= 0.0 {
+                    // Saturating float-to-int conversion, floored.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    Ok(NumericDate(v.floor() as u64))
+                } else {
+                    Err(E::custom("invalid date"))
+                }
+            }
+        }
+        deserializer.deserialize_any(DateVisitor(PhantomData))
+    }
+}

@@ -1,0 +1,207 @@
+//! The demo app's HTTP contract (`examples/demo.rs`), driven through its real
+//! router with `oneshot`.
+
+#[allow(dead_code)]
+#[path = "../../examples/demo.rs"]
+mod demo;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use http::{Request, Response, StatusCode, header};
+use serde_json::Value;
+use tower::ServiceExt;
+use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
+
+const SECRET: &[u8] = b"demo-test-secret-of-at-least-32-bytes!!";
+
+fn app() -> Router {
+    demo::app(demo::Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        signing: SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+        verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+        config: JwtConfig::new().issuer("demo").audience("demo-api"),
+    })
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Response<Body> {
+    app.clone().oneshot(request).await.unwrap()
+}
+
+async fn json(response: Response<Body>) -> Value {
+    let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn post(uri: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+fn get(uri: &str, token: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+async fn login(app: &Router, user: &str) -> Value {
+    let response = send(
+        app,
+        post(
+            "/auth/login",
+            &format!(r#"{{"username":"{user}","password":"{user}-password"}}"#),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    json(response).await
+}
+
+#[tokio::test]
+async fn login_returns_a_token_pair() {
+    let app = app();
+    let pair = login(&app, "alice").await;
+    assert_eq!(pair["token_type"], "Bearer");
+    assert_eq!(pair["expires_in"], 300);
+    assert!(pair["access_token"].as_str().unwrap().split('.').count() == 3);
+    assert!(pair["refresh_token"].is_string());
+}
+
+#[tokio::test]
+async fn login_with_wrong_credentials_is_401() {
+    let app = app();
+    let response = send(
+        &app,
+        post("/auth/login", r#"{"username":"alice","password":"nope"}"#),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn malformed_login_body_is_400_or_422_with_json_error() {
+    let app = app();
+    for body in [
+        "{not json",
+        "",
+        r#"{"username":"alice"}"#,
+        r#"{"username":1,"password":2}"#,
+        "[]",
+    ] {
+        let response = send(&app, post("/auth/login", body)).await;
+        let status = response.status();
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{body:?}: {status}"
+        );
+        assert!(json(response).await["error"].is_string(), "{body:?}");
+    }
+}
+
+#[tokio::test]
+async fn me_returns_the_claims_of_the_contract() {
+    let app = app();
+    let token = login(&app, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = send(&app, get("/me", &token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let claims = json(response).await;
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["roles"], serde_json::json!(["admin"]));
+    assert_eq!(claims["iss"], "demo");
+    assert_eq!(claims["aud"], "demo-api");
+    assert_eq!(claims["token_type"], "access");
+    for claim in ["iat", "exp", "jti"] {
+        assert!(!claims[claim].is_null(), "{claim}");
+    }
+}
+
+#[tokio::test]
+async fn protected_ping_needs_a_token() {
+    let app = app();
+    let token = login(&app, "bob").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = send(&app, get("/protected/ping", &token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = to_bytes(response.into_body(), 64).await.unwrap();
+    assert_eq!(&body[..], b"pong");
+
+    let anonymous = send(
+        &app,
+        Request::get("/protected/ping").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()[header::WWW_AUTHENTICATE], "Bearer");
+}
+
+#[tokio::test]
+async fn admin_is_for_the_admin_role_only() {
+    let app = app();
+    let alice = login(&app, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob = login(&app, "bob").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        send(&app, get("/admin", &alice)).await.status(),
+        StatusCode::OK
+    );
+    let refused = send(&app, get("/admin", &bob)).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let challenge = refused.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap();
+    assert!(
+        challenge.starts_with("Bearer") && challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn health_needs_no_auth() {
+    let app = app();
+    let response = send(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_access_token() {
+    let app = app();
+    let token = login(&app, "bob").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut logout = get("/auth/logout", &token);
+    *logout.method_mut() = http::Method::POST;
+    assert_eq!(send(&app, logout).await.status(), StatusCode::NO_CONTENT);
+    let after = send(&app, get("/me", &token)).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    let challenge = after.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn refresh_token_is_refused_as_an_access_token() {
+    let app = app();
+    let token = login(&app, "bob").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        send(&app, get("/me", &token)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
