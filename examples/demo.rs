@@ -51,9 +51,13 @@ struct AppState {
 
 /// Everything read from the environment.
 pub struct Settings {
+    /// `BIND`: the address to listen on.
     pub bind: SocketAddr,
+    /// The key tokens are signed with.
     pub signing: SigningKey,
+    /// The key tokens are verified with.
     pub verifying: VerifyingKey,
+    /// Issuer, audience and lifetimes.
     pub config: JwtConfig,
 }
 
@@ -143,12 +147,14 @@ fn json_error(status: StatusCode, error: &str) -> Response {
 
 /// Parses a JSON body into `T`: 400 when it is not JSON, 422 when it is JSON
 /// of the wrong shape. The content type is not required.
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
-        }
-        _ => json_error(StatusCode::BAD_REQUEST, "invalid_json"),
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(match e.classify() {
+            serde_json::error::Category::Data => {
+                json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+            }
+            _ => json_error(StatusCode::BAD_REQUEST, "invalid_json"),
+        })
     })
 }
 
@@ -161,7 +167,7 @@ struct LoginRequest {
 async fn login(State(state): State<AppState>, body: Bytes) -> Response {
     let request: LoginRequest = match parse_body(&body) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(user) = check_password(&request.username, &request.password) else {
         tracing::info!(username = %request.username, "login refused");
