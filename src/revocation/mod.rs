@@ -1,7 +1,7 @@
 //! Revocation state: a `jti` deny-list, per-subject cutoffs, and refresh-token
 //! families.
 //!
-//! [`RevocationStore::check`] is synchronous on purpose: it runs on every
+//! [`RevocationStore::is_revoked`] is synchronous on purpose: it runs on every
 //! request, and the access path never waits on I/O. A store whose truth lives
 //! elsewhere (Redis) keeps a local view current in the background and answers
 //! from it, or answers [`StoreError`] when it cannot vouch for that view. The
