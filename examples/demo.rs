@@ -18,9 +18,6 @@
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
 //! (roles `["user"]`).
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -30,10 +27,11 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_jwt_auth::revocation::RevocationStore;
-use tower_jwt_auth::{
-    Algorithm, Claims, JwtAuthLayer, JwtConfig, MemoryStore, SigningKey, TokenIssuer, Verifier,
-    VerifyingKey, parse_algorithm,
-};
+use tower_jwt_auth::{Claims, JwtAuthLayer, MemoryStore, TokenIssuer, Verifier};
+
+#[path = "support/settings.rs"]
+mod settings;
+pub use settings::Settings;
 
 /// The demo's custom claims: the user's roles.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,88 +45,6 @@ type UserClaims = Claims<User>;
 struct AppState {
     issuer: TokenIssuer,
     store: MemoryStore,
-}
-
-/// Everything read from the environment.
-pub struct Settings {
-    /// `BIND`: the address to listen on.
-    pub bind: SocketAddr,
-    /// The key tokens are signed with.
-    pub signing: SigningKey,
-    /// The key tokens are verified with.
-    pub verifying: VerifyingKey,
-    /// Issuer, audience and lifetimes.
-    pub config: JwtConfig,
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn env_secs(name: &str, default: u64) -> Result<Duration, String> {
-    match env(name) {
-        None => Ok(Duration::from_secs(default)),
-        Some(v) => v
-            .parse()
-            .map(Duration::from_secs)
-            .map_err(|_| format!("{name} must be a whole number of seconds, got `{v}`")),
-    }
-}
-
-fn settings() -> Result<Settings, String> {
-    let bind = env("BIND")
-        .unwrap_or_else(|| "127.0.0.1:3000".to_owned())
-        .parse()
-        .map_err(|e| format!("BIND: {e}"))?;
-    let algorithm = parse_algorithm(&env("JWT_ALGORITHM").unwrap_or_else(|| "HS256".to_owned()))
-        .map_err(|e| format!("JWT_ALGORITHM: {e}"))?;
-    let (signing, verifying) = match algorithm {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-            let secret = match env("JWT_SECRET") {
-                Some(secret) => secret.into_bytes(),
-                None => {
-                    tracing::warn!(
-                        "JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
-                    );
-                    let mut secret = vec![0u8; 64];
-                    getrandom::fill(&mut secret).map_err(|e| format!("random secret: {e}"))?;
-                    secret
-                }
-            };
-            (
-                SigningKey::hmac(algorithm, &secret).map_err(|e| format!("JWT_SECRET: {e}"))?,
-                VerifyingKey::hmac(algorithm, &secret).map_err(|e| format!("JWT_SECRET: {e}"))?,
-            )
-        }
-        _ => {
-            let read = |var: &str| -> Result<Vec<u8>, String> {
-                let path =
-                    env(var).ok_or_else(|| format!("{var} must be set for {algorithm:?}"))?;
-                std::fs::read(&path).map_err(|e| format!("{var} ({path}): {e}"))
-            };
-            (
-                SigningKey::from_pem(algorithm, &read("JWT_PRIVATE_KEY_FILE")?)
-                    .map_err(|e| format!("JWT_PRIVATE_KEY_FILE: {e}"))?,
-                VerifyingKey::from_pem(algorithm, &read("JWT_PUBLIC_KEY_FILE")?)
-                    .map_err(|e| format!("JWT_PUBLIC_KEY_FILE: {e}"))?,
-            )
-        }
-    };
-    let mut config = JwtConfig::new()
-        .access_ttl(env_secs("ACCESS_TTL_SECS", 300)?)
-        .refresh_ttl(env_secs("REFRESH_TTL_SECS", 86_400)?);
-    if let Some(issuer) = env("JWT_ISSUER") {
-        config = config.issuer(issuer);
-    }
-    if let Some(audience) = env("JWT_AUDIENCE") {
-        config = config.audience(audience);
-    }
-    Ok(Settings {
-        bind,
-        signing,
-        verifying,
-        config,
-    })
 }
 
 /// The demo's user database.
@@ -291,7 +207,7 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,tower_jwt_auth=info".into()),
         )
         .init();
-    let settings = match settings() {
+    let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("demo: configuration error: {e}");
