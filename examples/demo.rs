@@ -1,7 +1,7 @@
 //! The demo app: an axum API protected by `tower-jwt-auth`.
 //!
 //! ```sh
-//! cargo run --example demo --features full
+//! cargo run --example demo
 //! ```
 //!
 //! Configuration (environment):
@@ -17,6 +17,12 @@
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
 //! (roles `["user"]`).
+//!
+//! Endpoints: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`,
+//! `POST /auth/logout-all`, `GET /me`, `GET /protected/ping`, `GET /admin`,
+//! `GET /health`.
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -26,8 +32,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tower_jwt_auth::refresh::session_error_response;
 use tower_jwt_auth::revocation::RevocationStore;
-use tower_jwt_auth::{Claims, JwtAuthLayer, MemoryStore, TokenIssuer, Verifier};
+use tower_jwt_auth::{
+    Claims, JwtAuthLayer, MemoryStore, SessionError, SessionManager, TokenIssuer, Verifier,
+};
 
 #[path = "support/settings.rs"]
 mod settings;
@@ -43,8 +52,7 @@ type UserClaims = Claims<User>;
 
 #[derive(Clone)]
 struct AppState {
-    issuer: TokenIssuer,
-    store: MemoryStore,
+    sessions: SessionManager<User>,
 }
 
 /// The demo's user database.
@@ -89,41 +97,51 @@ async fn login(State(state): State<AppState>, body: Bytes) -> Response {
         tracing::info!(username = %request.username, "login refused");
         return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     };
-    let pair = match state.issuer.pair(&request.username, &user) {
-        Ok(pair) => pair,
-        Err(e) => {
-            tracing::error!(error = %e, "minting failed");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
-        }
-    };
-    let session = pair.session();
-    if let Err(e) = state
-        .store
-        .start_family(
-            &session.id,
-            &session.refresh_jti,
-            session.session_expires_at,
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not register the session");
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+    match state.sessions.login(&request.username, &user).await {
+        Ok(pair) => ([(header::CACHE_CONTROL, "no-store")], Json(pair)).into_response(),
+        Err(error) => session_error(&error),
     }
-    ([(header::CACHE_CONTROL, "no-store")], Json(pair)).into_response()
 }
 
-async fn logout(State(state): State<AppState>, claims: UserClaims) -> Response {
-    let leeway = state.issuer.config().leeway_secs();
+/// A failed session operation as the library answers it (401 with the
+/// RFC 6750 challenge, 503 with `Retry-After`, 500), in axum's body type.
+fn session_error(error: &SessionError) -> Response {
+    session_error_response(error).map(axum::body::Body::new)
+}
+
+#[derive(Deserialize)]
+struct LogoutRequest {
+    refresh_token: Option<String>,
+}
+
+/// Revokes the access token and, when the body names a refresh token, its
+/// whole session. The body is optional.
+async fn logout(State(state): State<AppState>, claims: UserClaims, body: Bytes) -> Response {
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutRequest {
+            refresh_token: None,
+        }
+    } else {
+        match parse_body(&body) {
+            Ok(request) => request,
+            Err(response) => return *response,
+        }
+    };
     match state
-        .store
-        .revoke_token(&claims.jti, claims.exp + leeway)
+        .sessions
+        .logout(&claims, request.refresh_token.as_deref())
         .await
     {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "logout could not be recorded");
-            json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
-        }
+        Err(error) => session_error(&error),
+    }
+}
+
+/// Every token of the caller issued before now stops working.
+async fn logout_all(State(state): State<AppState>, claims: UserClaims) -> Response {
+    match state.sessions.logout_all(&claims.sub).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => session_error(&error),
     }
 }
 
@@ -154,25 +172,34 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// The whole app; `tests/demo` drives it with `oneshot`.
+/// The whole app over an in-memory store; `tests/demo` drives it with
+/// `oneshot`.
 pub fn app(settings: Settings) -> Router {
-    let store = MemoryStore::new();
+    app_with_store(settings, Arc::new(MemoryStore::new()))
+}
+
+/// The whole app over `store` (in memory, or Redis when `REDIS_URL` is set).
+pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Router {
     let issuer = TokenIssuer::new(settings.signing, settings.config.clone());
     let verifier = Verifier::new(settings.verifying, settings.config);
-    let auth = JwtAuthLayer::new(verifier)
+    let auth = JwtAuthLayer::new(verifier.clone())
         .claims::<User>()
-        .store(store.clone());
-    let state = AppState { issuer, store };
+        .shared_store(store.clone());
+    let sessions = SessionManager::new(issuer, verifier, store);
+    let refresh = sessions.refresh_service();
+    let state = AppState { sessions };
 
     let protected = Router::new()
         .route("/me", get(me))
         .route("/protected/ping", get(ping))
         .route("/admin", get(admin))
         .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
         .route_layer(auth);
     Router::new()
         .route("/health", get(health))
         .route("/auth/login", post(login))
+        .route_service("/auth/refresh", refresh)
         .merge(protected)
         .with_state(state)
 }

@@ -6,6 +6,9 @@
 //!   ([`RevocationStore`]), and puts typed [`Claims<T>`] into the request
 //!   extensions.
 //! * [`TokenIssuer`] mints access tokens, refresh tokens and [`TokenPair`]s.
+//! * [`SessionManager`] logs in, refreshes with rotation and replay
+//!   detection, logs out and logs out everywhere; [`RefreshService`] puts
+//!   refresh behind HTTP.
 //! * Keys are bound to their algorithm ([`SigningKey`], [`VerifyingKey`],
 //!   [`KeySet`]): the header's `alg` never chooses it, and `none` does not exist.
 //!
@@ -68,6 +71,7 @@ mod config;
 mod issue;
 mod jws;
 mod keys;
+pub mod refresh;
 mod rejection;
 pub mod revocation;
 mod source;
@@ -87,6 +91,7 @@ pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
 pub use keys::{
     Algorithm, KeyError, KeySet, SigningKey, VerifyingKey, min_hmac_secret_len, parse_algorithm,
 };
+pub use refresh::{RefreshRefused, RefreshService, SessionError, SessionManager};
 pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};
 pub use revocation::{MemoryStore, RevocationStore, StoreError};
 pub use source::TokenSource;

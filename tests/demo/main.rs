@@ -205,3 +205,120 @@ async fn refresh_token_is_refused_as_an_access_token() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+fn authed_post(uri: &str, token: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+fn field(pair: &Value, name: &str) -> String {
+    pair[name].as_str().unwrap().to_owned()
+}
+
+async fn refresh(app: &Router, refresh_token: &str) -> Response<Body> {
+    let body = serde_json::json!({ "refresh_token": refresh_token }).to_string();
+    send(app, post("/auth/refresh", &body)).await
+}
+
+#[tokio::test]
+async fn refresh_endpoint_rotates_the_pair() {
+    let app = app();
+    let first = login(&app, "alice").await;
+    let response = refresh(&app, &field(&first, "refresh_token")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let second = json(response).await;
+    assert_eq!(second["token_type"], "Bearer");
+    let access = field(&second, "access_token");
+    assert_eq!(
+        send(&app, get("/me", &access)).await.status(),
+        StatusCode::OK
+    );
+    // The first refresh token is retired; presenting it again ends the session.
+    let replay = refresh(&app, &field(&first, "refresh_token")).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&app, get("/me", &access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn refresh_endpoint_rejects_bad_bodies_with_json_errors() {
+    let app = app();
+    for (body, status) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("{", StatusCode::BAD_REQUEST),
+        ("{}", StatusCode::UNPROCESSABLE_ENTITY),
+        (r#"{"refresh_token":"junk"}"#, StatusCode::UNAUTHORIZED),
+    ] {
+        let response = send(&app, post("/auth/refresh", body)).await;
+        assert_eq!(response.status(), status, "{body:?}");
+        assert!(json(response).await["error"].is_string(), "{body:?}");
+    }
+}
+
+#[tokio::test]
+async fn logout_with_a_refresh_token_ends_the_session() {
+    let app = app();
+    let pair = login(&app, "alice").await;
+    let access = field(&pair, "access_token");
+    let body = serde_json::json!({ "refresh_token": field(&pair, "refresh_token") }).to_string();
+    let response = send(&app, authed_post("/auth/logout", &access, &body)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&app, get("/me", &access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(&app, &field(&pair, "refresh_token")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_and_a_new_login_works() {
+    let app = app();
+    let phone = login(&app, "alice").await;
+    let laptop = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let response = send(
+        &app,
+        authed_post("/auth/logout-all", &field(&phone, "access_token"), ""),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    for pair in [&phone, &laptop] {
+        assert_eq!(
+            send(&app, get("/me", &field(pair, "access_token")))
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            refresh(&app, &field(pair, "refresh_token")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        send(&app, get("/me", &field(&bob, "access_token")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let again = login(&app, "alice").await;
+    assert_eq!(
+        send(&app, get("/me", &field(&again, "access_token")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        refresh(&app, &field(&again, "refresh_token"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

@@ -1,0 +1,462 @@
+//! Sessions: login, refresh with rotation and replay detection, logout, and
+//! logout everywhere.
+//!
+//! [`SessionManager`] holds the three parts a session needs — the
+//! [`TokenIssuer`], the [`Verifier`] and the [`RevocationStore`] the auth layer
+//! also reads — and [`RefreshService`] puts its refresh operation behind HTTP.
+//!
+//! * **Login** ([`SessionManager::login`]) mints a pair and starts a *family*
+//!   in the store: the session id (`sid`, carried in both tokens) with its
+//!   current refresh `jti`.
+//! * **Refresh** ([`SessionManager::refresh`]) verifies a *refresh* token,
+//!   mints the next pair and swaps the family's current `jti` atomically. Of
+//!   many requests presenting the same refresh token, exactly one succeeds.
+//! * **Replay**: a retired refresh token presented again (whether later or in
+//!   a race with its own rotation) revokes the whole family — the newest
+//!   refresh token and every access token of the session stop working — and
+//!   logs a warning naming the subject and the family, never the token.
+//! * **Absolute lifetime**: rotation keeps the login's `auth_time`; no refresh
+//!   token expires after `auth_time +`
+//!   [`session_lifetime`](crate::JwtConfig::session_lifetime), and no refresh
+//!   succeeds after it.
+//! * **Logout** revokes the access token (and, given a refresh token, its
+//!   family); **logout everywhere** sets a per-subject cutoff in microseconds,
+//!   so a login in the same second right after it gets tokens that work.
+//!
+//! Every revocation is kept until the last token it concerns would have
+//! expired anyway (plus the leeway), and no longer.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tower_jwt_auth::revocation::RevocationStore;
+//! use tower_jwt_auth::{
+//!     Algorithm, JwtConfig, MemoryStore, SessionManager, SigningKey, TokenIssuer, Verifier,
+//!     VerifyingKey,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = b"an example secret of at least 32 bytes!";
+//! let config = JwtConfig::new();
+//! let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
+//! let sessions: SessionManager = SessionManager::new(
+//!     TokenIssuer::new(SigningKey::hmac(Algorithm::HS256, secret)?, config.clone()),
+//!     Verifier::new(VerifyingKey::hmac(Algorithm::HS256, secret)?, config),
+//!     store.clone(),
+//! );
+//!
+//! let first = sessions.login("alice", &Default::default()).await?;
+//! let second = sessions.refresh(&first.refresh_token).await?;
+//! // The first refresh token is retired: presenting it again is a replay,
+//! // which revokes the whole session.
+//! assert!(sessions.refresh(&first.refresh_token).await.is_err());
+//! assert!(sessions.refresh(&second.refresh_token).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
+
+mod service;
+
+pub use service::{
+    BodyError, DEFAULT_MAX_BODY_LEN, RefreshRequest, RefreshService, session_error_response,
+};
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::claims::{Claims, NoCustomClaims, TokenType};
+use crate::issue::{IssueError, TokenIssuer, TokenPair};
+use crate::rejection::{AuthError, AuthErrorKind};
+use crate::revocation::{RevocationStore, Rotation, StoreError, TokenRef};
+use crate::verify::Verifier;
+
+/// Why a session operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The token was refused (401), or the store could not answer (503, kind
+    /// [`AuthErrorKind::StoreUnavailable`]).
+    Rejected(AuthError),
+    /// A token could not be minted (500).
+    Issue(IssueError),
+}
+
+impl SessionError {
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Self::Rejected(error) => error.status(),
+            Self::Issue(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The rejection reason, when the token was refused.
+    pub fn auth_error(&self) -> Option<&AuthError> {
+        match self {
+            Self::Rejected(error) => Some(error),
+            Self::Issue(_) => None,
+        }
+    }
+
+    fn kind(kind: AuthErrorKind) -> Self {
+        Self::Rejected(AuthError::new(kind))
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rejected(error) => write!(f, "session refused: {error}"),
+            Self::Issue(error) => write!(f, "minting failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<AuthError> for SessionError {
+    fn from(error: AuthError) -> Self {
+        Self::Rejected(error)
+    }
+}
+
+impl From<IssueError> for SessionError {
+    fn from(error: IssueError) -> Self {
+        Self::Issue(error)
+    }
+}
+
+impl From<StoreError> for SessionError {
+    fn from(error: StoreError) -> Self {
+        tracing::warn!(%error, "revocation store unavailable on the session path");
+        Self::kind(AuthErrorKind::StoreUnavailable)
+    }
+}
+
+/// The application's answer when a refresh hook refuses to continue a session.
+#[derive(Debug, Clone)]
+pub struct RefreshRefused {
+    unavailable: bool,
+    reason: String,
+}
+
+impl RefreshRefused {
+    /// The session must end (account disabled, password changed): 401.
+    pub fn denied(reason: impl Into<String>) -> Self {
+        Self {
+            unavailable: false,
+            reason: reason.into(),
+        }
+    }
+
+    /// The hook could not decide now (its database is down): 503.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Self {
+            unavailable: true,
+            reason: reason.into(),
+        }
+    }
+}
+
+type ReloadHook<T> =
+    Arc<dyn Fn(Claims<T>) -> BoxFuture<'static, Result<T, RefreshRefused>> + Send + Sync>;
+
+/// Login, refresh, logout and logout everywhere over one issuer, verifier
+/// and store. Cheap to clone.
+///
+/// `T` is the application's custom claims type, carried from the refresh
+/// token into the next pair unless a [`reload_claims`](Self::reload_claims)
+/// hook supplies fresh ones.
+pub struct SessionManager<T = NoCustomClaims> {
+    inner: Arc<Inner<T>>,
+}
+
+struct Inner<T> {
+    issuer: TokenIssuer,
+    verifier: Verifier,
+    store: Arc<dyn RevocationStore>,
+    reload: Option<ReloadHook<T>>,
+}
+
+impl<T> Clone for SessionManager<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T> fmt::Debug for SessionManager<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("issuer", &self.inner.issuer)
+            .field("verifier", &self.inner.verifier)
+            .field("store", &self.inner.store)
+            .field("reload_hook", &self.inner.reload.is_some())
+            .finish()
+    }
+}
+
+// ===== impl SessionManager =====
+
+impl<T> SessionManager<T>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    /// A manager minting with `issuer`, verifying with `verifier`, and
+    /// keeping families and revocations in `store` — the same store the
+    /// [`JwtAuthLayer`](crate::JwtAuthLayer) reads.
+    pub fn new(issuer: TokenIssuer, verifier: Verifier, store: Arc<dyn RevocationStore>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                issuer,
+                verifier,
+                store,
+                reload: None,
+            }),
+        }
+    }
+
+    /// An async hook run on every refresh: it receives the verified refresh
+    /// token's claims and returns the custom claims for the next pair (roles
+    /// may have changed), or refuses the refresh.
+    #[must_use]
+    pub fn reload_claims<F, Fut>(self, hook: F) -> Self
+    where
+        F: Fn(Claims<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, RefreshRefused>> + Send + 'static,
+    {
+        let hook: ReloadHook<T> = Arc::new(move |claims| Box::pin(hook(claims)));
+        let inner = Inner {
+            issuer: self.inner.issuer.clone(),
+            verifier: self.inner.verifier.clone(),
+            store: Arc::clone(&self.inner.store),
+            reload: Some(hook),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.inner.issuer
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn RevocationStore> {
+        &self.inner.store
+    }
+
+    /// An HTTP [`RefreshService`] over this manager.
+    pub fn refresh_service(&self) -> RefreshService<T> {
+        RefreshService::new(self.clone())
+    }
+
+    fn leeway(&self) -> u64 {
+        self.inner.verifier.config().leeway_secs()
+    }
+
+    fn now(&self) -> u64 {
+        self.inner.issuer.config().clock_ref().now_secs()
+    }
+
+    /// Starts a session for `subject`: mints a pair and registers its family.
+    /// Returns only once the store holds the family.
+    pub async fn login(&self, subject: &str, custom: &T) -> Result<TokenPair, SessionError> {
+        let pair = self.inner.issuer.pair(subject, custom)?;
+        let session = pair.session();
+        self.inner
+            .store
+            .start_family(
+                &session.id,
+                &session.refresh_jti,
+                session.session_expires_at.saturating_add(self.leeway()),
+            )
+            .await?;
+        tracing::debug!(sub = %subject, sid = %session.id, "session started");
+        Ok(pair)
+    }
+
+    /// Verifies `refresh_token` as a *refresh* token and rotates it: returns
+    /// the next pair and retires the presented token.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
+        let claims = self.verify_refresh(refresh_token)?;
+        let Some(family) = claims.sid.clone() else {
+            tracing::info!(outcome = "rejected", reason = "refresh token carries no session", sub = %claims.sub);
+            return Err(SessionError::kind(AuthErrorKind::InvalidClaims));
+        };
+        let session_ends = claims
+            .auth_time
+            .unwrap_or(claims.iat.unwrap_or(0))
+            .saturating_add(self.inner.issuer.config().session_lifetime_secs());
+        if self.now() >= session_ends {
+            tracing::info!(outcome = "rejected", reason = "session lifetime over", sub = %claims.sub, sid = %family);
+            return Err(SessionError::kind(AuthErrorKind::Expired));
+        }
+
+        let custom = match &self.inner.reload {
+            None => claims.custom.clone(),
+            Some(hook) => match hook(claims.clone()).await {
+                Ok(custom) => custom,
+                Err(refused) => {
+                    tracing::info!(
+                        outcome = "rejected",
+                        reason = %refused.reason,
+                        sub = %claims.sub,
+                        sid = %family,
+                        "refresh refused by the application"
+                    );
+                    let kind = if refused.unavailable {
+                        AuthErrorKind::StoreUnavailable
+                    } else {
+                        AuthErrorKind::SessionRefused
+                    };
+                    return Err(SessionError::kind(kind));
+                }
+            },
+        };
+
+        let pair = self.inner.issuer.rotate_with(&claims, &custom)?;
+        let next = pair.session();
+        let rotation = self
+            .inner
+            .store
+            .rotate_family(
+                &family,
+                &claims.jti,
+                &next.refresh_jti,
+                next.session_expires_at.saturating_add(self.leeway()),
+            )
+            .await?;
+        match rotation {
+            Rotation::Rotated => {
+                tracing::debug!(outcome = "rotated", sub = %claims.sub, sid = %family);
+                Ok(pair)
+            }
+            Rotation::Reused => {
+                tracing::warn!(
+                    outcome = "rejected",
+                    sub = %claims.sub,
+                    sid = %family,
+                    "refresh token reused: the whole session is revoked"
+                );
+                Err(SessionError::kind(AuthErrorKind::RefreshTokenReused))
+            }
+            Rotation::Unknown => {
+                tracing::info!(outcome = "rejected", reason = "session revoked or unknown", sub = %claims.sub, sid = %family);
+                Err(SessionError::kind(AuthErrorKind::Revoked))
+            }
+        }
+    }
+
+    /// A verified, unrevoked refresh token's claims.
+    fn verify_refresh(&self, token: &str) -> Result<Claims<T>, SessionError> {
+        let claims = self
+            .inner
+            .verifier
+            .verify::<T>(token, TokenType::Refresh)
+            .inspect_err(|error| tracing::info!(outcome = "rejected", reason = %error, "refresh token refused"))?;
+        let revoked = self.inner.store.is_revoked(&TokenRef {
+            jti: &claims.jti,
+            subject: &claims.sub,
+            session: claims.sid.as_deref(),
+            issued_at_micros: claims.issued_at_micros(),
+        })?;
+        if revoked {
+            tracing::info!(outcome = "rejected", reason = "refresh token revoked", sub = %claims.sub, jti = %claims.jti);
+            return Err(SessionError::kind(AuthErrorKind::Revoked));
+        }
+        Ok(claims)
+    }
+
+    /// Logs out: revokes the access token (its `jti`, until it would expire)
+    /// and, when `refresh_token` is given, that token's whole family. A refresh
+    /// token that does not verify, or belongs to another subject, is refused
+    /// before anything is revoked.
+    pub async fn logout<U>(
+        &self,
+        access: &Claims<U>,
+        refresh_token: Option<&str>,
+    ) -> Result<(), SessionError> {
+        let family = match refresh_token {
+            None => None,
+            Some(token) => {
+                let refresh = self
+                    .inner
+                    .verifier
+                    .verify::<NoCustomClaims>(token, TokenType::Refresh)?;
+                if refresh.sub != access.sub {
+                    tracing::info!(outcome = "rejected", reason = "refresh token of another subject", sub = %access.sub);
+                    return Err(SessionError::kind(AuthErrorKind::InvalidClaims));
+                }
+                refresh.sid.map(|sid| (sid, refresh.auth_time))
+            }
+        };
+        let leeway = self.leeway();
+        self.inner
+            .store
+            .revoke_token(&access.jti, access.exp.saturating_add(leeway))
+            .await?;
+        if let Some((family, auth_time)) = family {
+            let until = self.family_revocation_expiry(auth_time);
+            self.inner.store.revoke_family(&family, until).await?;
+        }
+        tracing::info!(sub = %access.sub, jti = %access.jti, "logged out");
+        Ok(())
+    }
+
+    /// Revokes a whole session by its id (for an admin "sign out this
+    /// device"), until its last token would have expired.
+    pub async fn revoke_session(&self, session_id: &str) -> Result<(), SessionError> {
+        let until = self.family_revocation_expiry(None);
+        self.inner.store.revoke_family(session_id, until).await?;
+        Ok(())
+    }
+
+    /// Logs `subject` out everywhere: every access and refresh token issued
+    /// before this call is rejected, by the layer and by refresh. Tokens minted
+    /// after it — even in the same second — work.
+    pub async fn logout_all(&self, subject: &str) -> Result<(), SessionError> {
+        let cutoff = self.inner.issuer.next_stamp();
+        let config = self.inner.issuer.config();
+        // The newest token minted before the cutoff expires within the longer
+        // lifetime from now; the cutoff is needed until then.
+        let until = (cutoff / 1_000_000 + 1)
+            .saturating_add(config.access_ttl_secs().max(config.refresh_ttl_secs()))
+            .saturating_add(self.leeway());
+        self.inner
+            .store
+            .revoke_subject(subject, cutoff, until)
+            .await?;
+        tracing::info!(sub = %subject, "logged out everywhere");
+        Ok(())
+    }
+
+    /// When a revoked family can be forgotten: once its newest tokens have
+    /// expired (no new ones are minted once it is revoked), and never after
+    /// the session's absolute end.
+    fn family_revocation_expiry(&self, auth_time: Option<u64>) -> u64 {
+        let config = self.inner.issuer.config();
+        let newest_expiry = self
+            .now()
+            .saturating_add(config.access_ttl_secs().max(config.refresh_ttl_secs()));
+        let expiry = match auth_time {
+            Some(auth_time) => {
+                newest_expiry.min(auth_time.saturating_add(config.session_lifetime_secs()))
+            }
+            None => newest_expiry,
+        };
+        expiry.saturating_add(self.leeway())
+    }
+}
