@@ -14,6 +14,7 @@
 //! | `JWT_PRIVATE_KEY_FILE`, `JWT_PUBLIC_KEY_FILE` | PEM keys for the other algorithms | — |
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | minted into tokens and enforced | unset |
 //! | `ACCESS_TTL_SECS`, `REFRESH_TTL_SECS` | token lifetimes | 300, 86400 |
+//! | `REDIS_URL` | share revocations through this Redis (`RedisStore`); several demo processes with the same URL (and keys) act as one service | unset: in memory |
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
 //! (roles `["user"]`).
@@ -204,6 +205,30 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .with_state(state)
 }
 
+/// `RedisStore` when `REDIS_URL` is set, else `MemoryStore`.
+async fn revocation_store() -> Result<Arc<dyn RevocationStore>, String> {
+    let url = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => {
+            tracing::info!("revocations in memory (set REDIS_URL to share them)");
+            return Ok(Arc::new(MemoryStore::new()));
+        }
+    };
+    #[cfg(feature = "redis")]
+    {
+        let store = tower_jwt_auth::RedisStore::connect(url.trim())
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!("revocations in redis");
+        Ok(Arc::new(store))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        Err("REDIS_URL is set but the `redis` feature is off".to_owned())
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -241,6 +266,13 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let store = match revocation_store().await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("demo: revocation store: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
     let bind = settings.bind;
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(listener) => listener,
@@ -250,7 +282,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!(%bind, "demo listening");
-    if let Err(e) = axum::serve(listener, app(settings))
+    if let Err(e) = axum::serve(listener, app_with_store(settings, store))
         .with_graceful_shutdown(shutdown_signal())
         .await
     {

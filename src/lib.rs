@@ -62,6 +62,8 @@
 //! | `aws_lc_rs` (default) | jsonwebtoken's aws-lc-rs crypto backend |
 //! | `rust_crypto` | jsonwebtoken's RustCrypto backend (pure Rust, slower); disable default features |
 //! | `axum` | `Claims<T>` and `Option<Claims<T>>` extractors |
+//! | `redis` (default) | `RedisStore`: revocations shared through Redis (`deadpool-redis`) |
+//! | `redis-cluster` | `RedisStore::cluster`, on a Redis Cluster |
 //! | `full` | every feature that can be on together |
 
 pub mod auth;
@@ -93,6 +95,8 @@ pub use keys::{
 };
 pub use refresh::{RefreshRefused, RefreshService, SessionError, SessionManager};
 pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};
+#[cfg(feature = "redis")]
+pub use revocation::RedisStore;
 pub use revocation::{MemoryStore, RevocationStore, StoreError};
 pub use source::TokenSource;
 pub use verify::Verifier;

@@ -13,8 +13,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{
+    DEFAULT_COMMAND_TIMEOUT, DEFAULT_MAX_STALENESS, DEFAULT_PREFIX, RedisStore, RedisStoreBuilder,
+    ViewStatus,
+};
 
 /// A boxed, `Send` future, as the store's async methods return.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

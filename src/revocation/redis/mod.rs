@@ -1,0 +1,483 @@
+//! `RedisStore`: revocations and refresh families shared by every instance
+//! through Redis, with a local view so the access path never waits on it.
+
+mod backend;
+mod keys;
+mod sync;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use tokio::sync::watch;
+
+use self::backend::Backend;
+use self::keys::{Event, Kind, Names};
+use super::{MemoryStore, RevocationStore, Rotation, StoreError, StoreFuture, TokenRef};
+use crate::clock::Clock;
+
+/// Default key prefix: `tower-jwt-auth`.
+pub const DEFAULT_PREFIX: &str = "tower-jwt-auth";
+/// Default bound on one Redis operation, pool wait included: 500 ms.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+/// Default bound on how long the local view may go without hearing from
+/// Redis before the store stops vouching for it: 2 s.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
+
+/// Revocations in Redis, for several instances of one service.
+///
+/// * **Access path without Redis.** Each instance keeps a local view of the
+///   denied `jti`s, revoked families and subject cutoffs: loaded with `SCAN`
+///   at start, kept current from a pub/sub channel, reloaded after every
+///   reconnect. [`is_revoked`](RevocationStore::is_revoked) reads only that
+///   view (a hash lookup and an atomic load).
+/// * **Writes are durable before they return.** Each write is one Lua script
+///   that sets the key (with a TTL: nothing outlives the token it concerns)
+///   and publishes the change in the same atomic step; the writing instance
+///   applies it to its own view at once, the others within the pub/sub hop.
+/// * **Rotation is atomic in Redis**: one script compares and swaps the
+///   family's current `jti`, so of any number of instances exactly one
+///   concurrent refresh wins. Keys are hash-tagged on their id, so each
+///   script touches one Redis Cluster slot.
+/// * **Fails closed.** Every Redis operation is bounded by a timeout
+///   ([`DEFAULT_COMMAND_TIMEOUT`]); if the view goes without hearing from
+///   Redis for longer than [`DEFAULT_MAX_STALENESS`] (heartbeats flow through
+///   the channel), `is_revoked` answers [`StoreError`] — 503 — until the
+///   subscription is back and the view reloaded, which happens by itself.
+///   [`RedisStoreBuilder::fail_open`] opts out, loudly.
+///
+/// Clones share one view and one background task; the task stops when the
+/// last clone is dropped. Needs a Tokio runtime.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), tower_jwt_auth::StoreError> {
+/// use tower_jwt_auth::revocation::RedisStore;
+///
+/// let store = RedisStore::builder("redis://127.0.0.1:6379")
+///     .prefix("my-api")
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the store and its background task share.
+struct Shared {
+    backend: Backend,
+    names: Names,
+    view: MemoryStore,
+    /// True while the view cannot be vouched for (fail closed on it).
+    stale: AtomicBool,
+    fail_open: bool,
+    command_timeout: Duration,
+    max_staleness: Duration,
+    status: watch::Sender<ViewStatus>,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    deny: redis::Script,
+    cutoff: redis::Script,
+    rotate: redis::Script,
+    revoke_family: redis::Script,
+}
+
+/// The local view's state, as [`RedisStore::watch`] reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ViewStatus {
+    /// The view is loaded and its subscription heard from within the
+    /// staleness bound.
+    pub current: bool,
+    /// Changes from other instances (and this one) applied so far.
+    pub events_applied: u64,
+    /// Full reloads done (the first load, then one per reconnect).
+    pub reloads: u64,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.inner.shared;
+        f.debug_struct("RedisStore")
+            .field("backend", &shared.backend)
+            .field("prefix", &shared.names)
+            .field("status", &*shared.status.borrow())
+            .field("fail_open", &shared.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RedisStore`]; see [`RedisStore::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct RedisStoreBuilder {
+    urls: Vec<String>,
+    pool: Option<Backend>,
+    cluster: bool,
+    prefix: String,
+    command_timeout: Duration,
+    max_staleness: Duration,
+    fail_open: bool,
+    view: MemoryStore,
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` with the defaults.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).connect().await
+    }
+
+    /// A builder for the Redis at `url` (`redis://host:port/db`).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            urls: vec![url.into()],
+            pool: None,
+            cluster: false,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            max_staleness: DEFAULT_MAX_STALENESS,
+            fail_open: false,
+            view: MemoryStore::new(),
+        }
+    }
+
+    /// A builder that sends commands through an existing pool. `url` names
+    /// the same Redis: the store opens one extra connection there for its
+    /// subscription, which a pooled connection cannot serve.
+    pub fn from_pool(pool: deadpool_redis::Pool, url: impl Into<String>) -> RedisStoreBuilder {
+        let mut builder = Self::builder(url);
+        builder.pool = Some(Backend::Single(pool));
+        builder
+    }
+
+    /// A builder for a Redis Cluster, given some of its nodes. Subscriptions
+    /// go to one node (cluster pub/sub reaches every node); the start-up scan
+    /// reads every master. Nodes must accept the same connection settings.
+    #[cfg(feature = "redis-cluster")]
+    pub fn cluster(urls: impl IntoIterator<Item = impl Into<String>>) -> RedisStoreBuilder {
+        let urls: Vec<String> = urls.into_iter().map(Into::into).collect();
+        let mut builder = Self::builder(String::new());
+        builder.urls = urls;
+        builder.cluster = true;
+        builder
+    }
+
+    /// The view's state now and as it changes: lets tests and health checks
+    /// await "current again" or "this revocation arrived" instead of polling.
+    pub fn watch(&self) -> watch::Receiver<ViewStatus> {
+        self.inner.shared.status.subscribe()
+    }
+
+    /// The view's state now.
+    pub fn status(&self) -> ViewStatus {
+        *self.inner.shared.status.borrow()
+    }
+}
+
+impl RedisStoreBuilder {
+    /// Prefix of every key and of the channel, so several applications can
+    /// share one Redis. Default [`DEFAULT_PREFIX`]. Avoid `{` and `}`: they
+    /// would break the hash tags.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Bound on each Redis operation, waiting for a pooled connection
+    /// included. Default [`DEFAULT_COMMAND_TIMEOUT`].
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// How long the view may go without hearing from Redis before the store
+    /// stops vouching for it. Default [`DEFAULT_MAX_STALENESS`].
+    pub fn max_staleness(mut self, bound: Duration) -> Self {
+        self.max_staleness = bound;
+        self
+    }
+
+    /// Answer from a stale view instead of failing closed. Revocations made
+    /// while this instance cannot hear Redis are then not enforced here
+    /// until it reconnects; the store logs an error each time the view goes
+    /// stale. Writes still fail (503) while Redis is unreachable.
+    pub fn fail_open(mut self, fail_open: bool) -> Self {
+        self.fail_open = fail_open;
+        self
+    }
+
+    /// The clock the local view prunes expired entries by (tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.view = MemoryStore::with_clock(clock);
+        self
+    }
+
+    /// Creates the pool, subscribes, loads the view and starts the
+    /// background task. Fails if Redis cannot be reached within the command
+    /// timeout: an instance that cannot see revocations does not start.
+    pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        let backend = match self.pool {
+            Some(backend) => backend,
+            #[cfg(feature = "redis-cluster")]
+            None if self.cluster => Backend::cluster(&self.urls, self.command_timeout)?,
+            None => Backend::single(&self.urls[0], self.command_timeout)?,
+        };
+        let clients = self
+            .urls
+            .iter()
+            .map(|url| redis::Client::open(url.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::new(format!("invalid redis url: {e}")))?;
+        if clients.is_empty() {
+            return Err(StoreError::new("no redis url given"));
+        }
+        let shared = Arc::new(Shared {
+            backend,
+            names: Names::new(&self.prefix),
+            view: self.view,
+            stale: AtomicBool::new(true),
+            fail_open: self.fail_open,
+            command_timeout: self.command_timeout,
+            max_staleness: self.max_staleness,
+            status: watch::Sender::new(ViewStatus::default()),
+            scripts: Scripts {
+                deny: keys::deny_script(),
+                cutoff: keys::cutoff_script(),
+                rotate: keys::rotate_script(),
+                revoke_family: keys::revoke_family_script(),
+            },
+        });
+        let first_sync = sync::Subscriber::new(shared.clone(), clients, self.cluster)
+            .first_sync()
+            .await?;
+        let task = tokio::spawn(first_sync.run()).abort_handle();
+        Ok(RedisStore {
+            inner: Arc::new(Inner { shared, task }),
+        })
+    }
+}
+
+impl Shared {
+    /// Applies one change to the view. Every change is a max-merge, so
+    /// applying it twice, or out of order, is harmless.
+    async fn apply(&self, event: Event<'_>) {
+        // The memory store's writes complete synchronously.
+        let _ = match event {
+            Event::Jti { jti, expires_at } => self.view.revoke_token(jti, expires_at).await,
+            Event::Cutoff {
+                subject,
+                cutoff_micros,
+                expires_at,
+            } => {
+                self.view
+                    .revoke_subject(subject, cutoff_micros, expires_at)
+                    .await
+            }
+            Event::RevokedFamily { family, expires_at } => {
+                self.view.revoke_family(family, expires_at).await
+            }
+            Event::Heartbeat => return,
+        };
+    }
+
+    fn mark_stale(&self, reason: &str) {
+        if !self.stale.swap(true, Ordering::AcqRel) {
+            if self.fail_open {
+                tracing::error!(
+                    reason,
+                    "revocation view is stale and the store FAILS OPEN: revocations made \
+                     elsewhere are not enforced here until redis is back"
+                );
+            } else {
+                tracing::warn!(
+                    reason,
+                    "revocation view is stale: failing closed (503) until redis is back"
+                );
+            }
+            self.status.send_modify(|s| s.current = false);
+        }
+    }
+
+    fn mark_current(&self) {
+        if self.stale.swap(false, Ordering::AcqRel) {
+            tracing::info!("revocation view is current");
+        }
+        self.status.send_modify(|s| s.current = true);
+    }
+}
+
+impl RevocationStore for RedisStore {
+    fn is_revoked(&self, token: &TokenRef<'_>) -> Result<bool, StoreError> {
+        let shared = &self.inner.shared;
+        if shared.stale.load(Ordering::Acquire) && !shared.fail_open {
+            return Err(StoreError::new(
+                "the redis revocation view is stale (subscription lost)",
+            ));
+        }
+        shared.view.is_revoked(token)
+    }
+
+    fn revoke_token<'a>(&'a self, jti: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let shared = &self.inner.shared;
+            let kept: u64 = shared
+                .backend
+                .invoke(
+                    shared
+                        .scripts
+                        .deny
+                        .key(shared.names.key(Kind::Jti, jti))
+                        .arg(expires_at)
+                        .arg(shared.names.channel())
+                        .arg(format!("j {expires_at} {jti}")),
+                    shared.command_timeout,
+                )
+                .await?;
+            shared
+                .apply(Event::Jti {
+                    jti,
+                    expires_at: kept,
+                })
+                .await;
+            Ok(())
+        })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff_micros: u64,
+        expires_at: u64,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let shared = &self.inner.shared;
+            let kept: u64 = shared
+                .backend
+                .invoke(
+                    shared
+                        .scripts
+                        .cutoff
+                        .key(shared.names.key(Kind::Cutoff, subject))
+                        .arg(cutoff_micros)
+                        .arg(expires_at)
+                        .arg(shared.names.channel())
+                        .arg(format!("c {cutoff_micros} {expires_at} {subject}")),
+                    shared.command_timeout,
+                )
+                .await?;
+            shared
+                .apply(Event::Cutoff {
+                    subject,
+                    cutoff_micros,
+                    expires_at: kept,
+                })
+                .await;
+            Ok(())
+        })
+    }
+
+    fn start_family<'a>(
+        &'a self,
+        family: &'a str,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let shared = &self.inner.shared;
+            let () = shared
+                .backend
+                .query(
+                    redis::cmd("SET")
+                        .arg(shared.names.key(Kind::Family, family))
+                        .arg(jti)
+                        .arg("EXAT")
+                        .arg(expires_at + 1),
+                    shared.command_timeout,
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn rotate_family<'a>(
+        &'a self,
+        family: &'a str,
+        presented: &'a str,
+        next: &'a str,
+        expires_at: u64,
+    ) -> StoreFuture<'a, Rotation> {
+        Box::pin(async move {
+            let shared = &self.inner.shared;
+            let outcome: u8 = shared
+                .backend
+                .invoke(
+                    shared
+                        .scripts
+                        .rotate
+                        .key(shared.names.key(Kind::Family, family))
+                        .key(shared.names.key(Kind::RevokedFamily, family))
+                        .arg(presented)
+                        .arg(next)
+                        .arg(expires_at)
+                        .arg(shared.names.channel())
+                        .arg(family),
+                    shared.command_timeout,
+                )
+                .await?;
+            Ok(match outcome {
+                1 => Rotation::Rotated,
+                2 => {
+                    // The published event carries the exact expiry; this
+                    // makes the revocation visible here before it arrives.
+                    shared
+                        .apply(Event::RevokedFamily { family, expires_at })
+                        .await;
+                    Rotation::Reused
+                }
+                _ => Rotation::Unknown,
+            })
+        })
+    }
+
+    fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let shared = &self.inner.shared;
+            let kept: u64 = shared
+                .backend
+                .invoke(
+                    shared
+                        .scripts
+                        .revoke_family
+                        .key(shared.names.key(Kind::Family, family))
+                        .key(shared.names.key(Kind::RevokedFamily, family))
+                        .arg(expires_at)
+                        .arg(shared.names.channel())
+                        .arg(family),
+                    shared.command_timeout,
+                )
+                .await?;
+            shared
+                .apply(Event::RevokedFamily {
+                    family,
+                    expires_at: kept,
+                })
+                .await;
+            Ok(())
+        })
+    }
+}

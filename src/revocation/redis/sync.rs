@@ -1,0 +1,265 @@
+//! The background task that keeps a [`RedisStore`](super::RedisStore)'s local
+//! view current: subscribe, then load everything, then apply each published
+//! change; heartbeat through the channel to prove the subscription alive;
+//! on any loss, mark the view stale once the bound passes and start over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use futures_util::StreamExt;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::backend::{self, within};
+use super::keys::{Event, Kind};
+use super::{Shared, StoreError};
+
+/// Longest pause between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+pub(super) struct Subscriber {
+    shared: Arc<Shared>,
+    clients: Vec<redis::Client>,
+    cluster: bool,
+    /// Which client the next subscription uses (cluster: rotate on failure).
+    next_client: usize,
+}
+
+/// A subscribed, loaded view, ready to follow the channel.
+pub(super) struct Synced {
+    subscriber: Subscriber,
+    stream: redis::aio::PubSubStream,
+}
+
+impl Subscriber {
+    pub(super) fn new(shared: Arc<Shared>, clients: Vec<redis::Client>, cluster: bool) -> Self {
+        Self {
+            shared,
+            clients,
+            cluster,
+            next_client: 0,
+        }
+    }
+
+    /// The first subscription and load; its failure fails `connect`.
+    pub(super) async fn first_sync(self) -> Result<Synced, StoreError> {
+        self.sync().await.map_err(|(_, e)| e)
+    }
+
+    /// Subscribes, then loads every key, then marks the view current.
+    /// Subscribing first means nothing published during the load is missed.
+    async fn sync(mut self) -> Result<Synced, (Self, StoreError)> {
+        let timeout = self.shared.command_timeout;
+        let client = &self.clients[self.next_client % self.clients.len()];
+        let subscribed = within(timeout, async {
+            let mut pubsub = client
+                .get_async_pubsub()
+                .await
+                .map_err(backend::command_error)?;
+            pubsub
+                .subscribe(self.shared.names.channel())
+                .await
+                .map_err(backend::command_error)?;
+            Ok(pubsub)
+        })
+        .await;
+        let pubsub = match subscribed {
+            Ok(pubsub) => pubsub,
+            Err(e) => {
+                self.next_client += 1;
+                return Err((self, e));
+            }
+        };
+        if let Err(e) = self.load().await {
+            return Err((self, e));
+        }
+        self.shared.status.send_modify(|s| s.reloads += 1);
+        self.shared.mark_current();
+        Ok(Synced {
+            subscriber: self,
+            stream: pubsub.into_on_message(),
+        })
+    }
+
+    /// Reads every key of the prefix (on every master of a cluster) into the
+    /// view. The bound is generous: a large deny-list takes several round trips.
+    async fn load(&self) -> Result<(), StoreError> {
+        let timeout = self.shared.command_timeout * 20;
+        within(timeout, async {
+            for client in self.scan_targets().await? {
+                let mut conn = backend::connect(&client, self.shared.command_timeout).await?;
+                let entries = backend::scan_node(&mut conn, self.shared.names.pattern())
+                    .await
+                    .map_err(backend::command_error)?;
+                for (key, value, expiry) in entries {
+                    self.apply_loaded(&key, value.as_deref(), expiry).await;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The nodes to scan: the one Redis, or each master of the cluster.
+    async fn scan_targets(&self) -> Result<Vec<redis::Client>, StoreError> {
+        if !self.cluster {
+            return Ok(self.clients[..1].to_vec());
+        }
+        #[cfg(feature = "redis-cluster")]
+        {
+            let mut last_error = StoreError::new("no cluster node reachable");
+            for client in &self.clients {
+                let masters = async {
+                    let mut conn = backend::connect(client, self.shared.command_timeout).await?;
+                    backend::cluster_masters(&mut conn)
+                        .await
+                        .map_err(backend::command_error)
+                };
+                match masters.await {
+                    Ok(masters) => {
+                        return masters
+                            .iter()
+                            .map(|address| redis::Client::open(format!("redis://{address}/")))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(backend::command_error);
+                    }
+                    Err(e) => last_error = e,
+                }
+            }
+            Err(last_error)
+        }
+        #[cfg(not(feature = "redis-cluster"))]
+        unreachable!("cluster stores exist only with the redis-cluster feature")
+    }
+
+    async fn apply_loaded(&self, key: &str, value: Option<&str>, expiry: i64) {
+        let Some((kind, id)) = self.shared.names.parse(key) else {
+            return;
+        };
+        // Keys expire at `expires_at + 1`; a key without a TTL (or one that
+        // vanished between SCAN and EXPIRETIME) is skipped.
+        let Some(expires_at) = u64::try_from(expiry).ok().and_then(|e| e.checked_sub(1)) else {
+            return;
+        };
+        let event = match kind {
+            Kind::Jti => Event::Jti {
+                jti: id,
+                expires_at,
+            },
+            Kind::RevokedFamily => Event::RevokedFamily {
+                family: id,
+                expires_at,
+            },
+            Kind::Cutoff => match value.and_then(|v| v.parse().ok()) {
+                Some(cutoff_micros) => Event::Cutoff {
+                    subject: id,
+                    cutoff_micros,
+                    expires_at,
+                },
+                None => return,
+            },
+            Kind::Family => return,
+        };
+        self.shared.apply(event).await;
+    }
+}
+
+impl Synced {
+    /// Follows the channel forever, resynchronizing after every loss.
+    pub(super) async fn run(self) {
+        let mut synced = self;
+        loop {
+            let (subscriber, last_heard) = synced.follow().await;
+            synced = subscriber.resync(last_heard).await;
+        }
+    }
+
+    /// Applies published changes and heartbeats until the subscription is
+    /// lost or silent for longer than the staleness bound.
+    async fn follow(self) -> (Subscriber, Instant) {
+        let Synced {
+            subscriber,
+            mut stream,
+        } = self;
+        let shared = &subscriber.shared;
+        let bound = shared.max_staleness;
+        let mut heartbeat = tokio::time::interval(heartbeat_period(bound));
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                message = stream.next() => {
+                    let Some(message) = message else {
+                        tracing::warn!("redis subscription lost");
+                        break;
+                    };
+                    last_heard = Instant::now();
+                    let payload = message.get_payload_bytes();
+                    match std::str::from_utf8(payload).ok().and_then(Event::parse) {
+                        Some(Event::Heartbeat) => {}
+                        Some(event) => {
+                            shared.apply(event).await;
+                            shared.status.send_modify(|s| s.events_applied += 1);
+                        }
+                        None => tracing::warn!("ignoring a malformed revocation event"),
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > bound {
+                        shared.mark_stale("redis subscription silent");
+                        break;
+                    }
+                    let publish = redis::cmd("PUBLISH").arg(shared.names.channel()).arg("h").to_owned();
+                    let shared = shared.clone();
+                    // Off the select loop, so a slow Redis cannot delay events.
+                    tokio::spawn(async move {
+                        let _: Result<i64, _> = shared.backend.query(&publish, shared.command_timeout).await;
+                    });
+                }
+            }
+        }
+        (subscriber, last_heard)
+    }
+}
+
+impl Subscriber {
+    /// Retries [`Subscriber::sync`] with backoff. The view turns stale once
+    /// the bound has passed since it was last known good (`last_heard`),
+    /// even while an attempt is still waiting on a hung Redis.
+    async fn resync(self, last_heard: Instant) -> Synced {
+        let shared = self.shared.clone();
+        let stale_at = last_heard + shared.max_staleness;
+        let mut backoff = Duration::from_millis(25);
+        let mut subscriber = self;
+        loop {
+            let attempt = subscriber.sync();
+            tokio::pin!(attempt);
+            let mut watching = true;
+            let result = loop {
+                tokio::select! {
+                    result = &mut attempt => break result,
+                    () = tokio::time::sleep_until(stale_at), if watching => {
+                        shared.mark_stale("redis unreachable");
+                        watching = false;
+                    }
+                }
+            };
+            match result {
+                Ok(synced) => return synced,
+                Err((again, e)) => {
+                    tracing::warn!(error = %e, "redis resynchronization failed; retrying");
+                    subscriber = again;
+                }
+            }
+            if Instant::now() >= stale_at {
+                shared.mark_stale("redis unreachable");
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+/// Heartbeats often enough that a few may be lost within the bound.
+fn heartbeat_period(bound: Duration) -> Duration {
+    (bound / 4).max(Duration::from_millis(10))
+}

@@ -1,0 +1,129 @@
+//! `RedisStore` against real `redis-server`s: the store-conformance suite,
+//! TTLs, propagation between instances, outages and recovery.
+
+#[path = "../conformance/suite.rs"]
+#[macro_use]
+mod suite;
+#[allow(dead_code)]
+#[path = "../../examples/demo.rs"]
+mod demo;
+#[path = "../support/redis_server.rs"]
+mod redis_server;
+
+mod instances;
+mod outage;
+
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use tower_jwt_auth::RedisStore;
+use tower_jwt_auth::revocation::RevocationStore;
+
+use redis_server::shared_redis_url;
+use suite::{later, token, unique};
+
+/// A store on the shared Redis under a prefix of its own.
+async fn store_on_shared_redis() -> Option<RedisStore> {
+    let url = shared_redis_url()?;
+    Some(
+        RedisStore::builder(url)
+            .prefix(unique("test"))
+            .connect()
+            .await
+            .expect("connect to the shared redis"),
+    )
+}
+
+store_conformance_tests!(optional: store_on_shared_redis());
+
+/// Guards against a hang; not a timing assertion.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn every_key_expires_when_the_token_it_concerns_could_no_longer_be_valid() {
+    let Some(url) = shared_redis_url() else {
+        return;
+    };
+    let prefix = unique("ttl");
+    let store = RedisStore::builder(url.as_str())
+        .prefix(prefix.as_str())
+        .connect()
+        .await
+        .unwrap();
+    let expires_at = later();
+    store.revoke_token("j1", expires_at).await.unwrap();
+    store
+        .revoke_subject("s1", 42, expires_at + 10)
+        .await
+        .unwrap();
+    store
+        .start_family("f1", "r0", expires_at + 20)
+        .await
+        .unwrap();
+    store.revoke_family("f2", expires_at + 30).await.unwrap();
+
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for (key, want) in [
+        (format!("{prefix}:j:{{j1}}"), expires_at + 1),
+        (format!("{prefix}:c:{{s1}}"), expires_at + 11),
+        (format!("{prefix}:f:{{f1}}"), expires_at + 21),
+        (format!("{prefix}:r:{{f2}}"), expires_at + 31),
+    ] {
+        let expiry: i64 = redis::cmd("EXPIRETIME")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(expiry, want as i64, "{key}");
+    }
+    // Entries already expired are not written at all.
+    store.revoke_token("gone", 1).await.unwrap();
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(format!("{prefix}:j:{{gone}}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0);
+}
+
+#[tokio::test]
+async fn a_revoked_family_outlives_the_family_when_asked_to() {
+    let Some(store) = store_on_shared_redis().await else {
+        return;
+    };
+    let family = unique("fam");
+    store.start_family(&family, "r0", later()).await.unwrap();
+    store.revoke_family(&family, later() + 100).await.unwrap();
+    assert!(
+        store
+            .is_revoked(&token("a", "s", Some(&family), 0))
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn keys_of_other_prefixes_are_invisible() {
+    let Some(url) = shared_redis_url() else {
+        return;
+    };
+    let (prefix_a, prefix_b) = (unique("app-a"), unique("app-b"));
+    let connect = |prefix: String| RedisStore::builder(url.as_str()).prefix(prefix).connect();
+    let a = connect(prefix_a.clone()).await.unwrap();
+    let b = connect(prefix_b.clone()).await.unwrap();
+    a.revoke_token("shared-jti", later()).await.unwrap();
+    // A fresh instance of each loads everything its prefix holds.
+    let a_later = connect(prefix_a).await.unwrap();
+    let b_later = connect(prefix_b).await.unwrap();
+    assert!(
+        a_later
+            .is_revoked(&token("shared-jti", "s", None, 0))
+            .unwrap()
+    );
+    assert!(!b.is_revoked(&token("shared-jti", "s", None, 0)).unwrap());
+    assert!(
+        !b_later
+            .is_revoked(&token("shared-jti", "s", None, 0))
+            .unwrap()
+    );
+}
