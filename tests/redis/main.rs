@@ -10,6 +10,8 @@ mod demo;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 
+#[cfg(feature = "redis-cluster")]
+mod cluster;
 mod instances;
 mod outage;
 
