@@ -29,7 +29,9 @@ pub(crate) struct CompactJws<'t> {
 }
 
 impl<'t> CompactJws<'t> {
-    /// Splits on exactly two dots.
+    /// Splits on exactly two dots. The header must not be empty; the payload
+    /// may be (RFC 7515 §7.1 signs the empty octet sequence like any other,
+    /// and a claims check refuses it later).
     pub(crate) fn split(token: &'t str) -> Result<Self, AuthErrorKind> {
         let (signing_input, signature) = token
             .rsplit_once('.')
@@ -37,7 +39,7 @@ impl<'t> CompactJws<'t> {
         let (header, payload) = signing_input
             .split_once('.')
             .ok_or(AuthErrorKind::MalformedToken)?;
-        if payload.contains('.') || header.is_empty() || payload.is_empty() {
+        if payload.contains('.') || header.is_empty() {
             return Err(AuthErrorKind::MalformedToken);
         }
         Ok(Self {
@@ -109,11 +111,20 @@ mod tests {
         assert!(CompactJws::split("a.b.c").is_ok());
         assert!(CompactJws::split("a.b").is_err());
         assert!(CompactJws::split("a.b.c.d").is_err());
-        assert!(CompactJws::split("a..c").is_err());
         assert!(CompactJws::split(".b.c").is_err());
         let jws = CompactJws::split("aa.bb.cc").unwrap();
         assert_eq!(jws.signing_input, "aa.bb");
         assert_eq!(jws.signature, "cc");
+    }
+
+    #[test]
+    fn empty_payload_is_a_segment_like_any_other() {
+        // Regression: Wycheproof tcIds 259, 264, 268, 272, 320 and 325 sign an
+        // empty payload; splitting refused them before the signature was checked.
+        let jws = CompactJws::split("aa..cc").unwrap();
+        assert_eq!(jws.signing_input, "aa.");
+        assert_eq!(jws.payload, "");
+        assert_eq!(decode_segment(jws.payload).unwrap(), b"");
     }
 
     #[test]

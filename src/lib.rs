@@ -91,7 +91,8 @@ pub use config::{
 };
 pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
 pub use keys::{
-    Algorithm, KeyError, KeySet, SigningKey, VerifyingKey, min_hmac_secret_len, parse_algorithm,
+    Algorithm, Jwk, KeyError, KeySet, SigningKey, VerifyingKey, min_hmac_secret_len,
+    parse_algorithm,
 };
 pub use refresh::{RefreshRefused, RefreshService, SessionError, SessionManager};
 pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};

@@ -347,3 +347,41 @@ impl<'de> Deserialize<'de> for NumericDate {
         deserializer.deserialize_any(DateVisitor(PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::jws::B64;
+    use crate::keys::{Algorithm, SigningKey, VerifyingKey};
+
+    const SECRET: &[u8] = b"verify-unit-test-secret-of-32-bytes!";
+
+    fn signed(header: &str, payload: &[u8]) -> String {
+        let input = format!("{}.{}", B64.encode(header), B64.encode(payload));
+        let key = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
+        let signature = key.sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", B64.encode(signature))
+    }
+
+    #[test]
+    fn empty_payload_verifies_as_a_jws_but_is_no_token() {
+        // Regression (Wycheproof tcId 259 and others): a JWS over an empty
+        // payload is well formed and its signature must be checked; as claims
+        // it is malformed.
+        let verifier = Verifier::new(
+            VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+            JwtConfig::new(),
+        );
+        let token = signed(r#"{"alg":"HS256"}"#, b"");
+        assert_eq!(verifier.verify_jws(&token).unwrap(), b"");
+        let err = verifier
+            .verify::<crate::NoCustomClaims>(&token, TokenType::Access)
+            .unwrap_err();
+        assert_eq!(err.kind(), AuthErrorKind::MalformedToken);
+
+        let forged = format!("{}.", token.rsplit_once('.').unwrap().0);
+        assert!(verifier.verify_jws(&forged).is_err(), "empty signature");
+    }
+}
