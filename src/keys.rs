@@ -53,6 +53,12 @@ pub enum KeyError {
     UnknownAlgorithm(String),
     /// Two verifying keys share one `kid`.
     DuplicateKid(String),
+    /// An RSA key whose modulus is shorter than the 2048 bits RFC 7518 §3.3
+    /// requires.
+    WeakRsaKey {
+        /// The modulus size in bits.
+        bits: usize,
+    },
     /// The JWK cannot verify `algorithm`: its `alg`, `use`, `key_ops`, `kty`
     /// or curve says otherwise, its components do not decode, or the key is
     /// too small.
@@ -75,6 +81,9 @@ impl fmt::Display for KeyError {
             Self::InvalidPem(alg) => write!(f, "the PEM is not a valid {alg:?} key"),
             Self::UnknownAlgorithm(name) => write!(f, "unknown algorithm `{name}`"),
             Self::DuplicateKid(kid) => write!(f, "two keys share the kid `{kid}`"),
+            Self::WeakRsaKey { bits } => {
+                write!(f, "a {bits}-bit RSA key is too short (at least 2048 bits)")
+            }
             Self::UnsuitableJwk { algorithm, reason } => {
                 write!(f, "the JWK cannot verify {algorithm:?}: {reason}")
             }
@@ -112,6 +121,35 @@ pub(crate) const fn algorithm_name(alg: Algorithm) -> Option<&'static str> {
 
 const fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+const fn is_rsa(alg: Algorithm) -> bool {
+    matches!(
+        alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512
+    )
+}
+
+/// The modulus size of an RSA public key: from its components, or from the
+/// PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, … }` a PEM yields.
+fn rsa_modulus_bits(key: &DecodingKey) -> Option<usize> {
+    match key.kind() {
+        jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, .. } => Some(modulus_bits(n)),
+        jsonwebtoken::DecodingKeyKind::SecretOrDer(der) => {
+            let (0x30, sequence, _) = read_tlv(der)? else {
+                return None;
+            };
+            let (0x02, n, _) = read_tlv(sequence)? else {
+                return None;
+            };
+            Some(modulus_bits(n))
+        }
+    }
 }
 
 /// The size in bits of a big-endian unsigned integer (an RSA modulus).
@@ -323,7 +361,8 @@ impl VerifyingKey {
     }
 
     /// A public key in PEM form (SPKI, or PKCS#1 for RSA) for an RS*, PS*, ES*
-    /// or EdDSA algorithm. An EC key must lie on the algorithm's curve.
+    /// or EdDSA algorithm. An EC key must lie on the algorithm's curve; an RSA
+    /// key must have at least 2048 bits (RFC 7518 §3.3).
     pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
         let invalid = |_| KeyError::InvalidPem(algorithm);
         let key = match algorithm {
@@ -354,7 +393,8 @@ impl VerifyingKey {
 
     /// A key from a `jsonwebtoken` [`DecodingKey`] the caller built (from a JWK,
     /// DER or raw components). The caller vouches that `key` suits `algorithm`;
-    /// HMAC secrets are still held to [`min_hmac_secret_len`].
+    /// HMAC secrets are still held to [`min_hmac_secret_len`], RSA keys to
+    /// 2048 bits.
     pub fn from_decoding_key(algorithm: Algorithm, key: &DecodingKey) -> Result<Self, KeyError> {
         if is_hmac(algorithm) {
             let secret = key
@@ -373,7 +413,7 @@ impl VerifyingKey {
     /// published for something else cannot be turned to verifying tokens:
     /// an `alg` other than `algorithm`, a `use` other than `sig`, or
     /// `key_ops` without `verify` is refused (RFC 7517 §4.2–4.4). So are
-    /// an RSA modulus under 2048 bits (RFC 7518 §3.3), EC coordinates of
+    /// an RSA modulus under 2048 bits, EC coordinates of
     /// the wrong size for the curve, and HMAC secrets shorter than
     /// [`min_hmac_secret_len`]. Private members (`d`, …) are ignored.
     ///
@@ -425,15 +465,7 @@ impl VerifyingKey {
                 | Algorithm::PS256
                 | Algorithm::PS384
                 | Algorithm::PS512,
-            ) => {
-                let key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(undecodable)?;
-                if let jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, .. } = key.kind()
-                    && modulus_bits(n) < 2048
-                {
-                    return Err(unsuitable("the RSA modulus is shorter than 2048 bits"));
-                }
-                key
-            }
+            ) => DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(undecodable)?,
             (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256 | Algorithm::ES384) => {
                 let (curve, field_len) = if algorithm == Algorithm::ES256 {
                     (EllipticCurve::P256, 32)
@@ -467,6 +499,14 @@ impl VerifyingKey {
         // Building the backend's verifier once proves the key suits the algorithm.
         (PROVIDER.verifier_factory)(&algorithm, &key)
             .map_err(|_| KeyError::WrongKeyType(algorithm))?;
+        // RFC 7518 §3.3: RSA keys of at least 2048 bits. aws-lc-rs refuses
+        // shorter ones only when verifying, RustCrypto not at all.
+        if is_rsa(algorithm) {
+            let bits = rsa_modulus_bits(&key).ok_or(KeyError::WrongKeyType(algorithm))?;
+            if bits < 2048 {
+                return Err(KeyError::WeakRsaKey { bits });
+            }
+        }
         Ok(Self {
             algorithm,
             kid: None,
@@ -704,10 +744,10 @@ AwEHoUQDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34CptjTPPU5fbr2+9gDg5Otg0I+j
         // A 2047-bit modulus: 0x7f followed by 255 bytes.
         let n = B64_URL.encode([&[0x7f][..], &[0xab; 255]].concat());
         let short = jwk(&format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB"}}"#));
-        assert!(matches!(
-            VerifyingKey::from_jwk(Algorithm::RS256, &short),
-            Err(KeyError::UnsuitableJwk { .. })
-        ));
+        assert_eq!(
+            VerifyingKey::from_jwk(Algorithm::RS256, &short).unwrap_err(),
+            KeyError::WeakRsaKey { bits: 2047 }
+        );
         assert_eq!(modulus_bits(&[0, 0x7f, 0xff]), 15);
         assert_eq!(modulus_bits(&[0x80; 256]), 2048);
 
@@ -716,6 +756,24 @@ AwEHoUQDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34CptjTPPU5fbr2+9gDg5Otg0I+j
             VerifyingKey::from_jwk(Algorithm::HS256, &secret),
             Err(KeyError::SecretTooShort { .. })
         ));
+    }
+
+    #[test]
+    fn rsa_pem_under_2048_bits_is_refused() {
+        // `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 | openssl pkey -pubout`
+        let pem = b"-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC3w7suAWv6MSadi4WV4+o2UP58
+b+xpIz+Z7xw4ZBJPcarQXuUP8kdqy3zhq17etZKdOr8lpaig+v1yo2PIjx/7WCLp
+iQ+gJLss2bp0NhbJoADI+zWR9FRAUbsEJk7BuNOUmK60T0CtSPwFoQ7fdSohb64Z
+1M+ejPdRX7LTihxm1wIDAQAB
+-----END PUBLIC KEY-----
+";
+        for alg in [Algorithm::RS256, Algorithm::PS512] {
+            assert_eq!(
+                VerifyingKey::from_pem(alg, pem).unwrap_err(),
+                KeyError::WeakRsaKey { bits: 1024 }
+            );
+        }
     }
 
     #[test]
