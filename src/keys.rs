@@ -152,6 +152,20 @@ fn rsa_modulus_bits(key: &DecodingKey) -> Option<usize> {
     }
 }
 
+/// The modulus size of a PKCS#1 `RSAPrivateKey` in DER.
+fn rsa_private_modulus_bits(der: &[u8]) -> Option<usize> {
+    let (0x30, sequence, _) = read_tlv(der)? else {
+        return None;
+    };
+    let (0x02, _version, rest) = read_tlv(sequence)? else {
+        return None;
+    };
+    let (0x02, n, _) = read_tlv(rest)? else {
+        return None;
+    };
+    Some(modulus_bits(n))
+}
+
 /// The size in bits of a big-endian unsigned integer (an RSA modulus).
 fn modulus_bits(n: &[u8]) -> usize {
     match n.iter().position(|&b| b != 0) {
@@ -196,6 +210,7 @@ impl SigningKey {
     /// A private key in PEM form for an RS*, PS*, ES* or EdDSA algorithm:
     /// PKCS#8 (`PRIVATE KEY`) for all, also PKCS#1 (`RSA PRIVATE KEY`) for RSA
     /// and SEC1 (`EC PRIVATE KEY`, as `openssl ecparam -genkey` writes) for EC.
+    /// RSA keys must have at least 2048 bits (RFC 7518 §3.3).
     pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
         let invalid = |_| KeyError::InvalidPem(algorithm);
         let key = match algorithm {
@@ -218,6 +233,15 @@ impl SigningKey {
     fn build(algorithm: Algorithm, key: EncodingKey) -> Result<Self, KeyError> {
         // Building the backend's signer once proves the key suits the algorithm.
         (PROVIDER.signer_factory)(&algorithm, &key).map_err(|_| KeyError::InvalidPem(algorithm))?;
+        // RFC 7518 §3.3, as for verifying keys: a PKCS#1 `RSAPrivateKey ::=
+        // SEQUENCE { version INTEGER, modulus INTEGER, … }`.
+        if is_rsa(algorithm) {
+            let bits =
+                rsa_private_modulus_bits(key.as_bytes()).ok_or(KeyError::InvalidPem(algorithm))?;
+            if bits < 2048 {
+                return Err(KeyError::WeakRsaKey { bits });
+            }
+        }
         Ok(Self {
             algorithm,
             kid: None,
@@ -774,6 +798,32 @@ iQ+gJLss2bp0NhbJoADI+zWR9FRAUbsEJk7BuNOUmK60T0CtSPwFoQ7fdSohb64Z
                 KeyError::WeakRsaKey { bits: 1024 }
             );
         }
+    }
+
+    #[test]
+    fn rsa_private_pem_under_2048_bits_is_refused() {
+        // `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024`
+        let pem = b"-----BEGIN PRIVATE KEY-----
+MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAMQPe4jVYKT70MJ7
+tLHpVcM9D5nUI4nzOBMKhZipX6F8I16OceW73Us0eiOeCuaULxaQYTic/wi7hHuV
+Q/Cl3McNEKUxpMdEfzGQwzvDkX9F1VfGhJrrzV8VhHsnFhLRg+PPBfN+D1rr28GY
+ZzKHpHnV3OoyfP4Q71w2sgT5B07hAgMBAAECgYB+y8SI6fZmvLR2Eqr5pH3ilkrQ
+oXGadcF+Dv/3ixJdzXrSXC0s9iJX0Mhs4HkMRilt3lIB2wbVDvDPO+mEaMAumOyc
+bbVOb5RJ1qS03ziaAG2NB48Sg1lG/MoSbVfKjpzEgPW+PlmT6R9u0oPz4PDLD94C
+EoVR+SQV2zGzi+WQAQJBAO2cXQoJSa4Wljt6d+mvPa1pljM1KwQZTGiap/8a2ULS
+8NffUXStuTBhDI+F1XUMRRETxOHfL0bdCZrNjkaYK7ECQQDTO+iD42oJZOCnoWlG
+hc/9Ew5G5DPHvayu77mAcSzDH2Pa3rzIAV1Lc/2yRh7nRYGX/Ivxkw22IIjs1NDH
+vJIxAkBwkF3HLmU4UrzzCm6aRwl6CIY+Vha9x1paR8IEaWy5aoLsUYAePVp439D6
+gRWBcMGbeHkR5BBaisZNDsozCU3RAkB9ukrLNbEHpmORYyGmOD90AsOcrneji+Ic
+vdNMABEEksp8m9cBtM4y+vcmBVafkV9xd4BUaZLftL3LOWCLglIBAkEAoTbK7QtO
+0my/1iglMg9LAf8gkSUOU4x/+Xva0zWIS3MWFESrCz05MHuPKKJKiHOvTGuy9Ikv
+ryhkCxFeMfIlUA==
+-----END PRIVATE KEY-----
+";
+        assert_eq!(
+            SigningKey::from_pem(Algorithm::RS256, pem).unwrap_err(),
+            KeyError::WeakRsaKey { bits: 1024 }
+        );
     }
 
     #[test]
