@@ -60,8 +60,7 @@ pub enum KeyError {
         bits: usize,
     },
     /// The JWK cannot verify `algorithm`: its `alg`, `use`, `key_ops`, `kty`
-    /// or curve says otherwise, its components do not decode, or the key is
-    /// too small.
+    /// or curve says otherwise, or its components do not decode.
     UnsuitableJwk {
         /// The algorithm the key was meant for.
         algorithm: Algorithm,
@@ -436,10 +435,10 @@ impl VerifyingKey {
     /// Everything the JWK says about its purpose is enforced, so a key
     /// published for something else cannot be turned to verifying tokens:
     /// an `alg` other than `algorithm`, a `use` other than `sig`, or
-    /// `key_ops` without `verify` is refused (RFC 7517 §4.2–4.4). So are
-    /// an RSA modulus under 2048 bits, EC coordinates of
-    /// the wrong size for the curve, and HMAC secrets shorter than
-    /// [`min_hmac_secret_len`]. Private members (`d`, …) are ignored.
+    /// `key_ops` without `verify` is refused (RFC 7517 §4.2–4.4). So are an
+    /// RSA modulus under 2048 bits, EC coordinates of the wrong size for the
+    /// curve, and HMAC secrets shorter than [`min_hmac_secret_len`]. Private
+    /// members (`d`, …) are ignored.
     ///
     /// ```
     /// use tower_jwt_auth::{Algorithm, Jwk, VerifyingKey};
@@ -481,15 +480,9 @@ impl VerifyingKey {
             (AlgorithmParameters::OctetKey(_), _) if is_hmac(algorithm) => {
                 DecodingKey::from_jwk(jwk).map_err(undecodable)?
             }
-            (
-                AlgorithmParameters::RSA(rsa),
-                Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512,
-            ) => DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(undecodable)?,
+            (AlgorithmParameters::RSA(rsa), _) if is_rsa(algorithm) => {
+                DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(undecodable)?
+            }
             (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256 | Algorithm::ES384) => {
                 let (curve, field_len) = if algorithm == Algorithm::ES256 {
                     (EllipticCurve::P256, 32)
