@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value;
-use tower_jwt_auth::{Jwk, JwtConfig, KeyError, KeySet, Verifier, VerifyingKey, parse_algorithm};
+use tower_jwt_auth::{Jwk, JwtConfig, KeySet, Verifier, VerifyingKey, parse_algorithm};
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 
@@ -266,27 +266,22 @@ fn unsupported(alg_name: &str) -> String {
 
 /// Builds the verifying key `jwk` describes, bound to its `alg` or, when
 /// it has none, to the algorithm its tokens claim. `Err` carries a reason to
-/// skip (an algorithm this crate does not implement); `Ok(Err)` a key this
-/// crate refuses to import.
+/// skip (an algorithm this crate does not implement); `Ok(Err)` why this
+/// crate refuses the key (a JWK jsonwebtoken cannot read, or one
+/// [`VerifyingKey::from_jwk`] refuses).
 fn key_from(
     jwk: &Value,
     fallback_alg: Option<&str>,
-) -> Result<Result<VerifyingKey, KeyError>, String> {
+) -> Result<Result<VerifyingKey, String>, String> {
     let alg_name = jwk
         .get("alg")
         .and_then(Value::as_str)
         .or(fallback_alg)
         .ok_or("no algorithm named by the key or the token")?;
     let algorithm = parse_algorithm(alg_name).map_err(|_| unsupported(alg_name))?;
-    let parsed: Jwk = match serde_json::from_value(jwk.clone()) {
-        Ok(jwk) => jwk,
-        Err(e) => {
-            return Ok(Err(KeyError::UnknownAlgorithm(format!(
-                "unparsable JWK: {e}"
-            ))));
-        }
-    };
-    Ok(VerifyingKey::from_jwk(algorithm, &parsed))
+    Ok(serde_json::from_value::<Jwk>(jwk.clone())
+        .map_err(|e| format!("not a JWK: {e}"))
+        .and_then(|jwk| VerifyingKey::from_jwk(algorithm, &jwk).map_err(|e| e.to_string())))
 }
 
 #[test]
@@ -353,7 +348,7 @@ struct KeySetKeys {
 fn key_set(keys: &[Value]) -> Result<Verifier, String> {
     let mut set: Option<KeySet> = None;
     for jwk in keys {
-        let key = key_from(jwk, None)?.map_err(|e| e.to_string())?;
+        let key = key_from(jwk, None)??;
         set = Some(match set {
             None => KeySet::new(key),
             Some(set) => set.with_key(key).map_err(|e| e.to_string())?,
