@@ -322,3 +322,60 @@ async fn logout_all_ends_every_session_and_a_new_login_works() {
         StatusCode::OK
     );
 }
+
+/// The contract's core — login, `/me`, `/admin`, logout — with each key type
+/// the demo can be started with (PEMs from `tests/keys`, as
+/// `JWT_PRIVATE_KEY_FILE` / `JWT_PUBLIC_KEY_FILE` would load them).
+#[tokio::test]
+async fn every_key_type_serves_the_contract() {
+    let keys: [(Algorithm, &[u8], &[u8]); 3] = [
+        (
+            Algorithm::RS256,
+            include_bytes!("../keys/rs256_private.pem"),
+            include_bytes!("../keys/rs256_public.pem"),
+        ),
+        (
+            Algorithm::ES256,
+            include_bytes!("../keys/es256_private.pem"),
+            include_bytes!("../keys/es256_public.pem"),
+        ),
+        (
+            Algorithm::EdDSA,
+            include_bytes!("../keys/ed25519_private.pem"),
+            include_bytes!("../keys/ed25519_public.pem"),
+        ),
+    ];
+    for (alg, private, public) in keys {
+        let app = demo::app(demo::Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            signing: SigningKey::from_pem(alg, private).unwrap(),
+            verifying: VerifyingKey::from_pem(alg, public).unwrap(),
+            config: JwtConfig::new().issuer("demo").audience("demo-api"),
+        });
+        let field = |pair: &Value, name: &str| pair[name].as_str().unwrap().to_owned();
+        let alice = field(&login(&app, "alice").await, "access_token");
+        let bob = field(&login(&app, "bob").await, "access_token");
+
+        let me = send(&app, get("/me", &alice)).await;
+        assert_eq!(me.status(), StatusCode::OK, "{alg:?}");
+        assert_eq!(json(me).await["roles"], serde_json::json!(["admin"]));
+        assert_eq!(
+            send(&app, get("/admin", &alice)).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&app, get("/admin", &bob)).await.status(),
+            StatusCode::FORBIDDEN,
+            "{alg:?}"
+        );
+
+        let mut logout = get("/auth/logout", &alice);
+        *logout.method_mut() = http::Method::POST;
+        assert_eq!(send(&app, logout).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            send(&app, get("/me", &alice)).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{alg:?}"
+        );
+    }
+}
