@@ -121,13 +121,36 @@ async fn access_path(url: &str, prefix: &str) {
         redis.revoke_token(&jti, later()).await.unwrap();
         memory.revoke_token(&jti, later()).await.unwrap();
     }
+    let probe = TokenRef {
+        jti: "not-revoked",
+        subject: "alice",
+        session: Some("sid"),
+        issued_at_micros: 1,
+    };
+    let check = |store: &dyn RevocationStore| {
+        let started = Instant::now();
+        for _ in 0..1_000_000 {
+            assert!(!std::hint::black_box(store.is_revoked(std::hint::black_box(&probe))).unwrap());
+        }
+        started.elapsed() / 1_000_000
+    };
+    let (mut memory_check, mut redis_check) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..5 {
+        memory_check += check(&memory);
+        redis_check += check(&redis);
+    }
+    println!(
+        "is_revoked alone: MemoryStore {:.1?}, RedisStore {:.1?}",
+        memory_check / 5,
+        redis_check / 5
+    );
     let with_memory = app(verifier.clone(), Arc::new(memory));
     let with_redis = app(verifier, Arc::new(redis));
 
     per_request(&with_memory, &token, 20_000).await;
     per_request(&with_redis, &token, 20_000).await;
     let (mut memory_total, mut redis_total) = (Duration::ZERO, Duration::ZERO);
-    const ROUNDS: u32 = 10;
+    const ROUNDS: u32 = 20;
     for _ in 0..ROUNDS {
         memory_total += per_request(&with_memory, &token, 20_000).await;
         redis_total += per_request(&with_redis, &token, 20_000).await;
