@@ -129,3 +129,33 @@ async fn keys_of_other_prefixes_are_invisible() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_an_error_within_the_timeout_instead_of_queueing() {
+    let Some(url) = shared_redis_url() else {
+        return;
+    };
+    let mut config = deadpool_redis::Config::from_url(url.as_str());
+    config.pool = Some(deadpool_redis::PoolConfig::new(1));
+    let pool = config
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .unwrap();
+    let store = RedisStore::from_pool(pool.clone(), url)
+        .prefix(unique("pool"))
+        .command_timeout(Duration::from_millis(200))
+        .connect()
+        .await
+        .unwrap();
+    let jti = unique("jti");
+
+    let held = pool.get().await.unwrap();
+    let answer = tokio::time::timeout(HANG_GUARD, store.revoke_token(&jti, later()))
+        .await
+        .expect("answered, not queued forever");
+    assert!(answer.is_err(), "no connection: the write fails (503)");
+    assert!(!store.is_revoked(&token(&jti, "s", None, 0)).unwrap());
+
+    drop(held);
+    store.revoke_token(&jti, later()).await.unwrap();
+    assert!(store.is_revoked(&token(&jti, "s", None, 0)).unwrap());
+}

@@ -106,8 +106,6 @@ pub(super) enum Event<'a> {
     },
     /// `f <expires_at> <family>`
     RevokedFamily { family: &'a str, expires_at: u64 },
-    /// `h`: a heartbeat; proves the subscription is alive.
-    Heartbeat,
 }
 
 impl<'a> Event<'a> {
@@ -115,7 +113,6 @@ impl<'a> Event<'a> {
     pub(super) fn parse(message: &'a str) -> Option<Self> {
         let (tag, rest) = message.split_once(' ').unwrap_or((message, ""));
         match tag {
-            "h" => Some(Event::Heartbeat),
             "j" => {
                 let (expires_at, jti) = rest.split_once(' ')?;
                 Some(Event::Jti {
@@ -260,7 +257,7 @@ mod tests {
                 expires_at: 17
             })
         );
-        assert_eq!(Event::parse("h"), Some(Event::Heartbeat));
+        assert_eq!(Event::parse("h"), None);
         assert_eq!(Event::parse("j x y"), None);
         assert_eq!(Event::parse("q 1 2"), None);
         assert_eq!(Event::parse(""), None);

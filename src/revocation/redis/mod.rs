@@ -43,8 +43,8 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
 ///   script touches one Redis Cluster slot.
 /// * **Fails closed.** Every Redis operation is bounded by a timeout
 ///   ([`DEFAULT_COMMAND_TIMEOUT`]); if the view goes without hearing from
-///   Redis for longer than [`DEFAULT_MAX_STALENESS`] (heartbeats flow through
-///   the channel), `is_revoked` answers [`StoreError`] — 503 — until the
+///   Redis for longer than [`DEFAULT_MAX_STALENESS`] (its subscription connection is
+///   pinged several times within that bound), `is_revoked` answers [`StoreError`] — 503 — until the
 ///   subscription is back and the view reloaded, which happens by itself.
 ///   [`RedisStoreBuilder::fail_open`] opts out, loudly.
 ///
@@ -291,7 +291,6 @@ impl Shared {
             Event::RevokedFamily { family, expires_at } => {
                 self.view.revoke_family(family, expires_at).await
             }
-            Event::Heartbeat => return,
         };
     }
 

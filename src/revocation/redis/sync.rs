@@ -1,6 +1,6 @@
 //! The background task that keeps a [`RedisStore`](super::RedisStore)'s local
 //! view current: subscribe, then load everything, then apply each published
-//! change; heartbeat through the channel to prove the subscription alive;
+//! change; ping the subscription's connection to prove it alive;
 //! on any loss, mark the view stale once the bound passes and start over.
 
 use std::sync::Arc;
@@ -28,6 +28,7 @@ pub(super) struct Subscriber {
 /// A subscribed, loaded view, ready to follow the channel.
 pub(super) struct Synced {
     subscriber: Subscriber,
+    sink: redis::aio::PubSubSink,
     stream: redis::aio::PubSubStream,
 }
 
@@ -75,9 +76,11 @@ impl Subscriber {
         }
         self.shared.status.send_modify(|s| s.reloads += 1);
         self.shared.mark_current();
+        let (sink, stream) = pubsub.split();
         Ok(Synced {
             subscriber: self,
-            stream: pubsub.into_on_message(),
+            sink,
+            stream,
         })
     }
 
@@ -174,17 +177,21 @@ impl Synced {
         }
     }
 
-    /// Applies published changes and heartbeats until the subscription is
-    /// lost or silent for longer than the staleness bound.
+    /// Applies published changes until the subscription is lost, or silent
+    /// (no change and no answer to a `PING` on it) for longer than the
+    /// staleness bound. The ping goes over the subscription's own connection,
+    /// so it proves exactly that connection alive, whatever the pool does.
     async fn follow(self) -> (Subscriber, Instant) {
         let Synced {
             subscriber,
+            sink,
             mut stream,
         } = self;
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<()>(4);
         let shared = &subscriber.shared;
         let bound = shared.max_staleness;
-        let mut heartbeat = tokio::time::interval(heartbeat_period(bound));
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut ping = tokio::time::interval(ping_period(bound));
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         loop {
             tokio::select! {
@@ -196,7 +203,6 @@ impl Synced {
                     last_heard = Instant::now();
                     let payload = message.get_payload_bytes();
                     match std::str::from_utf8(payload).ok().and_then(Event::parse) {
-                        Some(Event::Heartbeat) => {}
                         Some(event) => {
                             shared.apply(event).await;
                             shared.status.send_modify(|s| s.events_applied += 1);
@@ -204,16 +210,20 @@ impl Synced {
                         None => tracing::warn!("ignoring a malformed revocation event"),
                     }
                 }
-                _ = heartbeat.tick() => {
+                Some(()) = pong_rx.recv() => last_heard = Instant::now(),
+                _ = ping.tick() => {
                     if last_heard.elapsed() > bound {
                         shared.mark_stale("redis subscription silent");
                         break;
                     }
-                    let publish = redis::cmd("PUBLISH").arg(shared.names.channel()).arg("h").to_owned();
-                    let shared = shared.clone();
+                    let (mut sink, pong_tx) = (sink.clone(), pong_tx.clone());
+                    let timeout = shared.command_timeout;
                     // Off the select loop, so a slow Redis cannot delay events.
                     tokio::spawn(async move {
-                        let _: Result<i64, _> = shared.backend.query(&publish, shared.command_timeout).await;
+                        let pong = tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await;
+                        if matches!(pong, Ok(Ok(_))) {
+                            let _ = pong_tx.try_send(());
+                        }
                     });
                 }
             }
@@ -259,7 +269,7 @@ impl Subscriber {
         }
     }
 }
-/// Heartbeats often enough that a few may be lost within the bound.
-fn heartbeat_period(bound: Duration) -> Duration {
+/// Pings often enough that a few may go unanswered within the bound.
+fn ping_period(bound: Duration) -> Duration {
     (bound / 4).max(Duration::from_millis(10))
 }
