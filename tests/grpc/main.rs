@@ -241,3 +241,15 @@ async fn claims_reach_the_service_through_request_extensions() {
     assert_eq!(claims.custom.roles, ["ops"]);
     assert_eq!(claims.iss.as_deref(), Some("grpc-test"));
 }
+
+#[tokio::test]
+async fn two_authorization_entries_are_unauthenticated() {
+    let server = example_server(Guard::authenticated()).await;
+    let bearer = format!("Bearer {}", token("alice", &[]));
+    let mut request = check(Some(&bearer));
+    request
+        .metadata_mut()
+        .append("authorization", bearer.parse().unwrap());
+    let status = server.client().await.check(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+}
