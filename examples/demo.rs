@@ -20,8 +20,9 @@
 //! (roles `["user"]`).
 //!
 //! Endpoints: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`,
-//! `POST /auth/logout-all`, `GET /me`, `GET /protected/ping`, `GET /admin`,
-//! `GET /health`.
+//! `POST /auth/logout-all`, `GET /me`, `GET /protected/ping`, `GET /admin`
+//! (role `admin`, through the role guard), `GET /hello` (optional
+//! authentication), `GET /health`.
 
 use std::sync::Arc;
 
@@ -36,7 +37,8 @@ use serde_json::json;
 use tower_jwt_auth::refresh::session_error_response;
 use tower_jwt_auth::revocation::RevocationStore;
 use tower_jwt_auth::{
-    Claims, JwtAuthLayer, MemoryStore, SessionError, SessionManager, TokenIssuer, Verifier,
+    Claims, Guard, JwtAuthLayer, MemoryStore, Permissions, RequireClaimsLayer, SessionError,
+    SessionManager, TokenIssuer, Verifier,
 };
 
 #[path = "support/settings.rs"]
@@ -47,6 +49,12 @@ pub use settings::Settings;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct User {
     roles: Vec<String>,
+}
+
+impl Permissions for User {
+    fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
 }
 
 type UserClaims = Claims<User>;
@@ -154,18 +162,16 @@ async fn ping() -> &'static str {
     "pong"
 }
 
-async fn admin(claims: UserClaims) -> Response {
-    if claims.custom.roles.iter().any(|r| r == "admin") {
-        format!("hello, admin {}", claims.sub).into_response()
-    } else {
-        (
-            StatusCode::FORBIDDEN,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Bearer error=\"insufficient_scope\"",
-            )],
-        )
-            .into_response()
+/// Behind the `admin` role guard: others get 403 `insufficient_scope`.
+async fn admin(claims: UserClaims) -> String {
+    format!("hello, admin {}", claims.sub)
+}
+
+/// Optional authentication: no token is fine, a bad one is still 401.
+async fn hello(claims: Option<UserClaims>) -> String {
+    match claims {
+        Some(claims) => format!("hello, {}", claims.sub),
+        None => "hello, anonymous".to_owned(),
     }
 }
 
@@ -190,18 +196,25 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
     let refresh = sessions.refresh_service();
     let state = AppState { sessions };
 
+    let admin_only = Router::new()
+        .route("/admin", get(admin))
+        .route_layer(RequireClaimsLayer::new(Guard::<User>::role("admin")));
     let protected = Router::new()
         .route("/me", get(me))
         .route("/protected/ping", get(ping))
-        .route("/admin", get(admin))
         .route("/auth/logout", post(logout))
         .route("/auth/logout-all", post(logout_all))
-        .route_layer(auth);
+        .merge(admin_only)
+        .route_layer(auth.clone());
+    let optional = Router::new()
+        .route("/hello", get(hello))
+        .route_layer(auth.optional(true));
     Router::new()
         .route("/health", get(health))
         .route("/auth/login", post(login))
         .route_service("/auth/refresh", refresh)
         .merge(protected)
+        .merge(optional)
         .with_state(state)
 }
 

@@ -5,6 +5,12 @@
 //!   checks that it is an *access* token and not revoked
 //!   ([`RevocationStore`]), and puts typed [`Claims<T>`] into the request
 //!   extensions.
+//! * [`RequireClaimsLayer`] authorizes per route on those claims with a
+//!   [`Guard`]: roles, OAuth scopes, predicates, all-of / any-of (403
+//!   `insufficient_scope`).
+//! * Optional authentication, several token sources ([`TokenSource`]: bearer
+//!   header, cookie, custom header) and custom rejection responses
+//!   ([`OnRejection`]); gRPC requests get `grpc-status` answers.
 //! * [`TokenIssuer`] mints access tokens, refresh tokens and [`TokenPair`]s.
 //! * [`SessionManager`] logs in, refreshes with rotation and replay
 //!   detection, logs out and logs out everywhere; [`RefreshService`] puts
@@ -64,12 +70,14 @@
 //! | `axum` | `Claims<T>` and `Option<Claims<T>>` extractors |
 //! | `redis` (default) | `RedisStore`: revocations shared through Redis (`deadpool-redis`) |
 //! | `redis-cluster` | `RedisStore::cluster`, on a Redis Cluster |
+//! | `tonic` | [`grpc::ClaimsExt`]: claims from a `tonic::Request`, or `UNAUTHENTICATED` |
 //! | `full` | every feature that can be on together |
 
 pub mod auth;
 mod claims;
 mod clock;
 mod config;
+pub mod guard;
 mod issue;
 mod jws;
 mod keys;
@@ -81,6 +89,8 @@ mod verify;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 
 pub use auth::{JwtAuth, JwtAuthLayer};
 pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
@@ -89,6 +99,7 @@ pub use config::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REFRESH_TTL,
     DEFAULT_SESSION_LIFETIME, DEFAULT_TOKEN_TYPE_CLAIM, JwtConfig,
 };
+pub use guard::{Guard, Permissions, RequireClaims, RequireClaimsLayer};
 pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
 pub use keys::{
     Algorithm, Jwk, KeyError, KeySet, SigningKey, VerifyingKey, min_hmac_secret_len,

@@ -176,7 +176,6 @@ impl Rejection {
         }
     }
 
-    #[allow(dead_code)] // used by the guard layer, which lands next
     pub(crate) fn with_required_scope(mut self, scope: Option<Arc<str>>) -> Self {
         self.required_scope = scope;
         self
@@ -222,7 +221,9 @@ impl Rejection {
 ///
 /// Implemented by [`DefaultRejection`] and by every
 /// `Fn(&Rejection) -> Response<B>` closure, so a custom body (for example
-/// `application/problem+json`) is one closure away.
+/// `application/problem+json`) is one closure away. The layers attach the
+/// [`AuthError`] to the response's extensions after the builder ran, so an
+/// implementation need not.
 pub trait OnRejection<B>: Clone + Send + Sync + 'static {
     /// The response for `rejection`.
     fn on_rejection(&self, rejection: &Rejection) -> Response<B>;
@@ -247,6 +248,15 @@ where
         response.extensions_mut().insert(rejection.error.clone());
         response
     }
+}
+
+/// Builds the response for `rejection` with `builder`, and attaches the
+/// [`AuthError`] to its extensions whatever the builder did, so layers above
+/// can always read it.
+pub(crate) fn respond<B, R: OnRejection<B>>(builder: &R, rejection: &Rejection) -> Response<B> {
+    let mut response = builder.on_rejection(rejection);
+    response.extensions_mut().insert(rejection.error.clone());
+    response
 }
 
 /// True for `content-type: application/grpc` and its `+proto`/`+json` forms.

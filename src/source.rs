@@ -15,7 +15,8 @@ use crate::rejection::AuthErrorKind;
 pub enum TokenSource {
     /// `Authorization: <scheme> <token>`, the scheme compared
     /// case-insensitively (RFC 7235). Exactly one such header, exactly one
-    /// space, no other whitespace.
+    /// space, no other whitespace; anything else in an `Authorization`
+    /// header, another scheme included, is a malformed credential (401).
     Authorization {
         /// The scheme, `Bearer` by default.
         scheme: String,
@@ -98,17 +99,15 @@ fn from_authorization<'h>(
     let Some(value) = single(headers, &header::AUTHORIZATION)? else {
         return Ok(None);
     };
-    let Some((given_scheme, token)) = value.split_once(' ') else {
-        // A bare word: our scheme without a token is malformed; any other
-        // word is another scheme's credential, so no bearer token was sent.
-        return if value.eq_ignore_ascii_case(scheme) {
-            Err(AuthErrorKind::MalformedCredentials)
-        } else {
-            Ok(None)
-        };
-    };
+    // Exactly `<scheme> <token>`: one space, no other whitespace, and our
+    // scheme. A credential in another scheme is refused too, rather than
+    // read as "no token": in optional mode it would otherwise pass as
+    // anonymous, and the client would not learn that it was ignored.
+    let (given_scheme, token) = value
+        .split_once(' ')
+        .ok_or(AuthErrorKind::MalformedCredentials)?;
     if !given_scheme.eq_ignore_ascii_case(scheme) {
-        return Ok(None);
+        return Err(AuthErrorKind::MalformedCredentials);
     }
     checked_token(token).map(Some)
 }
@@ -121,22 +120,24 @@ fn from_header<'h>(
 }
 
 fn from_cookies<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, AuthErrorKind> {
+    // Bytes, not `to_str`: a non-ASCII byte in some other cookie must not
+    // hide ours (which would read as "no token").
     let mut found = None;
     for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else {
-            continue;
-        };
-        for pair in value.split(';') {
-            let Some((key, token)) = pair.trim_start_matches(' ').split_once('=') else {
+        for pair in value.as_bytes().split(|b| *b == b';') {
+            let pair = pair.trim_ascii();
+            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
                 continue;
             };
-            if key != name {
+            if &pair[..eq] != name.as_bytes() {
                 continue;
             }
             if found.is_some() {
                 return Err(AuthErrorKind::MalformedCredentials);
             }
-            found = Some(checked_token(token.trim_end_matches(' '))?);
+            let token = std::str::from_utf8(&pair[eq + 1..])
+                .map_err(|_| AuthErrorKind::MalformedCredentials)?;
+            found = Some(checked_token(token)?);
         }
     }
     Ok(found)
@@ -177,9 +178,12 @@ mod tests {
     }
 
     #[test]
-    fn other_scheme_means_no_bearer_token() {
+    fn other_scheme_is_an_error_not_an_absent_token() {
         let h = headers(&[("authorization", "Basic YWxpY2U6cHc=")]);
-        assert_eq!(TokenSource::bearer().extract(&h), Ok(None));
+        assert_eq!(
+            TokenSource::bearer().extract(&h),
+            Err(AuthErrorKind::MalformedCredentials)
+        );
     }
 
     #[test]
@@ -190,6 +194,12 @@ mod tests {
             "Bearer  a.b.c",
             "Bearer a.b.c d",
             "Bearer a\tb",
+            "Bearer\ta.b.c",
+            "Bearer,a.b.c",
+            "a.b.c",
+            "",
+            " Bearer a.b.c",
+            "Bearer a.b.c ",
         ] {
             let h = headers(&[("authorization", value)]);
             assert_eq!(
@@ -220,6 +230,16 @@ mod tests {
             Ok(Some("a.b.c"))
         );
         assert_eq!(TokenSource::cookie("other").extract(&h), Ok(None));
+    }
+
+    #[test]
+    fn non_ascii_bytes_in_another_cookie_do_not_hide_ours() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"name=caf\xc3\xa9; at=a.b.c").unwrap(),
+        );
+        assert_eq!(TokenSource::cookie("at").extract(&h), Ok(Some("a.b.c")));
     }
 
     #[test]

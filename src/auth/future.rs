@@ -5,7 +5,8 @@ use std::task::{Context, Poll};
 use http::Response;
 use pin_project::pin_project;
 
-/// The response future of [`JwtAuth`](super::JwtAuth): the inner service's
+/// The response future of [`JwtAuth`](super::JwtAuth) and
+/// [`RequireClaims`](crate::guard::RequireClaims): the inner service's
 /// future, or a rejection that is ready at once.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]

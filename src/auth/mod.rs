@@ -101,6 +101,9 @@ impl Shared {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Claims<T>>, Rejection> {
+        // Every event below carries `outcome` and, for refusals, `reason`;
+        // `sub` and `jti` once the token verified. Never the token or a key.
+        let _span = tracing::debug_span!("jwt_auth").entered();
         let reject = |kind: AuthErrorKind| {
             Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
         };
@@ -144,6 +147,7 @@ impl Shared {
             Err(error) if self.fail_open => {
                 tracing::error!(
                     outcome = "accepted",
+                    reason = "fail-open",
                     %error,
                     sub = %claims.sub,
                     jti = %claims.jti,
@@ -151,7 +155,13 @@ impl Shared {
                 );
             }
             Err(error) => {
-                tracing::warn!(outcome = "rejected", %error, sub = %claims.sub, jti = %claims.jti);
+                tracing::warn!(
+                    outcome = "rejected",
+                    reason = "revocation store unavailable",
+                    %error,
+                    sub = %claims.sub,
+                    jti = %claims.jti,
+                );
                 return Err(reject(AuthErrorKind::StoreUnavailable));
             }
         }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use super::{ResponseFuture, Shared};
-use crate::rejection::OnRejection;
+use crate::rejection::{OnRejection, respond};
 
 /// The service [`JwtAuthLayer`](super::JwtAuthLayer) wraps around `S`.
 #[must_use]
@@ -86,7 +86,7 @@ where
                 ResponseFuture::inner(self.inner.call(request))
             }
             Ok(None) => ResponseFuture::inner(self.inner.call(request)),
-            Err(rejection) => ResponseFuture::rejected(self.rejection.on_rejection(&rejection)),
+            Err(rejection) => ResponseFuture::rejected(respond(&self.rejection, &rejection)),
         }
     }
 }

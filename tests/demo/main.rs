@@ -379,3 +379,79 @@ async fn every_key_type_serves_the_contract() {
         );
     }
 }
+
+async fn body_text(response: Response<Body>) -> String {
+    String::from_utf8(to_bytes(response.into_body(), 1024).await.unwrap().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn admin_refusal_comes_from_the_role_guard() {
+    let app = app();
+    let bob = field(&login(&app, "bob").await, "access_token");
+    let refused = send(&app, get("/admin", &bob)).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        refused.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer error="insufficient_scope""#
+    );
+    let alice = field(&login(&app, "alice").await, "access_token");
+    let allowed = send(&app, get("/admin", &alice)).await;
+    assert_eq!(body_text(allowed).await, "hello, admin alice");
+    let anonymous = send(&app, Request::get("/admin").body(Body::empty()).unwrap()).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn hello_without_a_token_greets_anonymous() {
+    let app = app();
+    let response = send(&app, Request::get("/hello").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_text(response).await, "hello, anonymous");
+}
+
+#[tokio::test]
+async fn hello_with_a_good_token_greets_the_subject() {
+    let app = app();
+    let token = field(&login(&app, "bob").await, "access_token");
+    let response = send(&app, get("/hello", &token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_text(response).await, "hello, bob");
+}
+
+#[tokio::test]
+async fn hello_with_a_bad_token_is_401() {
+    let app = app();
+    let token = field(&login(&app, "bob").await, "access_token");
+    let refresh_token = field(&login(&app, "bob").await, "refresh_token");
+    for value in [
+        format!("Bearer {token}x"),
+        "Bearer junk".to_owned(),
+        format!("Bearer {refresh_token}"),
+        "Bearer".to_owned(),
+    ] {
+        let request = Request::get("/hello")
+            .header(header::AUTHORIZATION, &value)
+            .body(Body::empty())
+            .unwrap();
+        let response = send(&app, request).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{value}");
+        assert!(
+            response.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .contains(r#"error="invalid_token""#)
+        );
+    }
+}
+
+#[tokio::test]
+async fn hello_with_a_revoked_token_is_401() {
+    let app = app();
+    let token = field(&login(&app, "bob").await, "access_token");
+    let response = send(&app, authed_post("/auth/logout", &token, "")).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&app, get("/hello", &token)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

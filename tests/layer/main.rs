@@ -827,3 +827,6 @@ async fn layer_works_with_unit_requests_and_string_responses() {
         "String::default(), saying nothing"
     );
 }
+
+/// Optional mode, token sources, custom rejections, decision logs.
+mod modes;

@@ -1,0 +1,102 @@
+//! Plain hyper 1 + hyper-util, no framework: a `tower::service_fn` wrapped by
+//! the auth layer, adapted to hyper with `TowerToHyperService`.
+//!
+//! ```sh
+//! JWT_SECRET=an-example-secret-of-at-least-32-bytes cargo run --example hyper
+//! curl -i http://127.0.0.1:3001/ -H "authorization: Bearer $TOKEN"
+//! ```
+//!
+//! Same environment as the demo (`BIND`, default `127.0.0.1:3001` here;
+//! `JWT_ALGORITHM`; `JWT_SECRET` or the key files; `JWT_ISSUER`;
+//! `JWT_AUDIENCE`): a token from the demo's `/auth/login` works here when the
+//! settings match. Every path answers `hello, <sub>` with a valid token and
+//! 401 with `WWW-Authenticate: Bearer …` without one.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_jwt_auth::{Claims, JwtAuthLayer, Verifier};
+
+#[path = "support/settings.rs"]
+mod settings;
+pub use settings::Settings;
+
+/// The application: by the time it runs, the layer has verified the token
+/// and put the claims into the request extensions.
+async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let sub = request
+        .extensions()
+        .get::<Claims>()
+        .map_or("?", |claims| claims.sub.as_str());
+    Ok(Response::new(Full::new(Bytes::from(format!(
+        "hello, {sub}\n"
+    )))))
+}
+
+/// Serves the layered `hello` on `listener`, one task per connection,
+/// forever. The tests call this with a loopback listener.
+pub async fn serve(listener: TcpListener, verifier: Verifier) {
+    let service = ServiceBuilder::new()
+        .layer(JwtAuthLayer::new(verifier))
+        .service_fn(hello);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(%e, "accept failed");
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_jwt_auth=info".into()),
+        )
+        .init();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("hyper: configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // Settings defaults BIND to the demo's port; this example takes the next.
+    let bind: SocketAddr = if std::env::var_os("BIND").is_some() {
+        settings.bind
+    } else {
+        SocketAddr::from(([127, 0, 0, 1], 3001))
+    };
+    let listener = match TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("hyper: cannot listen on {bind}: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    tracing::info!(%bind, "hyper example listening");
+    serve(listener, Verifier::new(settings.verifying, settings.config)).await;
+    std::process::ExitCode::SUCCESS
+}
