@@ -15,8 +15,8 @@ use crate::rejection::AuthErrorKind;
 pub enum TokenSource {
     /// `Authorization: <scheme> <token>`, the scheme compared
     /// case-insensitively (RFC 7235). Exactly one such header, exactly one
-    /// space, no other whitespace; anything else in an `Authorization`
-    /// header, another scheme included, is a malformed credential (401).
+    /// space, no other whitespace; anything else is a malformed credential
+    /// (401). A credential of another scheme is no bearer token (as if absent).
     Authorization {
         /// The scheme, `Bearer` by default.
         scheme: String,
@@ -99,15 +99,18 @@ fn from_authorization<'h>(
     let Some(value) = single(headers, &header::AUTHORIZATION)? else {
         return Ok(None);
     };
-    // Exactly `<scheme> <token>`: one space, no other whitespace, and our
-    // scheme. A credential in another scheme is refused too, rather than
-    // read as "no token": in optional mode it would otherwise pass as
-    // anonymous, and the client would not learn that it was ignored.
+    // Exactly `<scheme> <token>`: one space, no other whitespace. A
+    // credential of another scheme (`Basic …`) is not a bearer credential at
+    // all: RFC 6750 §3.1 treats an unsupported method like a missing one
+    // (401 without an error code; anonymous in optional mode).
     let (given_scheme, token) = value
         .split_once(' ')
         .ok_or(AuthErrorKind::MalformedCredentials)?;
-    if !given_scheme.eq_ignore_ascii_case(scheme) {
+    if given_scheme.is_empty() {
         return Err(AuthErrorKind::MalformedCredentials);
+    }
+    if !given_scheme.eq_ignore_ascii_case(scheme) {
+        return Ok(None);
     }
     checked_token(token).map(Some)
 }
@@ -178,12 +181,9 @@ mod tests {
     }
 
     #[test]
-    fn other_scheme_is_an_error_not_an_absent_token() {
+    fn other_scheme_means_no_bearer_token() {
         let h = headers(&[("authorization", "Basic YWxpY2U6cHc=")]);
-        assert_eq!(
-            TokenSource::bearer().extract(&h),
-            Err(AuthErrorKind::MalformedCredentials)
-        );
+        assert_eq!(TokenSource::bearer().extract(&h), Ok(None));
     }
 
     #[test]

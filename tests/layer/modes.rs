@@ -205,7 +205,6 @@ async fn authorization_not_exactly_scheme_space_token_is_401() {
         token.clone(),
         "Bearer".to_owned(),
         "Bearer ".to_owned(),
-        format!("Basic {token}"),
     ];
     for optional in [false, true] {
         let app = app(auth().optional(optional));
@@ -218,6 +217,20 @@ async fn authorization_not_exactly_scheme_space_token_is_401() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn another_scheme_is_no_bearer_credential_as_rfc_6750_says() {
+    let basic = [("authorization", "Basic YWxpY2U6cGFzc3dvcmQ=")];
+    let response = send(&app(auth()), &basic).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge(&response),
+        "Bearer",
+        "no error code: nothing bearer was sent"
+    );
+    let response = send(&app(auth().optional(true)), &basic).await;
+    assert_eq!(response.status(), StatusCode::OK, "optional: anonymous");
 }
 
 #[tokio::test]
