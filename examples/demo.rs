@@ -24,6 +24,7 @@
 //! (role `admin`, through the role guard), `GET /hello` (optional
 //! authentication), `GET /health`.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -43,6 +44,8 @@ use tower_jwt_auth::{
 
 #[path = "support/settings.rs"]
 mod settings;
+#[path = "support/startup.rs"]
+mod startup;
 pub use settings::Settings;
 
 /// The demo's custom claims: the user's roles.
@@ -242,65 +245,26 @@ async fn revocation_store() -> Result<Arc<dyn RevocationStore>, String> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
-    tracing::info!("shutting down");
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_jwt_auth=info".into()),
-        )
-        .init();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("demo: configuration error: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let store = match revocation_store().await {
-        Ok(store) => store,
-        Err(e) => {
-            eprintln!("demo: revocation store: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    let bind = settings.bind;
-    let listener = match tokio::net::TcpListener::bind(bind).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("demo: cannot listen on {bind}: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    tracing::info!(%bind, "demo listening");
-    if let Err(e) = axum::serve(listener, app_with_store(settings, store))
-        .with_graceful_shutdown(shutdown_signal())
+async fn run() -> Result<(), ExitCode> {
+    let settings = startup::init("demo")?;
+    let store = revocation_store().await.map_err(|e| {
+        eprintln!("demo: revocation store: {e}");
+        ExitCode::from(1)
+    })?;
+    let listener = startup::listen("demo", startup::bind_address(&settings, 3000)).await?;
+    axum::serve(listener, app_with_store(settings, store))
+        .with_graceful_shutdown(startup::shutdown_signal())
         .await
-    {
-        eprintln!("demo: server error: {e}");
-        return std::process::ExitCode::from(1);
-    }
-    std::process::ExitCode::SUCCESS
+        .map_err(|e| {
+            eprintln!("demo: server error: {e}");
+            ExitCode::from(1)
+        })
 }

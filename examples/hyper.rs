@@ -13,7 +13,7 @@
 //! 401 with `WWW-Authenticate: Bearer …` without one.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -28,6 +28,8 @@ use tower_jwt_auth::{Claims, JwtAuthLayer, Verifier};
 
 #[path = "support/settings.rs"]
 mod settings;
+#[path = "support/startup.rs"]
+mod startup;
 pub use settings::Settings;
 
 /// The application: by the time it runs, the layer has verified the token
@@ -69,34 +71,21 @@ pub async fn serve(listener: TcpListener, verifier: Verifier) {
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_jwt_auth=info".into()),
-        )
-        .init();
-    let settings = match Settings::from_env() {
+async fn main() -> ExitCode {
+    let settings = match startup::init("hyper") {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("hyper: configuration error: {e}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     // Settings defaults BIND to the demo's port; this example takes the next.
-    let bind: SocketAddr = if std::env::var_os("BIND").is_some() {
-        settings.bind
-    } else {
-        SocketAddr::from(([127, 0, 0, 1], 3001))
-    };
-    let listener = match TcpListener::bind(bind).await {
+    let bind = startup::bind_address(&settings, 3001);
+    let listener = match startup::listen("hyper", bind).await {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("hyper: cannot listen on {bind}: {e}");
-            return std::process::ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    tracing::info!(%bind, "hyper example listening");
-    serve(listener, Verifier::new(settings.verifying, settings.config)).await;
-    std::process::ExitCode::SUCCESS
+    let verifier = Verifier::new(settings.verifying, settings.config);
+    tokio::select! {
+        () = serve(listener, verifier) => {}
+        () = startup::shutdown_signal() => {}
+    }
+    ExitCode::SUCCESS
 }

@@ -26,7 +26,7 @@
 //! → 14 (UNAVAILABLE); otherwise the health service's answer (`SERVING`).
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,8 @@ use tower_jwt_auth::{
 
 #[path = "support/settings.rs"]
 mod settings;
+#[path = "support/startup.rs"]
+mod startup;
 pub use settings::Settings;
 
 /// The custom claims this server reads: roles and OAuth scopes.
@@ -111,54 +113,34 @@ pub async fn serve(
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_jwt_auth=info".into()),
-        )
-        .init();
-    let settings = match Settings::from_env() {
+async fn main() -> ExitCode {
+    let settings = match startup::init("tonic") {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("tonic: configuration error: {e}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     // Settings defaults BIND to the demo's port; gRPC gets its usual one.
-    let bind: SocketAddr = if std::env::var_os("BIND").is_some() {
-        settings.bind
-    } else {
-        SocketAddr::from(([127, 0, 0, 1], 50051))
-    };
+    let bind = startup::bind_address(&settings, 50051);
     let guard = match std::env::var("REQUIRED_ROLE") {
         Ok(role) if !role.is_empty() => Guard::role(role),
         _ => Guard::authenticated(),
     };
-    let listener = match TcpListener::bind(bind).await {
+    let listener = match startup::listen("tonic", bind).await {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("tonic: cannot listen on {bind}: {e}");
-            return std::process::ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    tracing::info!(%bind, ?guard, "gRPC health server listening");
+    tracing::info!(?guard, "gRPC health server");
     let verifier = Verifier::new(settings.verifying, settings.config);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    };
     if let Err(e) = serve(
         listener,
         verifier,
         Arc::new(MemoryStore::new()),
         guard,
-        shutdown,
+        startup::shutdown_signal(),
     )
     .await
     {
         eprintln!("tonic: server error: {e}");
-        return std::process::ExitCode::from(1);
+        return ExitCode::from(1);
     }
-    std::process::ExitCode::SUCCESS
+    ExitCode::SUCCESS
 }
