@@ -208,3 +208,36 @@ async fn fail_open_serves_reads_from_the_stale_view_but_still_refuses_writes() {
     );
     assert_unavailable(&send(&app, logout(&alice)).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_restarts_empty_gets_back_what_running_instances_enforce() {
+    let Some(mut server) = RedisServer::start(false) else {
+        return;
+    };
+    let prefix = unique("amnesia");
+    let running = store(&server, &prefix, false).await;
+    let app_running = app(&running);
+    let (alice, _) = login(&app_running, "alice").await;
+    assert_eq!(
+        send(&app_running, logout(&alice)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    server.restart(); // no persistence: Redis comes back empty
+    let mut status = running.watch();
+    tokio::time::timeout(HANG_GUARD, status.wait_for(|s| s.reloads >= 2 && s.current))
+        .await
+        .expect("the running instance resynchronized")
+        .unwrap();
+    assert_eq!(
+        send(&app_running, me(&alice)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // An instance started now learns the revocation from Redis.
+    let late = app(&store(&server, &prefix, false).await);
+    assert_eq!(
+        send(&late, me(&alice)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

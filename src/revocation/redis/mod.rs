@@ -16,7 +16,9 @@ use tokio::sync::watch;
 use self::backend::Backend;
 use self::keys::{Event, Kind, Names};
 use super::{MemoryStore, RevocationStore, Rotation, StoreError, StoreFuture, TokenRef};
-use crate::clock::Clock;
+use futures_util::StreamExt;
+
+use crate::clock::{Clock, SystemClock};
 
 /// Default key prefix: `tower-jwt-auth`.
 pub const DEFAULT_PREFIX: &str = "tower-jwt-auth";
@@ -320,6 +322,116 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Denies `jti` in Redis and publishes it; returns the expiry kept.
+    async fn write_jti(&self, jti: &str, expires_at: u64) -> Result<u64, StoreError> {
+        let kept = self
+            .backend
+            .invoke(
+                self.scripts
+                    .deny
+                    .key(self.names.key(Kind::Jti, jti))
+                    .arg(expires_at)
+                    .arg(self.names.channel())
+                    .arg(format!("j {expires_at} {jti}")),
+                self.command_timeout,
+            )
+            .await?;
+        self.apply(Event::Jti {
+            jti,
+            expires_at: kept,
+        })
+        .await;
+        Ok(kept)
+    }
+
+    /// Raises `subject`'s cutoff in Redis and publishes it.
+    async fn write_cutoff(
+        &self,
+        subject: &str,
+        cutoff_micros: u64,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let kept = self
+            .backend
+            .invoke(
+                self.scripts
+                    .cutoff
+                    .key(self.names.key(Kind::Cutoff, subject))
+                    .arg(cutoff_micros)
+                    .arg(expires_at)
+                    .arg(self.names.channel())
+                    .arg(format!("c {cutoff_micros} {expires_at} {subject}")),
+                self.command_timeout,
+            )
+            .await?;
+        self.apply(Event::Cutoff {
+            subject,
+            cutoff_micros,
+            expires_at: kept,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Revokes `family` in Redis (dropping its current `jti`) and publishes it.
+    async fn write_revoked_family(&self, family: &str, expires_at: u64) -> Result<(), StoreError> {
+        let kept = self
+            .backend
+            .invoke(
+                self.scripts
+                    .revoke_family
+                    .key(self.names.key(Kind::Family, family))
+                    .key(self.names.key(Kind::RevokedFamily, family))
+                    .arg(expires_at)
+                    .arg(self.names.channel())
+                    .arg(family),
+                self.command_timeout,
+            )
+            .await?;
+        self.apply(Event::RevokedFamily {
+            family,
+            expires_at: kept,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Writes every revocation of the view back to Redis (after a reload,
+    /// the view holds what Redis had plus what this instance knew). A Redis
+    /// that restarted empty thus learns again everything a running instance
+    /// still enforces, and instances that start later enforce it too.
+    /// Each write is a max-merge, so rewriting what Redis kept is harmless.
+    async fn write_back(&self) -> Result<usize, StoreError> {
+        let now = SystemClock.now_secs();
+        let held = self.view.revocations();
+        let mut writes: Vec<
+            std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + '_>>,
+        > = Vec::new();
+        for (jti, expires_at) in held.jtis.iter().filter(|e| e.1 >= now) {
+            writes.push(Box::pin(async move {
+                self.write_jti(jti, *expires_at).await.map(drop)
+            }));
+        }
+        for (family, expires_at) in held.families.iter().filter(|e| e.1 >= now) {
+            writes.push(Box::pin(self.write_revoked_family(family, *expires_at)));
+        }
+        for (subject, cutoff, expires_at) in held.cutoffs.iter().filter(|e| e.2 >= now) {
+            writes.push(Box::pin(self.write_cutoff(subject, *cutoff, *expires_at)));
+        }
+        let count = writes.len();
+        let mut pending =
+            futures_util::stream::iter(writes).buffer_unordered(WRITE_BACK_CONCURRENCY);
+        while let Some(result) = pending.next().await {
+            result?;
+        }
+        Ok(count)
+    }
+}
+
+/// Writes in flight at once while writing the view back.
+const WRITE_BACK_CONCURRENCY: usize = 32;
+
 impl RevocationStore for RedisStore {
     fn is_revoked(&self, token: &TokenRef<'_>) -> Result<bool, StoreError> {
         let shared = &self.inner.shared;
@@ -332,29 +444,7 @@ impl RevocationStore for RedisStore {
     }
 
     fn revoke_token<'a>(&'a self, jti: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let shared = &self.inner.shared;
-            let kept: u64 = shared
-                .backend
-                .invoke(
-                    shared
-                        .scripts
-                        .deny
-                        .key(shared.names.key(Kind::Jti, jti))
-                        .arg(expires_at)
-                        .arg(shared.names.channel())
-                        .arg(format!("j {expires_at} {jti}")),
-                    shared.command_timeout,
-                )
-                .await?;
-            shared
-                .apply(Event::Jti {
-                    jti,
-                    expires_at: kept,
-                })
-                .await;
-            Ok(())
-        })
+        Box::pin(async move { self.inner.shared.write_jti(jti, expires_at).await.map(drop) })
     }
 
     fn revoke_subject<'a>(
@@ -363,31 +453,11 @@ impl RevocationStore for RedisStore {
         cutoff_micros: u64,
         expires_at: u64,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let shared = &self.inner.shared;
-            let kept: u64 = shared
-                .backend
-                .invoke(
-                    shared
-                        .scripts
-                        .cutoff
-                        .key(shared.names.key(Kind::Cutoff, subject))
-                        .arg(cutoff_micros)
-                        .arg(expires_at)
-                        .arg(shared.names.channel())
-                        .arg(format!("c {cutoff_micros} {expires_at} {subject}")),
-                    shared.command_timeout,
-                )
-                .await?;
-            shared
-                .apply(Event::Cutoff {
-                    subject,
-                    cutoff_micros,
-                    expires_at: kept,
-                })
-                .await;
-            Ok(())
-        })
+        Box::pin(
+            self.inner
+                .shared
+                .write_cutoff(subject, cutoff_micros, expires_at),
+        )
     }
 
     fn start_family<'a>(
@@ -454,29 +524,6 @@ impl RevocationStore for RedisStore {
     }
 
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let shared = &self.inner.shared;
-            let kept: u64 = shared
-                .backend
-                .invoke(
-                    shared
-                        .scripts
-                        .revoke_family
-                        .key(shared.names.key(Kind::Family, family))
-                        .key(shared.names.key(Kind::RevokedFamily, family))
-                        .arg(expires_at)
-                        .arg(shared.names.channel())
-                        .arg(family),
-                    shared.command_timeout,
-                )
-                .await?;
-            shared
-                .apply(Event::RevokedFamily {
-                    family,
-                    expires_at: kept,
-                })
-                .await;
-            Ok(())
-        })
+        Box::pin(self.inner.shared.write_revoked_family(family, expires_at))
     }
 }

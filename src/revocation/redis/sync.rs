@@ -74,6 +74,15 @@ impl Subscriber {
         if let Err(e) = self.load().await {
             return Err((self, e));
         }
+        // After a reconnect Redis may have restarted empty: give it back
+        // what this instance still enforces.
+        let reconnect = self.shared.status.borrow().reloads > 0;
+        if reconnect {
+            match self.shared.write_back().await {
+                Ok(entries) => tracing::info!(entries, "revocations written back to redis"),
+                Err(e) => return Err((self, e)),
+            }
+        }
         self.shared.status.send_modify(|s| s.reloads += 1);
         self.shared.mark_current();
         let (sink, stream) = pubsub.split();
