@@ -405,9 +405,7 @@ impl Shared {
     async fn write_back(&self) -> Result<usize, StoreError> {
         let now = SystemClock.now_secs();
         let held = self.view.revocations();
-        let mut writes: Vec<
-            std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + '_>>,
-        > = Vec::new();
+        let mut writes: Vec<StoreFuture<'_, ()>> = Vec::new();
         for (jti, expires_at) in held.jtis.iter().filter(|e| e.1 >= now) {
             writes.push(Box::pin(async move {
                 self.write_jti(jti, *expires_at).await.map(drop)
