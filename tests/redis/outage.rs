@@ -100,6 +100,21 @@ async fn wait_current(store: &RedisStore, current: bool) {
         .unwrap();
 }
 
+/// Sends `GET /me` until told to stop; returns every status seen. Each
+/// request is bounded by the hang guard.
+async fn traffic(app: Router, token: String, stop: Arc<tokio::sync::Notify>) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    let stopped = stop.notified();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return statuses,
+            response = send(&app, me(&token)) => statuses.push(response.status().as_u16()),
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 fn assert_unavailable(response: &Response<Body>) {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key(header::RETRY_AFTER));
@@ -136,6 +151,13 @@ async fn redis_killed_mid_traffic_fails_closed_then_recovers_without_losing_revo
         .expect("instance A heard of the logout");
     assert_eq!(send(&app_a, me(&bob)).await.status(), StatusCode::OK);
 
+    // Traffic on both instances through the kill and the restart.
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let traffic: Vec<_> = [(&app_a, &bob), (&app_b, &alice), (&app_a, &alice)]
+        .into_iter()
+        .map(|(app, token)| tokio::spawn(traffic(app.clone(), token.clone(), stop.clone())))
+        .collect();
+
     server.kill();
     // Writes need Redis: 503 at once (bounded by the command timeout).
     assert_unavailable(&send(&app_a, logout(&bob)).await);
@@ -156,6 +178,14 @@ async fn redis_killed_mid_traffic_fails_closed_then_recovers_without_losing_revo
         send(&app_b, refresh(&bob_refresh)).await.status(),
         StatusCode::OK
     );
+    stop.notify_waiters();
+    for task in traffic {
+        let statuses = task.await.expect("no panic in the traffic");
+        assert!(
+            statuses.iter().all(|s| [200, 401, 503].contains(s)),
+            "only 200, 401 or 503 under an outage: {statuses:?}"
+        );
+    }
 
     // The revocation survived the restart in Redis itself (append-only file).
     let late = app(&store(&server, &prefix, false).await);
