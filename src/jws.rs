@@ -2,10 +2,13 @@
 //! padding, no non-canonical trailing bits, a JSON-object header.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::rejection::AuthErrorKind;
@@ -57,31 +60,152 @@ pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthErrorKind> {
         .map_err(|_| AuthErrorKind::MalformedToken)
 }
 
-/// The protected header fields this crate acts on. Other members are
-/// ignored: `jwk`, `jku`, `x5u`, `x5c` are never fetched or trusted, because the
-/// key always comes from configuration. A member named twice is an error.
-#[derive(Deserialize)]
+/// The protected header fields this crate acts on.
+///
+/// The header must be a JSON *object* (RFC 7515 §4): an array is refused even
+/// though a derived `Deserialize` would read one positionally. `alg` is a
+/// required string; `kid` and `typ`, when present, must be strings (`null` is
+/// not "absent"). No member may appear twice (RFC 7515 §4: names must be
+/// unique; we reject rather than pick one). Other members are ignored:
+/// `jwk`, `jku`, `x5u`, `x5c` are never fetched or trusted, because the key
+/// always comes from configuration.
 pub(crate) struct Header<'a> {
-    #[serde(borrow)]
     pub(crate) alg: Cow<'a, str>,
-    #[serde(borrow, default)]
     pub(crate) kid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub(crate) typ: Option<Cow<'a, str>>,
     /// Any `crit` member at all: we implement no extension, so every one is
     /// one we do not understand (RFC 7515 §4.1.11).
-    #[serde(default, deserialize_with = "present")]
     pub(crate) crit: bool,
 }
 
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+impl<'de> Deserialize<'de> for Header<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(HeaderVisitor)
+    }
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+        let mut alg = None;
+        let mut kid = None;
+        let mut typ = None;
+        let mut crit = false;
+        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(JsonStr(name)) = map.next_key::<JsonStr<'de>>()? {
+            if !seen.insert(name.clone()) {
+                return Err(de::Error::custom("duplicate header member"));
+            }
+            match name.as_ref() {
+                "alg" => alg = Some(map.next_value::<JsonStr<'de>>()?.0),
+                "kid" => kid = Some(map.next_value::<JsonStr<'de>>()?.0),
+                "typ" => typ = Some(map.next_value::<JsonStr<'de>>()?.0),
+                "crit" => {
+                    map.next_value::<Skip>()?;
+                    crit = true;
+                }
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        let alg = alg.ok_or_else(|| de::Error::missing_field("alg"))?;
+        Ok(Header {
+            alg,
+            kid,
+            typ,
+            crit,
+        })
+    }
+}
+
+/// Any JSON value, read and dropped without allocating, within serde_json's
+/// nesting limit (128).
+///
+/// Not `IgnoredAny`: serde_json skips that iteratively with no depth limit
+/// and without range-checking numbers, so a member nobody reads could hold
+/// what the application's own claims type (say `serde_json::Value`) refuses,
+/// and whether a token verifies would depend on that type. With `Skip`,
+/// every value in a header or payload is one `serde_json::Value` accepts.
+pub(crate) struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// A JSON string and nothing else (not `null`), borrowed from the input when
+/// it has no escapes.
+struct JsonStr<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for JsonStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = JsonStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor)
+    }
 }
 
 impl<'a> Header<'a> {
     pub(crate) fn parse(json: &'a [u8]) -> Result<Self, AuthErrorKind> {
-        let header: Self =
-            serde_json::from_slice(json).map_err(|_| AuthErrorKind::MalformedToken)?;
+        // UTF-8 first: serde_json does not validate strings it skips.
+        let json = std::str::from_utf8(json).map_err(|_| AuthErrorKind::MalformedToken)?;
+        let header: Self = serde_json::from_str(json).map_err(|_| AuthErrorKind::MalformedToken)?;
         if header.crit {
             return Err(AuthErrorKind::UnsupportedHeader);
         }
@@ -159,5 +283,99 @@ mod tests {
         assert!(Header::parse(br#"{"alg":"HS256","typ":"at+jwt"}"#).is_ok());
         assert!(Header::parse(br#"{"alg":"HS256","typ":"application/at+JWT"}"#).is_ok());
         assert!(Header::parse(br#"{"alg":"HS256","typ":"JWE"}"#).is_err());
+    }
+
+    // Regression (found while hardening the parser): a derived
+    // `Deserialize` read a JSON array positionally, so `["HS256"]` passed as
+    // a header, and `null` passed as an absent `kid`/`typ`.
+    #[test]
+    fn header_must_be_a_json_object() {
+        for json in [
+            &br#"["HS256"]"#[..],
+            br#"["HS256",null,null,false]"#,
+            br#""HS256""#,
+            b"null",
+            b"1",
+        ] {
+            assert_eq!(
+                Header::parse(json).err(),
+                Some(AuthErrorKind::MalformedToken),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+
+    #[test]
+    fn header_kid_and_typ_must_be_strings_when_present() {
+        for json in [
+            &br#"{"alg":"HS256","kid":null}"#[..],
+            br#"{"alg":"HS256","kid":1}"#,
+            br#"{"alg":"HS256","kid":["a"]}"#,
+            br#"{"alg":"HS256","typ":null}"#,
+            br#"{"alg":"HS256","typ":{}}"#,
+            br#"{"alg":null}"#,
+            br#"{"alg":256}"#,
+            br#"{}"#,
+        ] {
+            assert_eq!(
+                Header::parse(json).err(),
+                Some(AuthErrorKind::MalformedToken),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        let header = Header::parse(br#"{"alg":"HS256","kid":"k\u0031","typ":"JWT"}"#).unwrap();
+        assert_eq!(header.kid.as_deref(), Some("k1"));
+    }
+
+    // Regression (found by the `verifier` fuzz target): invalid UTF-8 inside
+    // a member the parser skips was accepted, because serde_json does not
+    // validate strings it ignores.
+    #[test]
+    fn header_with_invalid_utf8_anywhere_is_malformed() {
+        let json = b"{\"alg\":\"HS256\",\"x\":\"\xff\xfe\"}";
+        assert_eq!(
+            Header::parse(json).err(),
+            Some(AuthErrorKind::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn header_nesting_beyond_serde_json_limit_is_malformed() {
+        let deep = format!(
+            r#"{{"alg":"HS256","x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(
+            Header::parse(deep.as_bytes()).err(),
+            Some(AuthErrorKind::MalformedToken)
+        );
+        let shallow = format!(
+            r#"{{"alg":"HS256","x":{}{}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(Header::parse(shallow.as_bytes()).is_ok());
+        assert!(Header::parse(br#"{"alg":"HS256","x":1e400}"#).is_err());
+        assert!(Header::parse(br#"{"alg":"HS256","x":[true,null,-1,2.5,"s",{"a":{}}]}"#).is_ok());
+    }
+
+    #[test]
+    fn header_with_any_duplicate_member_is_malformed() {
+        for json in [
+            &br#"{"alg":"HS256","kid":"a","kid":"b"}"#[..],
+            br#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
+            br#"{"alg":"HS256","jku":"x","jku":"y"}"#,
+            br#"{"alg":"HS256","al\u0067":"none"}"#,
+        ] {
+            assert_eq!(
+                Header::parse(json).err(),
+                Some(AuthErrorKind::MalformedToken),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
     }
 }

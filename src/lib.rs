@@ -112,3 +112,22 @@ pub use revocation::RedisStore;
 pub use revocation::{MemoryStore, RevocationStore, StoreError};
 pub use source::TokenSource;
 pub use verify::Verifier;
+
+/// Internals reachable only from the fuzz targets (`cargo fuzz` builds with
+/// `--cfg fuzzing`); not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzz {
+    use http::HeaderMap;
+
+    pub use crate::rejection::AuthErrorKind;
+    pub use crate::source::TokenSource;
+
+    /// The token the layer would read from `headers`, trying `sources` in order.
+    pub fn extract_token<'h>(
+        sources: &[TokenSource],
+        headers: &'h HeaderMap,
+    ) -> Result<Option<&'h str>, AuthErrorKind> {
+        crate::source::extract_token(sources, headers)
+    }
+}

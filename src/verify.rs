@@ -2,26 +2,28 @@
 //!
 //! Order of checks (each refuses before the next runs):
 //! 1. raw length ≤ the cap, before any decoding;
-//! 2. three base64url segments; the header is a JSON object;
+//! 2. three base64url segments; the header is a UTF-8 JSON object;
 //! 3. no `crit`, an accepted `typ`;
 //! 4. the key: by `kid`, or the primary key when there is none;
 //! 5. header `alg` equals the key's algorithm — the algorithm comes from the key;
 //! 6. the signature, before the payload is decoded;
-//! 7. claims: `exp` (required, a number), `nbf` and `iat` not in the future,
+//! 7. claims (a UTF-8 JSON object): `exp` (required, a number), `nbf` and `iat` not in the future,
 //!    `iss` when configured, `aud` (must name us when present; required when
-//!    configured), the token type, `sub` and `jti` required, no registered
-//!    claim twice.
+//!    configured), the token type, `sub` and `jti` required, no claim
+//!    name twice.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::claims::{Audience, Claims, TokenType};
 use crate::config::JwtConfig;
-use crate::jws::{CompactJws, Header, decode_segment};
+use crate::jws::{CompactJws, Header, Skip, decode_segment};
 use crate::keys::{KeySet, algorithm_name};
 use crate::rejection::{AuthError, AuthErrorKind};
 
@@ -128,7 +130,11 @@ impl Verifier {
         let seed = RegisteredSeed {
             token_type_claim: &config.token_type_claim,
         };
-        let mut de = serde_json::Deserializer::from_slice(payload);
+        // JSON text is UTF-8 (RFC 8259 §8.1). serde_json skips the bytes of a
+        // string it ignores without validating them, so check the whole
+        // payload first: no invalid UTF-8 hides in an unread claim.
+        let payload = std::str::from_utf8(payload).map_err(|_| AuthErrorKind::MalformedToken)?;
+        let mut de = serde_json::Deserializer::from_str(payload);
         let registered = seed.deserialize(&mut de).map_err(classify)?;
         de.end().map_err(classify)?;
 
@@ -164,7 +170,7 @@ impl Verifier {
         let sub = registered.sub.ok_or(AuthErrorKind::InvalidClaims)?;
         let jti = registered.jti.ok_or(AuthErrorKind::InvalidClaims)?;
         let custom =
-            serde_json::from_slice::<T>(payload).map_err(|_| AuthErrorKind::InvalidClaims)?;
+            serde_json::from_str::<T>(payload).map_err(|_| AuthErrorKind::InvalidClaims)?;
 
         Ok(Claims {
             iss: registered.iss,
@@ -193,7 +199,8 @@ fn classify(error: serde_json::Error) -> AuthErrorKind {
 // ===== registered claims =====
 
 /// The claims this crate reads, parsed in one pass that skips everything else
-/// without allocating and refuses any of them appearing twice.
+/// without allocating (within serde_json's nesting limit, see `Skip`) and
+/// refuses any claim name appearing twice.
 #[derive(Default)]
 struct Registered {
     iss: Option<String>,
@@ -242,8 +249,16 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
         }
 
         let mut out = Registered::default();
-        while let Some(key) = map.next_key::<ClaimName<'de>>()? {
-            let key = key.as_str();
+        // RFC 7519 §4: claim names must be unique. Refusing every duplicate,
+        // not only the registered ones, means no two parsers (ours, the
+        // application's `T`, a log pipeline) can read different values.
+        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(name) = map.next_key::<ClaimName<'de>>()? {
+            let name = name.into_cow();
+            if !seen.insert(name.clone()) {
+                return Err(de::Error::custom("duplicate claim"));
+            }
+            let key = name.as_ref();
             if key == self.token_type_claim {
                 set(&mut out.token_type, &mut map, "token type")?;
                 continue;
@@ -260,7 +275,7 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
                 "auth_time" => set_date(&mut out.auth_time, &mut map, "auth_time")?,
                 "iat_us" => set(&mut out.iat_us, &mut map, "iat_us")?,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -286,11 +301,11 @@ enum ClaimName<'de> {
     Owned(String),
 }
 
-impl ClaimName<'_> {
-    fn as_str(&self) -> &str {
+impl<'de> ClaimName<'de> {
+    fn into_cow(self) -> Cow<'de, str> {
         match self {
-            Self::Borrowed(s) => s,
-            Self::Owned(s) => s,
+            Self::Borrowed(s) => Cow::Borrowed(s),
+            Self::Owned(s) => Cow::Owned(s),
         }
     }
 }
@@ -357,12 +372,32 @@ mod tests {
     use crate::keys::{Algorithm, SigningKey, VerifyingKey};
 
     const SECRET: &[u8] = b"verify-unit-test-secret-of-32-bytes!";
+    const NOW: u64 = 1_800_000_000;
 
-    fn signed(header: &str, payload: &[u8]) -> String {
-        let input = format!("{}.{}", B64.encode(header), B64.encode(payload));
+    fn signed(header: &[u8], payload: &[u8]) -> String {
+        let signing_input = format!("{}.{}", B64.encode(header), B64.encode(payload));
         let key = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
-        let signature = key.sign(input.as_bytes()).unwrap();
-        format!("{input}.{}", B64.encode(signature))
+        let signature = key.sign(signing_input.as_bytes()).unwrap();
+        format!("{signing_input}.{}", B64.encode(signature))
+    }
+
+    fn verifier() -> Verifier {
+        Verifier::new(
+            VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+            JwtConfig::new(),
+        )
+    }
+
+    #[test]
+    fn signed_payload_with_valid_claims_verifies() {
+        let token = signed(
+            br#"{"alg":"HS256"}"#,
+            br#"{"sub":"a","exp":1800000060,"jti":"j","token_type":"access"}"#,
+        );
+        let claims = verifier()
+            .verify_at::<serde_json::Value>(&token, TokenType::Access, NOW)
+            .unwrap();
+        assert_eq!(claims.sub, "a");
     }
 
     #[test]
@@ -374,7 +409,7 @@ mod tests {
             VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
             JwtConfig::new(),
         );
-        let token = signed(r#"{"alg":"HS256"}"#, b"");
+        let token = signed(br#"{"alg":"HS256"}"#, b"");
         assert_eq!(verifier.verify_jws(&token).unwrap(), b"");
         let err = verifier
             .verify::<crate::NoCustomClaims>(&token, TokenType::Access)
@@ -383,5 +418,35 @@ mod tests {
 
         let forged = format!("{}.", token.rsplit_once('.').unwrap().0);
         assert!(verifier.verify_jws(&forged).is_err(), "empty signature");
+    }
+
+    #[test]
+    fn any_claim_name_twice_is_refused() {
+        for payload in [
+            &br#"{"sub":"a","exp":1800000060,"jti":"j","token_type":"access","alg":"x","alg":"y"}"#[..],
+            br#"{"sub":"a","exp":1800000060,"jti":"j","token_type":"access","role":"user","r\u006fle":"admin"}"#,
+            br#"{"sub":"a","sub":"b","exp":1800000060,"jti":"j","token_type":"access"}"#,
+        ] {
+            let token = signed(br#"{"alg":"HS256"}"#, payload);
+            let error = verifier()
+                .verify_at::<serde_json::Value>(&token, TokenType::Access, NOW)
+                .unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::InvalidClaims, "{}", String::from_utf8_lossy(payload));
+        }
+    }
+
+    // Regression (found by the `verifier` fuzz target): a signed payload with
+    // invalid UTF-8 inside a claim nobody reads was accepted, because
+    // serde_json skips ignored strings without validating them.
+    #[test]
+    fn signed_payload_with_invalid_utf8_in_an_unread_claim_is_malformed() {
+        let token = signed(
+            br#"{"alg":"HS256"}"#,
+            b"{\"sub\":\"a\",\"exp\":1800000060,\"jti\":\"j\",\"token_type\":\"access\",\"x\":\"\xff\"}",
+        );
+        let error = verifier()
+            .verify_at::<crate::NoCustomClaims>(&token, TokenType::Access, NOW)
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::MalformedToken);
     }
 }
