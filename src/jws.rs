@@ -180,7 +180,7 @@ impl<'de> Visitor<'de> for SkipVisitor {
 
 /// A JSON string and nothing else (not `null`), borrowed from the input when
 /// it has no escapes.
-struct JsonStr<'de>(Cow<'de, str>);
+pub(crate) struct JsonStr<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for JsonStr<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -1,5 +1,7 @@
 //! [`RefreshService`]: the refresh operation behind HTTP.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::fmt;
 use std::task::{Context, Poll};
@@ -10,17 +12,18 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{SessionError, SessionManager};
+use crate::jws::{JsonStr, Skip};
 use crate::rejection::{AuthErrorKind, RETRY_AFTER_SECS, challenge_value};
 
 /// The default cap on a refresh request body: far above any token we mint.
 pub const DEFAULT_MAX_BODY_LEN: usize = 16 * 1024;
 
-/// The refresh request body: `{"refresh_token": "..."}`. Other fields are
-/// ignored.
-#[derive(Deserialize)]
+/// The refresh request body: `{"refresh_token": "..."}`. Other members are
+/// ignored; the body must be a UTF-8 JSON object with no member twice.
 pub struct RefreshRequest {
     /// The refresh token.
     pub refresh_token: String,
@@ -85,10 +88,44 @@ impl fmt::Display for BodyError {
 
 impl std::error::Error for BodyError {}
 
+impl<'de> Deserialize<'de> for RefreshRequest {
+    /// Only a JSON object (a derived impl would also read `["token"]`), with
+    /// no member named twice and every value within serde_json's limits.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RequestVisitor;
+        impl<'de> Visitor<'de> for RequestVisitor {
+            type Value = RefreshRequest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"{"refresh_token": "..."}"#)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RefreshRequest, A::Error> {
+                let mut refresh_token = None;
+                let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+                while let Some(JsonStr(name)) = map.next_key::<JsonStr<'de>>()? {
+                    if !seen.insert(name.clone()) {
+                        return Err(de::Error::custom("duplicate member"));
+                    }
+                    if name == "refresh_token" {
+                        refresh_token = Some(map.next_value::<String>()?);
+                    } else {
+                        map.next_value::<Skip>()?;
+                    }
+                }
+                let refresh_token =
+                    refresh_token.ok_or_else(|| de::Error::missing_field("refresh_token"))?;
+                Ok(RefreshRequest { refresh_token })
+            }
+        }
+        deserializer.deserialize_map(RequestVisitor)
+    }
+}
+
 impl RefreshRequest {
     /// Parses a JSON body.
     pub fn parse(body: &[u8]) -> Result<Self, BodyError> {
-        serde_json::from_slice(body).map_err(|e| match e.classify() {
+        // UTF-8 first: serde_json does not validate strings it skips.
+        let body = std::str::from_utf8(body).map_err(|_| BodyError::NotJson)?;
+        serde_json::from_str(body).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => BodyError::WrongShape,
             _ => BodyError::NotJson,
         })
@@ -308,4 +345,49 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Full<By
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_request_reads_the_token_and_ignores_other_members() {
+        let request = RefreshRequest::parse(
+            br#"{"grant_type":"refresh_token","refresh_token":"a.b\u002ec"}"#,
+        )
+        .unwrap();
+        assert_eq!(request.refresh_token, "a.b.c");
+    }
+
+    // Regression (found by the `refresh_body` fuzz target): invalid UTF-8 in
+    // a member nobody reads was accepted, because serde_json does not
+    // validate strings it skips.
+    #[test]
+    fn refresh_request_with_invalid_utf8_anywhere_is_not_json() {
+        let body = b"{\"refresh_token\":\"a.b.c\",\"x\":[{\"y\xff\":null}]}";
+        assert_eq!(RefreshRequest::parse(body).err(), Some(BodyError::NotJson));
+    }
+
+    #[test]
+    fn refresh_request_must_be_an_object_without_duplicates() {
+        for body in [
+            &br#"["a.b.c"]"#[..],
+            br#"{"refresh_token":"a","refresh_token":"b"}"#,
+            br#"{"refresh_token":"a","x":1,"x":2}"#,
+            br#"{"refresh_token":null}"#,
+            br#"{}"#,
+        ] {
+            assert_eq!(
+                RefreshRequest::parse(body).err(),
+                Some(BodyError::WrongShape),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert_eq!(
+            RefreshRequest::parse(br#"{"refresh_token":"a","x":1e400}"#).err(),
+            Some(BodyError::NotJson)
+        );
+    }
 }
