@@ -187,7 +187,7 @@ async fn debug_of_configuration_issuer_verifier_layer_and_tokens_shows_no_secret
         format!("{verifier:#?}"),
         format!("{pair:#?}"),
         format!("{layer:#?}"),
-        format!("{:#?}", service.get_ref()),
+        format!("{service:#?}"),
         format!("{sessions:#?}"),
         format!("{:#?}", sessions.refresh_service()),
         format!("{request:#?}"),
