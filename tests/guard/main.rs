@@ -1,6 +1,9 @@
 //! Per-route guards through real axum routers (`route_layer`), driven with
 //! `oneshot`.
 
+#[path = "../support/log_capture.rs"]
+mod log_capture;
+
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -285,37 +288,18 @@ async fn guard_custom_rejection_gets_the_typed_error_and_required_scope() {
 
 #[tokio::test]
 async fn guard_decisions_are_logged_with_outcome_sub_and_jti() {
-    let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || Sink(sink.clone()))
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (captured, _capturing) = log_capture::capture();
     let app = app(Guard::role("admin"));
     let bob = token(&["user"], None);
     assert_eq!(
         get_with(&app, "/guarded", Some(&bob)).await.status(),
         StatusCode::FORBIDDEN
     );
-    let log = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(
         log.contains(r#"outcome="denied" reason="insufficient scope" guard=role admin sub=alice"#),
         "{log}"
     );
     assert!(log.contains("jwt_guard"), "{log}");
     assert!(!log.contains(&bob), "{log}");
-}
-
-struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -311,36 +311,9 @@ async fn default_rejection_attaches_the_typed_error_too() {
 
 // ===== observability =====
 
-/// Collects everything the fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn decisions_are_logged_with_outcome_reason_sub_and_jti_never_the_token() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (captured, _capturing) = super::log_capture::capture();
 
     let app = app(auth());
     let good = token("alice");
@@ -352,7 +325,7 @@ async fn decisions_are_logged_with_outcome_reason_sub_and_jti_never_the_token() 
     let response = send(&app, &[]).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let jti = verifier_claims(&good).jti;
     assert!(
         log.contains(r#"outcome="accepted""#) && log.contains("sub=alice"),

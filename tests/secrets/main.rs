@@ -9,9 +9,11 @@
 //! test; what is tested here is that no shortcut (a prefix, a shorter
 //! signature) is accepted.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "../support/log_capture.rs"]
+mod log_capture;
 
 use axum::Router;
 use axum::body::Body;
@@ -211,26 +213,6 @@ fn debug_of_configuration_issuer_verifier_layer_and_tokens_shows_no_secret() {
 
 // ===== logs =====
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 async fn send(app: &Router, token: Option<&str>) -> StatusCode {
     let mut request = Request::get("/me");
     if let Some(token) = token {
@@ -254,16 +236,7 @@ async fn refresh(app: &Router, body: String) -> StatusCode {
 
 #[tokio::test(flavor = "current_thread")]
 async fn logs_of_accepted_and_rejected_requests_never_contain_a_token() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer({
-            let capture = capture.clone();
-            move || capture.clone()
-        })
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _capturing) = log_capture::capture();
 
     let clock = ManualClock::at_secs(NOW);
     let config = config()
