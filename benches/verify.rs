@@ -1,0 +1,135 @@
+//! Per algorithm, in one run so the figures are ratios that hold on a noisy
+//! machine:
+//!
+//! - `jsonwebtoken/decode`: the floor — bare `jsonwebtoken::decode` of the
+//!   same token into the same claims type, with the same checks;
+//! - `verifier/*`: this crate's `Verifier::verify`;
+//! - `inner/bare`: the trivial inner service alone through `oneshot` (so
+//!   `layer − inner` is the layer's own cost);
+//! - `layer/memory`, `layer/redis`: the whole `JwtAuthLayer` through
+//!   `oneshot`, revocations in a `MemoryStore` / a `RedisStore` on
+//!   127.0.0.1:6379 (skipped when no Redis answers there);
+//! - `jwt-authorizer/layer`: the peer's layer on the same token, key and
+//!   inner service.
+//!
+//! `cargo bench --bench verify` (short measurement times are set below;
+//! criterion's `--measurement-time` overrides them).
+
+#![allow(missing_docs)] // criterion_group! defines an undocumented `pub fn`
+
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use support::{BenchClaims, Fixture, PeerBody, fixtures, inner, peer_layer, redis_store, runtime};
+use tower::{Layer as _, ServiceExt as _};
+use tower_jwt_auth::{JwtAuthLayer, TokenType, Verifier};
+
+fn compare(c: &mut Criterion) {
+    let rt = runtime();
+    let redis = redis_store(&rt);
+    for fixture in fixtures() {
+        let mut group = c.benchmark_group(fixture.name);
+
+        // Floor: bare jsonwebtoken.
+        let (key, validation) = fixture.jsonwebtoken();
+        assert!(jsonwebtoken::decode::<BenchClaims>(&fixture.token, &key, &validation).is_ok());
+        group.bench_function("jsonwebtoken/decode", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<BenchClaims>(black_box(&fixture.token), &key, &validation)
+                    .unwrap()
+            })
+        });
+
+        // This crate's verifier.
+        let verifier = fixture.verifier();
+        bench_verifier(&mut group, "verifier/verify", &verifier, &fixture);
+
+        // The inner service alone.
+        let bare = inner::<axum::body::Body>();
+        group.bench_function("inner/bare", |b| {
+            b.to_async(&rt)
+                .iter(|| bare.clone().oneshot(fixture.request()))
+        });
+
+        // The whole layer, MemoryStore.
+        let layer = JwtAuthLayer::new(verifier.clone());
+        bench_layer(&mut group, &rt, "layer/memory", &layer, &fixture);
+
+        // The whole layer, RedisStore.
+        if let Some(store) = &redis {
+            let layer = JwtAuthLayer::new(verifier.clone()).store(store.clone());
+            bench_layer(&mut group, &rt, "layer/redis", &layer, &fixture);
+        }
+
+        // The peer.
+        let peer = rt.block_on(peer_layer(&fixture)).layer(inner::<PeerBody>());
+        let ok = rt
+            .block_on(peer.clone().oneshot(fixture.request()))
+            .unwrap();
+        assert_eq!(ok.status(), 200, "jwt-authorizer accepts the token");
+        group.bench_function("jwt-authorizer/layer", |b| {
+            b.to_async(&rt)
+                .iter(|| peer.clone().oneshot(fixture.request()))
+        });
+
+        group.finish();
+    }
+}
+
+fn bench_verifier(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    verifier: &Verifier,
+    fixture: &Fixture,
+) {
+    assert!(
+        verifier
+            .verify::<tower_jwt_auth::NoCustomClaims>(&fixture.token, TokenType::Access)
+            .is_ok()
+    );
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            verifier
+                .verify::<tower_jwt_auth::NoCustomClaims>(
+                    black_box(&fixture.token),
+                    TokenType::Access,
+                )
+                .unwrap()
+        })
+    });
+}
+
+fn bench_layer(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    layer: &JwtAuthLayer,
+    fixture: &Fixture,
+) {
+    let service = layer.layer(inner::<axum::body::Body>());
+    let ok = rt
+        .block_on(service.clone().oneshot(fixture.request()))
+        .unwrap();
+    assert_eq!(ok.status(), 200, "{name} accepts the token");
+    group.bench_function(name, |b| {
+        b.to_async(rt)
+            .iter(|| service.clone().oneshot(fixture.request()))
+    });
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(30)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = compare
+}
+criterion_main!(benches);
