@@ -3,12 +3,17 @@
 //!
 //! - `jsonwebtoken/decode`: the floor — bare `jsonwebtoken::decode` of the
 //!   same token into the same claims type, with the same checks;
-//! - `verifier/*`: this crate's `Verifier::verify`;
+//! - `verifier/first-seen`: this crate's `Verifier::verify` with the
+//!   verified-token cache off (every call a full check, as for a token seen
+//!   for the first time); `verifier/repeated`: the same token again through
+//!   the cache (on by default for the asymmetric algorithms, forced on here
+//!   for HS256 too);
 //! - `inner/bare`: the trivial inner service alone through `oneshot` (so
 //!   `layer − inner` is the layer's own cost);
-//! - `layer/memory`, `layer/redis`: the whole `JwtAuthLayer` through
-//!   `oneshot`, revocations in a `MemoryStore` / a `RedisStore` on
-//!   127.0.0.1:6379 (skipped when no Redis answers there);
+//! - `layer/memory/*`, `layer/redis/*`: the whole `JwtAuthLayer` through
+//!   `oneshot` with either verifier, revocations in a `MemoryStore` / a
+//!   `RedisStore` on `REDIS_URL` or 127.0.0.1:6379 (skipped when no Redis
+//!   answers there);
 //! - `jwt-authorizer/layer`: the peer's layer on the same token, key and
 //!   inner service.
 //!
@@ -25,7 +30,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use support::{BenchClaims, Fixture, PeerBody, fixtures, inner, peer_layer, redis_store, runtime};
 use tower::{Layer as _, ServiceExt as _};
-use tower_jwt_auth::{JwtAuthLayer, TokenType, Verifier};
+use tower_jwt_auth::{DEFAULT_VERIFIED_CACHE_CAPACITY, JwtAuthLayer, TokenType, Verifier};
 
 fn compare(c: &mut Criterion) {
     let rt = runtime();
@@ -43,9 +48,14 @@ fn compare(c: &mut Criterion) {
             })
         });
 
-        // This crate's verifier.
-        let verifier = fixture.verifier();
-        bench_verifier(&mut group, "verifier/verify", &verifier, &fixture);
+        // This crate's verifier: every call a full check (cache off), and
+        // the same token again through the verified-token cache.
+        let first_seen = fixture.verifier().verified_cache(0);
+        let repeated = fixture
+            .verifier()
+            .verified_cache(DEFAULT_VERIFIED_CACHE_CAPACITY);
+        bench_verifier(&mut group, "verifier/first-seen", &first_seen, &fixture);
+        bench_verifier(&mut group, "verifier/repeated", &repeated, &fixture);
 
         // The inner service alone.
         let bare = inner::<axum::body::Body>();
@@ -55,13 +65,17 @@ fn compare(c: &mut Criterion) {
         });
 
         // The whole layer, MemoryStore.
-        let layer = JwtAuthLayer::new(verifier.clone());
-        bench_layer(&mut group, &rt, "layer/memory", &layer, &fixture);
+        let layer = JwtAuthLayer::new(first_seen.clone());
+        bench_layer(&mut group, &rt, "layer/memory/first-seen", &layer, &fixture);
+        let layer = JwtAuthLayer::new(repeated.clone());
+        bench_layer(&mut group, &rt, "layer/memory/repeated", &layer, &fixture);
 
         // The whole layer, RedisStore.
         if let Some(store) = &redis {
-            let layer = JwtAuthLayer::new(verifier.clone()).store(store.clone());
-            bench_layer(&mut group, &rt, "layer/redis", &layer, &fixture);
+            let layer = JwtAuthLayer::new(first_seen.clone()).store(store.clone());
+            bench_layer(&mut group, &rt, "layer/redis/first-seen", &layer, &fixture);
+            let layer = JwtAuthLayer::new(repeated.clone()).store(store.clone());
+            bench_layer(&mut group, &rt, "layer/redis/repeated", &layer, &fixture);
         }
 
         // The peer.

@@ -118,7 +118,7 @@ pub(crate) const fn algorithm_name(alg: Algorithm) -> Option<&'static str> {
     })
 }
 
-const fn is_hmac(alg: Algorithm) -> bool {
+pub(crate) const fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 

@@ -74,6 +74,7 @@
 //! | `full` | every feature that can be on together |
 
 pub mod auth;
+mod cache;
 mod claims;
 mod clock;
 mod config;
@@ -93,6 +94,7 @@ pub mod axum;
 pub mod grpc;
 
 pub use auth::{JwtAuth, JwtAuthLayer};
+pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
 pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

@@ -21,10 +21,11 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::cache::{DEFAULT_VERIFIED_CACHE_CAPACITY, VerifiedCache};
 use crate::claims::{Audience, Claims, TokenType};
 use crate::config::JwtConfig;
 use crate::jws::{CompactJws, Header, Skip, decode_segment};
-use crate::keys::{KeySet, algorithm_name};
+use crate::keys::{KeySet, algorithm_name, is_hmac};
 use crate::rejection::{AuthError, AuthErrorKind};
 
 /// Verifies tokens against a [`KeySet`] and a [`JwtConfig`]. Cheap to clone.
@@ -43,6 +44,17 @@ use crate::rejection::{AuthError, AuthErrorKind};
 /// assert!(verifier.verify::<tower_jwt_auth::NoCustomClaims>(&token, TokenType::Refresh).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// # The verified-token cache
+///
+/// With an RS*, PS*, ES* or EdDSA primary key, the verifier remembers up to
+/// [`DEFAULT_VERIFIED_CACHE_CAPACITY`] tokens that passed every check, keyed by
+/// the whole token: presented again, such a token skips the signature math,
+/// while its claims (`exp`, `nbf`…) are checked again at the current time and
+/// the auth layer still asks the revocation store. A token that differs in any
+/// byte misses the cache. HMAC keys gain little from it (the HMAC costs about
+/// as much as the lookup), so it is off for them unless asked for;
+/// [`verified_cache`](Self::verified_cache) sets the capacity, `0` turns it off.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     inner: Arc<Inner>,
@@ -52,17 +64,62 @@ pub struct Verifier {
 struct Inner {
     keys: KeySet,
     config: JwtConfig,
+    cache: Option<VerifiedCache>,
 }
 
 impl Verifier {
-    /// A verifier for tokens signed by any key of `keys`.
+    /// A verifier for tokens signed by any key of `keys`, with the
+    /// verified-token cache on when the primary key is asymmetric.
     pub fn new(keys: impl Into<KeySet>, config: JwtConfig) -> Self {
+        let keys = keys.into();
+        let capacity = if is_hmac(keys.primary_algorithm()) {
+            0
+        } else {
+            DEFAULT_VERIFIED_CACHE_CAPACITY
+        };
         Self {
             inner: Arc::new(Inner {
-                keys: keys.into(),
+                cache: (capacity > 0).then(|| VerifiedCache::new(capacity)),
+                keys,
                 config,
             }),
         }
+    }
+
+    /// Remember up to `capacity` verified tokens (see [the
+    /// cache](Self#the-verified-token-cache)); `0` turns the cache off, so
+    /// every token is verified in full. Call it before cloning the verifier:
+    /// it replaces the cache of this handle only.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtConfig, Verifier, VerifyingKey};
+    ///
+    /// let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+    /// let verifier = Verifier::new(key, JwtConfig::new()).verified_cache(10_000);
+    /// assert_eq!(verifier.verified_cache_capacity(), 10_000);
+    /// let verifier = verifier.verified_cache(0);
+    /// assert_eq!(verifier.verified_cache_capacity(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verified_cache(self, capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                keys: self.inner.keys.clone(),
+                config: self.inner.config.clone(),
+                cache: (capacity > 0).then(|| VerifiedCache::new(capacity)),
+            }),
+        }
+    }
+
+    /// The most tokens the verified-token cache holds; `0` when it is off.
+    pub fn verified_cache_capacity(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, VerifiedCache::capacity)
+    }
+
+    /// How many tokens the verified-token cache holds now.
+    #[cfg(test)]
+    pub(crate) fn verified_cache_len(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, VerifiedCache::len)
     }
 
     /// The configuration tokens are checked against.
@@ -87,9 +144,28 @@ impl Verifier {
         expected: TokenType,
         now: u64,
     ) -> Result<Claims<T>, AuthError> {
+        let Some(cache) = &self.inner.cache else {
+            let payload = self.verify_jws(token)?;
+            return self
+                .check_claims(&payload, expected, now)
+                .map_err(AuthError::new);
+        };
+        if token.len() > self.inner.config.max_token_len {
+            return Err(AuthErrorKind::TokenTooLarge.into());
+        }
+        if let Some(payload) = cache.get(token) {
+            // The signature was verified when this exact token was cached;
+            // the claims are checked again at `now`.
+            return self
+                .check_claims(&payload, expected, now)
+                .map_err(AuthError::new);
+        }
         let payload = self.verify_jws(token)?;
-        self.check_claims(&payload, expected, now)
-            .map_err(AuthError::new)
+        let claims = self
+            .check_claims(&payload, expected, now)
+            .map_err(AuthError::new)?;
+        cache.insert(token, payload.into());
+        Ok(claims)
     }
 
     /// Checks only the JWS layer (steps 1–6: size, structure, header, key,
@@ -448,5 +524,207 @@ mod tests {
             .verify_at::<crate::NoCustomClaims>(&token, TokenType::Access, NOW)
             .unwrap_err();
         assert_eq!(error.kind(), AuthErrorKind::MalformedToken);
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    //! The verified-token cache as the verifier uses it: only fully verified
+    //! tokens enter, a token differing in any byte is verified in full, the
+    //! claims of a cached token are checked at every call, and the bound holds.
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::claims::NoCustomClaims;
+    use crate::clock::ManualClock;
+    use crate::issue::TokenIssuer;
+    use crate::keys::{Algorithm, SigningKey, VerifyingKey};
+
+    // `openssl ecparam -genkey -name prime256v1 -noout` and `openssl ec -pubout`.
+    const PRIVATE: &[u8] = b"-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEINRkpvZnrtqeM81jkqJtEDDE60rRCTmd3GwIGUC1nmRtoAoGCCqGSM49
+AwEHoUQDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34CptjTPPU5fbr2+9gDg5Otg0I+j
+9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
+-----END EC PRIVATE KEY-----
+";
+    const PUBLIC: &[u8] = b"-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34Cp
+tjTPPU5fbr2+9gDg5Otg0I+j9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
+-----END PUBLIC KEY-----
+";
+    const NOW: u64 = 1_800_000_000;
+
+    fn setup() -> (TokenIssuer, Verifier, ManualClock) {
+        let clock = ManualClock::at_secs(NOW);
+        let config = JwtConfig::new()
+            .audience("api")
+            .access_ttl(Duration::from_secs(60))
+            .leeway(Duration::ZERO)
+            .clock(clock.clone());
+        let issuer = TokenIssuer::new(
+            SigningKey::from_pem(Algorithm::ES256, PRIVATE).unwrap(),
+            config.clone(),
+        );
+        let verifier = Verifier::new(
+            VerifyingKey::from_pem(Algorithm::ES256, PUBLIC).unwrap(),
+            config,
+        );
+        (issuer, verifier, clock)
+    }
+
+    fn verify(verifier: &Verifier, token: &str) -> Result<Claims<NoCustomClaims>, AuthErrorKind> {
+        verifier
+            .verify::<NoCustomClaims>(token, TokenType::Access)
+            .map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn cache_is_on_by_default_for_asymmetric_keys_only() {
+        let (_, es256, _) = setup();
+        assert_eq!(
+            es256.verified_cache_capacity(),
+            DEFAULT_VERIFIED_CACHE_CAPACITY
+        );
+        let hs256 = Verifier::new(
+            VerifyingKey::hmac(Algorithm::HS256, &[7; 32]).unwrap(),
+            JwtConfig::new(),
+        );
+        assert_eq!(hs256.verified_cache_capacity(), 0);
+    }
+
+    #[test]
+    fn a_verified_token_is_cached_and_accepted_again() {
+        let (issuer, verifier, _) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        assert_eq!(verify(&verifier, &token).unwrap().sub, "alice");
+        assert_eq!(verifier.verified_cache_len(), 1);
+        assert_eq!(verify(&verifier, &token).unwrap().sub, "alice");
+        assert_eq!(verifier.verified_cache_len(), 1);
+    }
+
+    #[test]
+    fn a_mutated_token_is_never_accepted_via_the_cache() {
+        let (issuer, verifier, _) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        verify(&verifier, &token).unwrap();
+        assert_eq!(verifier.verified_cache_len(), 1);
+
+        // Every single-character change, anywhere in the token.
+        for (i, c) in token.char_indices() {
+            let replacement = if c == 'A' { 'B' } else { 'A' };
+            let mut mutated = token.clone();
+            mutated.replace_range(i..=i, &replacement.to_string());
+            assert!(
+                verify(&verifier, &mutated).is_err(),
+                "mutation at byte {i} accepted"
+            );
+        }
+        // Truncated, extended, and the signature of another token.
+        let other = issuer.access_token("mallory", &NoCustomClaims {}).unwrap();
+        let (signing_input, _) = token.rsplit_once('.').unwrap();
+        let (_, other_signature) = other.rsplit_once('.').unwrap();
+        for forged in [
+            token[..token.len() - 1].to_owned(),
+            format!("{token}A"),
+            format!("{signing_input}.{other_signature}"),
+            format!("{signing_input}."),
+        ] {
+            assert!(verify(&verifier, &forged).is_err(), "{forged} accepted");
+        }
+        assert_eq!(verifier.verified_cache_len(), 1, "only the valid token");
+        assert!(verify(&verifier, &token).is_ok());
+    }
+
+    #[test]
+    fn expiry_is_still_enforced_for_a_cached_token() {
+        let (issuer, verifier, clock) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        verify(&verifier, &token).unwrap();
+        assert_eq!(verifier.verified_cache_len(), 1);
+        clock.advance_secs(61);
+        assert_eq!(
+            verify(&verifier, &token).err(),
+            Some(AuthErrorKind::Expired)
+        );
+    }
+
+    #[test]
+    fn not_before_is_still_enforced_for_a_cached_token() {
+        let (issuer, verifier, clock) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        verify(&verifier, &token).unwrap();
+        // The clock set back before the token's issuance.
+        clock.set_secs(NOW - 10);
+        assert_eq!(
+            verify(&verifier, &token).err(),
+            Some(AuthErrorKind::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_as_another_token_type() {
+        let (issuer, verifier, _) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        verify(&verifier, &token).unwrap();
+        let as_refresh = verifier.verify::<NoCustomClaims>(&token, TokenType::Refresh);
+        assert_eq!(
+            as_refresh.err().map(|e| e.kind()),
+            Some(AuthErrorKind::WrongTokenType)
+        );
+    }
+
+    #[test]
+    fn tokens_that_fail_any_check_are_not_cached() {
+        let (issuer, verifier, clock) = setup();
+        // Valid signature, wrong audience.
+        let other_audience = TokenIssuer::new(
+            SigningKey::from_pem(Algorithm::ES256, PRIVATE).unwrap(),
+            JwtConfig::new().audience("elsewhere").clock(clock.clone()),
+        );
+        let token = other_audience
+            .access_token("alice", &NoCustomClaims {})
+            .unwrap();
+        assert!(verify(&verifier, &token).is_err());
+        // Valid signature, expired.
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        clock.advance_secs(120);
+        assert!(verify(&verifier, &token).is_err());
+        // Not a token at all.
+        assert!(verify(&verifier, "a.b.c").is_err());
+        assert_eq!(verifier.verified_cache_len(), 0);
+    }
+
+    #[test]
+    fn the_bound_holds() {
+        let (issuer, verifier, _) = setup();
+        let verifier = verifier.verified_cache(4);
+        for _ in 0..50 {
+            let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+            verify(&verifier, &token).unwrap();
+            assert!(verifier.verified_cache_len() <= 4);
+        }
+        assert_eq!(verifier.verified_cache_len(), 4);
+    }
+
+    #[test]
+    fn opting_out_verifies_every_token_in_full() {
+        let (issuer, verifier, _) = setup();
+        let verifier = verifier.verified_cache(0);
+        assert_eq!(verifier.verified_cache_capacity(), 0);
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        verify(&verifier, &token).unwrap();
+        verify(&verifier, &token).unwrap();
+        assert_eq!(verifier.verified_cache_len(), 0);
+    }
+
+    #[test]
+    fn debug_shows_no_cached_token() {
+        let (issuer, verifier, _) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        verify(&verifier, &token).unwrap();
+        let shown = format!("{verifier:?}");
+        let (_, signature) = token.rsplit_once('.').unwrap();
+        assert!(!shown.contains(signature), "{shown}");
     }
 }

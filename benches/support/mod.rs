@@ -163,7 +163,9 @@ pub fn inner<B: Default + Send + 'static>()
 }
 
 /// The peer: jwt-authorizer's layer for the same key and checks.
-pub async fn peer_layer(fixture: &Fixture) -> jwt_authorizer::layer::AuthorizationLayer<BenchClaims> {
+pub async fn peer_layer(
+    fixture: &Fixture,
+) -> jwt_authorizer::layer::AuthorizationLayer<BenchClaims> {
     use jwt_authorizer::{IntoLayer as _, JwtAuthorizer, Validation};
     let builder = match (fixture.algorithm, &fixture.public_pem) {
         (Algorithm::HS256, _) => JwtAuthorizer::<BenchClaims>::from_secret(HMAC_SECRET),
@@ -191,7 +193,9 @@ pub fn redis_store(rt: &tokio::runtime::Runtime) -> Option<tower_jwt_auth::Redis
     let connect = tower_jwt_auth::RedisStore::builder(url.clone())
         .prefix(prefix)
         .connect();
-    match rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(3), connect).await }) {
+    match rt
+        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(3), connect).await })
+    {
         Ok(Ok(store)) => Some(store),
         Ok(Err(error)) => {
             eprintln!("layer/redis skipped: {url}: {error}");

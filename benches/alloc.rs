@@ -1,0 +1,122 @@
+//! Heap allocations per request, counted by a global allocator wrapper.
+//!
+//! For each algorithm: allocations and bytes per call of bare
+//! `jsonwebtoken::decode`, `Verifier::verify`, and per request through
+//! `oneshot` of the inner service alone, this crate's layer (MemoryStore,
+//! with and without the verified-token cache; RedisStore when 127.0.0.1:6379
+//! answers) and jwt-authorizer's layer. `layer − inner` is the layer's own
+//! share (the request and its header map are built per request by all).
+//!
+//! `cargo bench --bench alloc`
+
+#![allow(missing_docs)]
+
+mod support;
+
+use std::alloc::System;
+
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use support::{BenchClaims, Fixture, PeerBody, fixtures, inner, peer_layer, redis_store, runtime};
+use tower::{Layer as _, Service, ServiceExt as _};
+use tower_jwt_auth::{DEFAULT_VERIFIED_CACHE_CAPACITY, JwtAuthLayer, NoCustomClaims, TokenType};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const ROUNDS: usize = 1000;
+
+/// Allocations and bytes per call of `f`, after a warm-up.
+fn count(mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..100 {
+        f();
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..ROUNDS {
+        f();
+    }
+    let stats = region.change();
+    (
+        stats.allocations as f64 / ROUNDS as f64,
+        stats.bytes_allocated as f64 / ROUNDS as f64,
+    )
+}
+
+fn through<S, B>(rt: &tokio::runtime::Runtime, service: &S, fixture: &Fixture) -> (f64, f64)
+where
+    S: Service<http::Request<axum::body::Body>, Response = http::Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    count(|| {
+        let response = rt
+            .block_on(service.clone().oneshot(fixture.request()))
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    })
+}
+
+fn main() {
+    let rt = runtime();
+    let redis = redis_store(&rt);
+
+    println!(
+        "{:<7} {:<28} {:>12} {:>12}",
+        "alg", "path", "allocs/call", "bytes/call"
+    );
+    for fixture in fixtures() {
+        let mut rows: Vec<(&str, (f64, f64))> = Vec::new();
+
+        let (key, validation) = fixture.jsonwebtoken();
+        rows.push((
+            "jsonwebtoken/decode",
+            count(|| {
+                jsonwebtoken::decode::<BenchClaims>(&fixture.token, &key, &validation).unwrap();
+            }),
+        ));
+        let first_seen = fixture.verifier().verified_cache(0);
+        let repeated = fixture
+            .verifier()
+            .verified_cache(DEFAULT_VERIFIED_CACHE_CAPACITY);
+        for (name, verifier) in [
+            ("verifier/first-seen", &first_seen),
+            ("verifier/repeated", &repeated),
+        ] {
+            rows.push((
+                name,
+                count(|| {
+                    verifier
+                        .verify::<NoCustomClaims>(&fixture.token, TokenType::Access)
+                        .unwrap();
+                }),
+            ));
+        }
+        rows.push((
+            "inner/bare",
+            through(&rt, &inner::<axum::body::Body>(), &fixture),
+        ));
+        for (name, verifier) in [
+            ("layer/memory/first-seen", &first_seen),
+            ("layer/memory/repeated", &repeated),
+        ] {
+            let service = JwtAuthLayer::new(verifier.clone()).layer(inner::<axum::body::Body>());
+            rows.push((name, through(&rt, &service, &fixture)));
+        }
+        if let Some(store) = &redis {
+            let service = JwtAuthLayer::new(repeated.clone())
+                .store(store.clone())
+                .layer(inner::<axum::body::Body>());
+            rows.push(("layer/redis/repeated", through(&rt, &service, &fixture)));
+        }
+        let peer = rt.block_on(peer_layer(&fixture)).layer(inner::<PeerBody>());
+        rows.push(("jwt-authorizer/layer", through(&rt, &peer, &fixture)));
+
+        for (path, (allocs, bytes)) in rows {
+            println!(
+                "{:<7} {:<28} {:>12.1} {:>12.0}",
+                fixture.name, path, allocs, bytes
+            );
+        }
+    }
+    if redis.is_none() {
+        println!("(layer/redis skipped: no Redis at REDIS_URL or 127.0.0.1:6379)");
+    }
+}

@@ -1,0 +1,161 @@
+//! The verified-token cache: remembers tokens whose signature checked out, so
+//! a client that presents the same access token on every request pays for
+//! the signature math once.
+//!
+//! An RS256/ES256/EdDSA signature check costs tens of microseconds, and a
+//! client reuses one access token for minutes. The cache maps the **whole
+//! token**, compared byte for byte, to its decoded payload. Only a token that
+//! passed every check of [`Verifier::verify`](crate::Verifier::verify) is
+//! inserted, so a token that differs in any byte — a forged signature, an
+//! edited payload — is a different key and goes through the full check.
+//! On a hit only the JWS layer is skipped (header, key, `alg`, signature):
+//! the claims, `exp` and `nbf` included, are checked again at the current time,
+//! and the auth layer still asks the revocation store.
+//!
+//! The bound: at most `capacity` entries, held in two generations of
+//! `capacity / 2`. Inserts go to the current generation; when it is full it
+//! becomes the previous one and the old previous one is dropped whole. A hit
+//! in the previous generation moves the entry to the current one, so tokens in
+//! use stay while expired ones age out. Each entry holds a token (at most the
+//! configured `max_token_len`) and its payload.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+/// Default capacity of the verified-token cache: enough for the live access
+/// tokens of a few thousand clients (each entry is about two tokens' size).
+pub const DEFAULT_VERIFIED_CACHE_CAPACITY: usize = 4096;
+
+type Generation = HashMap<Box<str>, Arc<[u8]>>;
+
+pub(crate) struct VerifiedCache {
+    /// Entries per generation.
+    generation_len: usize,
+    generations: RwLock<Generations>,
+}
+
+#[derive(Default)]
+struct Generations {
+    current: Generation,
+    previous: Generation,
+}
+
+impl VerifiedCache {
+    /// A cache of at most `capacity` tokens, rounded down to an even number
+    /// (two generations), and at least 2.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            generation_len: (capacity / 2).max(1),
+            generations: RwLock::default(),
+        }
+    }
+
+    /// The verified payload of exactly `token`, if it is remembered.
+    pub(crate) fn get(&self, token: &str) -> Option<Arc<[u8]>> {
+        let previous = {
+            let generations = self.read();
+            if let Some(payload) = generations.current.get(token) {
+                return Some(Arc::clone(payload));
+            }
+            Arc::clone(generations.previous.get(token)?)
+        };
+        // Still in use: keep it past the next generation change.
+        self.insert(token, Arc::clone(&previous));
+        Some(previous)
+    }
+
+    /// Remembers `token` as verified with `payload`. Call only after the
+    /// token passed every check.
+    pub(crate) fn insert(&self, token: &str, payload: Arc<[u8]>) {
+        let mut generations = self.write();
+        if generations.current.len() >= self.generation_len {
+            generations.previous = std::mem::take(&mut generations.current);
+        }
+        generations.previous.remove(token);
+        generations.current.insert(Box::from(token), payload);
+    }
+
+    /// How many tokens are remembered.
+    pub(crate) fn len(&self) -> usize {
+        let generations = self.read();
+        generations.current.len() + generations.previous.len()
+    }
+
+    /// The most tokens it remembers at once.
+    pub(crate) fn capacity(&self) -> usize {
+        self.generation_len * 2
+    }
+
+    // A panic while holding the lock cannot leave a map half-updated in a
+    // way that matters (entries are only ever whole), so poisoning is ignored.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Generations> {
+        self.generations
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Generations> {
+        self.generations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for VerifiedCache {
+    // Tokens are credentials: only the sizes are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedCache")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(n: u8) -> Arc<[u8]> {
+        Arc::from(vec![n])
+    }
+
+    #[test]
+    fn lookup_is_by_the_exact_token() {
+        let cache = VerifiedCache::new(8);
+        cache.insert("a.b.c", payload(1));
+        assert_eq!(cache.get("a.b.c").as_deref(), Some(&[1][..]));
+        assert!(cache.get("a.b.d").is_none());
+        assert!(cache.get("a.b.c ").is_none());
+        assert!(cache.get("a.b").is_none());
+    }
+
+    #[test]
+    fn never_holds_more_than_its_capacity() {
+        let cache = VerifiedCache::new(10);
+        for i in 0..1000u32 {
+            cache.insert(&format!("token-{i}"), payload(0));
+            assert!(cache.len() <= 10, "{} entries after {i}", cache.len());
+        }
+        assert_eq!(cache.capacity(), 10);
+    }
+
+    #[test]
+    fn a_token_in_use_survives_generation_changes() {
+        let cache = VerifiedCache::new(4);
+        cache.insert("hot", payload(7));
+        for i in 0..100u32 {
+            cache.insert(&format!("cold-{i}"), payload(0));
+            assert!(cache.get("hot").is_some(), "evicted after {i} inserts");
+        }
+        assert!(cache.len() <= 4);
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let cache = VerifiedCache::new(4);
+        cache.insert("eyJ-secret-token", payload(1));
+        let shown = format!("{cache:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}

@@ -1,0 +1,140 @@
+//! The verified-token cache behind the auth layer: a token the layer has
+//! accepted (and so cached) is still refused once revoked or expired.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode, header};
+use tower::{Layer, ServiceExt};
+use tower_jwt_auth::{
+    Algorithm, JwtAuthLayer, JwtConfig, ManualClock, MemoryStore, NoCustomClaims, RevocationStore,
+    SigningKey, TokenIssuer, TokenType, Verifier, VerifyingKey,
+};
+
+// `openssl ecparam -genkey -name prime256v1 -noout` and `openssl ec -pubout`.
+const PRIVATE: &[u8] = b"-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEINRkpvZnrtqeM81jkqJtEDDE60rRCTmd3GwIGUC1nmRtoAoGCCqGSM49
+AwEHoUQDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34CptjTPPU5fbr2+9gDg5Otg0I+j
+9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
+-----END EC PRIVATE KEY-----
+";
+const PUBLIC: &[u8] = b"-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34Cp
+tjTPPU5fbr2+9gDg5Otg0I+j9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
+-----END PUBLIC KEY-----
+";
+
+struct Setup {
+    issuer: TokenIssuer,
+    verifier: Verifier,
+    store: Arc<MemoryStore>,
+    clock: ManualClock,
+}
+
+fn setup() -> Setup {
+    let clock = ManualClock::at_secs(1_800_000_000);
+    let config = JwtConfig::new()
+        .audience("api")
+        .access_ttl(Duration::from_secs(60))
+        .leeway(Duration::ZERO)
+        .clock(clock.clone());
+    let issuer = TokenIssuer::new(
+        SigningKey::from_pem(Algorithm::ES256, PRIVATE).unwrap(),
+        config.clone(),
+    );
+    let verifier = Verifier::new(
+        VerifyingKey::from_pem(Algorithm::ES256, PUBLIC).unwrap(),
+        config,
+    );
+    assert!(
+        verifier.verified_cache_capacity() > 0,
+        "on by default for ES256"
+    );
+    Setup {
+        issuer,
+        verifier,
+        store: Arc::new(MemoryStore::new()),
+        clock,
+    }
+}
+
+async fn status(setup: &Setup, token: &str) -> (StatusCode, bool) {
+    let service = JwtAuthLayer::new(setup.verifier.clone())
+        .shared_store(Arc::clone(&setup.store) as Arc<dyn RevocationStore>)
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let request = Request::get("/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(String::new())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    let challenge = response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .is_some_and(|v| v.to_str().unwrap().starts_with("Bearer"));
+    (response.status(), challenge)
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_revoked() {
+    let setup = setup();
+    let token = setup
+        .issuer
+        .access_token("alice", &NoCustomClaims {})
+        .unwrap();
+    assert_eq!(status(&setup, &token).await.0, StatusCode::OK);
+    assert_eq!(status(&setup, &token).await.0, StatusCode::OK, "cached");
+
+    let claims = setup
+        .verifier
+        .verify::<NoCustomClaims>(&token, TokenType::Access)
+        .unwrap();
+    setup
+        .store
+        .revoke_token(&claims.jti, claims.exp)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&setup, &token).await,
+        (StatusCode::UNAUTHORIZED, true)
+    );
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_expired() {
+    let setup = setup();
+    let token = setup
+        .issuer
+        .access_token("alice", &NoCustomClaims {})
+        .unwrap();
+    assert_eq!(status(&setup, &token).await.0, StatusCode::OK);
+    setup.clock.advance_secs(61);
+    assert_eq!(
+        status(&setup, &token).await,
+        (StatusCode::UNAUTHORIZED, true)
+    );
+}
+
+#[tokio::test]
+async fn a_forged_signature_on_a_cached_token_is_refused() {
+    let setup = setup();
+    let token = setup
+        .issuer
+        .access_token("alice", &NoCustomClaims {})
+        .unwrap();
+    assert_eq!(status(&setup, &token).await.0, StatusCode::OK);
+    // The cached token's claims with another token's signature.
+    let other = setup
+        .issuer
+        .access_token("mallory", &NoCustomClaims {})
+        .unwrap();
+    let (signing_input, _) = token.rsplit_once('.').unwrap();
+    let (_, signature) = other.rsplit_once('.').unwrap();
+    let forged = format!("{signing_input}.{signature}");
+    assert_eq!(
+        status(&setup, &forged).await,
+        (StatusCode::UNAUTHORIZED, true)
+    );
+}
