@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Load harness: the demo (release build) on loopback under wrk, alternating
+# GET /health (no auth layer) and GET /protected/ping (auth layer, one token
+# from POST /auth/login reused for every request) for several rounds. Prints
+# requests/s of each, their ratio, and the server's CPU time per request
+# (user + system, from /proc), which matters because wrk shares the machine.
+#
+#   benches/load.sh                       # HS256
+#   JWT_ALGORITHM=ES256 benches/load.sh   # ES256, keys from benches/keys/
+#
+# Settings (environment): ROUNDS (3), DURATION (5s), CONNECTIONS (32),
+# THREADS (1, wrk's), PORT (3917), PIN (1: server on CPU 0, wrk on CPU 1
+# when there are two or more CPUs; 0: no pinning), JWT_ALGORITHM (HS256,
+# RS256, ES256, EdDSA). The demo uses its in-memory revocation store.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+PORT=${PORT:-3917}
+PIN=${PIN:-1}
+ALG=${JWT_ALGORITHM:-HS256}
+BASE="http://127.0.0.1:${PORT}"
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl is missing: apt-get install -y curl" >&2; exit 1; }
+
+cargo build --release --example demo >&2
+DEMO=target/release/examples/demo
+
+server_env=(BIND="127.0.0.1:${PORT}" JWT_ALGORITHM="$ALG" ACCESS_TTL_SECS=86400 RUST_LOG=warn REDIS_URL=)
+case "$ALG" in
+  HS*) server_env+=(JWT_SECRET="load-harness-secret-0123456789-abcdefghijklmnop") ;;
+  RS*|PS*) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/rs256-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/rs256-public.pem) ;;
+  ES256) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/es256-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/es256-public.pem) ;;
+  EdDSA) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/eddsa-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/eddsa-public.pem) ;;
+  *) echo "no bench keys for $ALG" >&2; exit 2 ;;
+esac
+# Keys may be given explicitly.
+[[ -n "${JWT_PRIVATE_KEY_FILE:-}" ]] && server_env+=(JWT_PRIVATE_KEY_FILE="$JWT_PRIVATE_KEY_FILE")
+[[ -n "${JWT_PUBLIC_KEY_FILE:-}" ]] && server_env+=(JWT_PUBLIC_KEY_FILE="$JWT_PUBLIC_KEY_FILE")
+
+server_pin=() wrk_pin=()
+if [[ "$PIN" == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+  server_pin=(taskset -c 0) wrk_pin=(taskset -c 1)
+fi
+
+env "${server_env[@]}" "${server_pin[@]}" "$DEMO" &
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true' EXIT
+
+# Readiness: poll /health until it answers (the server has no other signal).
+for _ in $(seq 1 100); do
+  curl -fsS "$BASE/health" >/dev/null 2>&1 && break
+  kill -0 "$SERVER" 2>/dev/null || { echo "the demo exited" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS "$BASE/health" >/dev/null
+
+TOKEN=$(curl -fsS -X POST "$BASE/auth/login" -H 'content-type: application/json' \
+  -d '{"username":"alice","password":"alice-password"}' |
+  sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/protected/ping")
+[[ "$status" == 200 ]] || { echo "the token from /auth/login was refused ($status)" >&2; exit 1; }
+
+CLK_TCK=$(getconf CLK_TCK)
+# Server CPU ticks (utime + stime) so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
+
+# One wrk run; prints "<req/s> <server µs CPU per request>".
+run() {
+  local url=$1; shift
+  local before after out requests rps
+  before=$(cpu_ticks)
+  out=$("${wrk_pin[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" "$url")
+  after=$(cpu_ticks)
+  requests=$(awk '/requests in/ { print $1 }' <<<"$out")
+  rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
+  if grep -q 'Non-2xx' <<<"$out"; then
+    echo "non-2xx answers from $url:" >&2; echo "$out" >&2; exit 1
+  fi
+  awk -v r="$rps" -v n="$requests" -v t=$((after - before)) -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.0f %.1f\n", r, (t / hz) * 1e6 / n }'
+}
+
+echo "demo $ALG on $BASE: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds${server_pin:+, server on CPU 0, wrk on CPU 1}"
+printf '%-6s %14s %14s %8s %16s %16s\n' round health_rps protected_rps ratio health_cpu_us protected_cpu_us
+# Warm-up, not counted.
+run "$BASE/health" >/dev/null
+run "$BASE/protected/ping" -H "Authorization: Bearer $TOKEN" >/dev/null
+sum_h=0 sum_p=0 sum_ch=0 sum_cp=0
+for round in $(seq 1 "$ROUNDS"); do
+  read -r h ch < <(run "$BASE/health")
+  read -r p cp < <(run "$BASE/protected/ping" -H "Authorization: Bearer $TOKEN")
+  printf '%-6s %14s %14s %8.3f %16s %16s\n' "$round" "$h" "$p" "$(awk -v p="$p" -v h="$h" 'BEGIN { print p / h }')" "$ch" "$cp"
+  sum_h=$(awk -v a="$sum_h" -v b="$h" 'BEGIN { print a + b }')
+  sum_p=$(awk -v a="$sum_p" -v b="$p" 'BEGIN { print a + b }')
+  sum_ch=$(awk -v a="$sum_ch" -v b="$ch" 'BEGIN { print a + b }')
+  sum_cp=$(awk -v a="$sum_cp" -v b="$cp" 'BEGIN { print a + b }')
+done
+awk -v h="$sum_h" -v p="$sum_p" -v ch="$sum_ch" -v cp="$sum_cp" -v n="$ROUNDS" \
+  'BEGIN { printf "%-6s %14.0f %14.0f %8.3f %16.1f %16.1f\n", "mean", h / n, p / n, p / h, ch / n, cp / n }'
