@@ -19,15 +19,35 @@
 //! use stay while expired ones age out. Each entry holds a token (at most the
 //! configured `max_token_len`) and its payload.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Default capacity of the verified-token cache: enough for the live access
 /// tokens of a few thousand clients (each entry is about two tokens' size).
 pub const DEFAULT_VERIFIED_CACHE_CAPACITY: usize = 4096;
 
-type Generation = HashMap<Box<str>, Arc<[u8]>>;
+/// What is remembered of a verified token.
+pub(crate) struct Verified {
+    /// The decoded payload, whose signature checked out.
+    pub(crate) payload: Box<[u8]>,
+    /// The claims as the first caller that could keep them decoded them
+    /// (a `Claims<T>` for the auth layer's `T`), so a hit need not parse the
+    /// payload again. Their time-dependent checks are still made per call.
+    pub(crate) claims: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl Verified {
+    pub(crate) fn new(payload: Box<[u8]>) -> Arc<Self> {
+        Arc::new(Self {
+            payload,
+            claims: OnceLock::new(),
+        })
+    }
+}
+
+type Generation = HashMap<Box<str>, Arc<Verified>>;
 
 pub(crate) struct VerifiedCache {
     /// Entries per generation.
@@ -51,8 +71,8 @@ impl VerifiedCache {
         }
     }
 
-    /// The verified payload of exactly `token`, if it is remembered.
-    pub(crate) fn get(&self, token: &str) -> Option<Arc<[u8]>> {
+    /// What is remembered of exactly `token`, if anything.
+    pub(crate) fn get(&self, token: &str) -> Option<Arc<Verified>> {
         let previous = {
             let generations = self.read();
             if let Some(payload) = generations.current.get(token) {
@@ -65,9 +85,9 @@ impl VerifiedCache {
         Some(previous)
     }
 
-    /// Remembers `token` as verified with `payload`. Call only after the
-    /// token passed every check.
-    pub(crate) fn insert(&self, token: &str, payload: Arc<[u8]>) {
+    /// Remembers `token` as verified. Call only after the token passed
+    /// every check.
+    pub(crate) fn insert(&self, token: &str, payload: Arc<Verified>) {
         let mut generations = self.write();
         if generations.current.len() >= self.generation_len {
             generations.previous = std::mem::take(&mut generations.current);
@@ -116,15 +136,15 @@ impl fmt::Debug for VerifiedCache {
 mod tests {
     use super::*;
 
-    fn payload(n: u8) -> Arc<[u8]> {
-        Arc::from(vec![n])
+    fn payload(n: u8) -> Arc<Verified> {
+        Verified::new(Box::from([n]))
     }
 
     #[test]
     fn lookup_is_by_the_exact_token() {
         let cache = VerifiedCache::new(8);
         cache.insert("a.b.c", payload(1));
-        assert_eq!(cache.get("a.b.c").as_deref(), Some(&[1][..]));
+        assert_eq!(cache.get("a.b.c").unwrap().payload[..], [1]);
         assert!(cache.get("a.b.d").is_none());
         assert!(cache.get("a.b.c ").is_none());
         assert!(cache.get("a.b").is_none());

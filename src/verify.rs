@@ -21,7 +21,7 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::cache::{DEFAULT_VERIFIED_CACHE_CAPACITY, VerifiedCache};
+use crate::cache::{DEFAULT_VERIFIED_CACHE_CAPACITY, Verified, VerifiedCache};
 use crate::claims::{Audience, Claims, TokenType};
 use crate::config::JwtConfig;
 use crate::jws::{CompactJws, Header, Skip, decode_segment};
@@ -153,18 +153,72 @@ impl Verifier {
         if token.len() > self.inner.config.max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
-        if let Some(payload) = cache.get(token) {
+        if let Some(verified) = cache.get(token) {
             // The signature was verified when this exact token was cached;
             // the claims are checked again at `now`.
             return self
-                .check_claims(&payload, expected, now)
+                .check_claims(&verified.payload, expected, now)
                 .map_err(AuthError::new);
         }
         let payload = self.verify_jws(token)?;
         let claims = self
             .check_claims(&payload, expected, now)
             .map_err(AuthError::new)?;
-        cache.insert(token, payload.into());
+        cache.insert(token, Verified::new(payload.into()));
+        Ok(claims)
+    }
+
+    /// As [`verify`](Self::verify), for claims types the cache can keep
+    /// decoded (the auth layer's): a cache hit then clones the remembered
+    /// claims after checking their times, instead of parsing the payload.
+    pub(crate) fn verify_keeping<T>(
+        &self,
+        token: &str,
+        expected: TokenType,
+    ) -> Result<Claims<T>, AuthError>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let Some(cache) = &self.inner.cache else {
+            return self.verify(token, expected);
+        };
+        let now = self.inner.config.clock.now_secs();
+        if token.len() > self.inner.config.max_token_len {
+            return Err(AuthErrorKind::TokenTooLarge.into());
+        }
+        let (verified, claims) = match cache.get(token) {
+            Some(verified) => {
+                if let Some(kept) = verified
+                    .claims
+                    .get()
+                    .and_then(|kept| kept.downcast_ref::<Claims<T>>())
+                {
+                    // Everything but the times and the type was checked
+                    // when these claims were kept, against the same config.
+                    self.check_times(kept.exp, kept.nbf, kept.iat, kept.iat_us, now)
+                        .map_err(AuthError::new)?;
+                    if kept.token_type != expected {
+                        return Err(AuthErrorKind::WrongTokenType.into());
+                    }
+                    return Ok(kept.clone());
+                }
+                let claims = self
+                    .check_claims::<T>(&verified.payload, expected, now)
+                    .map_err(AuthError::new)?;
+                (verified, claims)
+            }
+            None => {
+                let payload = self.verify_jws(token)?;
+                let claims = self
+                    .check_claims::<T>(&payload, expected, now)
+                    .map_err(AuthError::new)?;
+                let verified = Verified::new(payload.into());
+                cache.insert(token, Arc::clone(&verified));
+                (verified, claims)
+            }
+        };
+        // First come, first kept: another `T` keeps using the payload.
+        let _ = verified.claims.set(Box::new(claims.clone()));
         Ok(claims)
     }
 
@@ -195,6 +249,32 @@ impl Verifier {
         Ok(decode_segment(jws.payload)?)
     }
 
+    /// The checks of step 7 that depend on the time: `exp`, then `nbf`, `iat`
+    /// and `iat_us` not in the future.
+    fn check_times(
+        &self,
+        exp: u64,
+        nbf: Option<u64>,
+        iat: Option<u64>,
+        iat_us: Option<u64>,
+        now: u64,
+    ) -> Result<(), AuthErrorKind> {
+        let leeway = self.inner.config.leeway_secs;
+        if exp.saturating_add(leeway) <= now {
+            return Err(AuthErrorKind::Expired);
+        }
+        // A token from the future (`nbf`, or an `iat`/`iat_us` past now) is not
+        // valid yet; a future issuance time would also dodge revocation cutoffs.
+        let latest = now.saturating_add(leeway);
+        if nbf.is_some_and(|nbf| nbf > latest)
+            || iat.is_some_and(|iat| iat > latest)
+            || iat_us.is_some_and(|us| us / 1_000_000 > latest)
+        {
+            return Err(AuthErrorKind::NotYetValid);
+        }
+        Ok(())
+    }
+
     /// Step 7, on a payload whose signature has been verified.
     fn check_claims<T: DeserializeOwned>(
         &self,
@@ -215,18 +295,7 @@ impl Verifier {
         de.end().map_err(classify)?;
 
         let exp = registered.exp.ok_or(AuthErrorKind::InvalidClaims)?;
-        if exp.saturating_add(config.leeway_secs) <= now {
-            return Err(AuthErrorKind::Expired);
-        }
-        // A token from the future (`nbf`, or an `iat`/`iat_us` past now) is not
-        // valid yet; a future issuance time would also dodge revocation cutoffs.
-        let latest = now.saturating_add(config.leeway_secs);
-        if registered.nbf.is_some_and(|nbf| nbf > latest)
-            || registered.iat.is_some_and(|iat| iat > latest)
-            || registered.iat_us.is_some_and(|us| us / 1_000_000 > latest)
-        {
-            return Err(AuthErrorKind::NotYetValid);
-        }
+        self.check_times(exp, registered.nbf, registered.iat, registered.iat_us, now)?;
         if let Some(issuer) = &config.issuer
             && registered.iss.as_deref() != Some(issuer.as_str())
         {
@@ -693,6 +762,48 @@ tjTPPU5fbr2+9gDg5Otg0I+j9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
         // Not a token at all.
         assert!(verify(&verifier, "a.b.c").is_err());
         assert_eq!(verifier.verified_cache_len(), 0);
+    }
+
+    #[test]
+    fn kept_claims_are_checked_again_for_time_and_type() {
+        let (issuer, verifier, clock) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        let keep = |expected| {
+            verifier
+                .verify_keeping::<NoCustomClaims>(&token, expected)
+                .map_err(|e| e.kind())
+        };
+        assert_eq!(keep(TokenType::Access).unwrap().sub, "alice");
+        // The second call is served from the kept claims.
+        assert_eq!(keep(TokenType::Access).unwrap().sub, "alice");
+        assert_eq!(
+            keep(TokenType::Refresh).err(),
+            Some(AuthErrorKind::WrongTokenType)
+        );
+        clock.set_secs(NOW - 10);
+        assert_eq!(
+            keep(TokenType::Access).err(),
+            Some(AuthErrorKind::NotYetValid)
+        );
+        clock.set_secs(NOW + 61);
+        assert_eq!(keep(TokenType::Access).err(), Some(AuthErrorKind::Expired));
+    }
+
+    #[test]
+    fn kept_claims_never_serve_a_mutated_token() {
+        let (issuer, verifier, _) = setup();
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        let keep =
+            |token: &str| verifier.verify_keeping::<NoCustomClaims>(token, TokenType::Access);
+        keep(&token).unwrap();
+        keep(&token).unwrap();
+        for (i, c) in token.char_indices() {
+            let replacement = if c == 'A' { 'B' } else { 'A' };
+            let mut mutated = token.clone();
+            mutated.replace_range(i..=i, &replacement.to_string());
+            assert!(keep(&mutated).is_err(), "mutation at byte {i} accepted");
+        }
+        assert_eq!(verifier.verified_cache_len(), 1);
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl Shared {
 
     /// The whole decision for one request: `Ok(None)` only in optional mode
     /// when no credential was presented at all.
-    pub(crate) fn authenticate<T: DeserializeOwned>(
+    pub(crate) fn authenticate<T: DeserializeOwned + Clone + Send + Sync + 'static>(
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Claims<T>>, Rejection> {
@@ -125,7 +125,7 @@ impl Shared {
                 return Err(reject(kind));
             }
         };
-        let claims = match self.verifier.verify::<T>(token, TokenType::Access) {
+        let claims = match self.verifier.verify_keeping::<T>(token, TokenType::Access) {
             Ok(claims) => claims,
             Err(error) => {
                 tracing::info!(outcome = "rejected", reason = %error);
