@@ -137,8 +137,8 @@ fn bench_layer(
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
-        .sample_size(30)
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40)
 }
 
 criterion_group! {

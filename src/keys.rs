@@ -118,7 +118,7 @@ pub(crate) const fn algorithm_name(alg: Algorithm) -> Option<&'static str> {
     })
 }
 
-pub(crate) const fn is_hmac(alg: Algorithm) -> bool {
+const fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
