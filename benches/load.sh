@@ -11,7 +11,9 @@
 # Settings (environment): ROUNDS (3), DURATION (5s), CONNECTIONS (32),
 # THREADS (1, wrk's), PORT (3917), PIN (1: server on CPU 0, wrk on CPU 1
 # when there are two or more CPUs; 0: no pinning), JWT_ALGORITHM (HS256,
-# RS256, ES256, EdDSA). The demo uses its in-memory revocation store.
+# RS256, ES256, EdDSA), SAME_HEADERS (1: send the token to /health too, so
+# both requests have the same size and only the layer differs; default 0).
+# The demo uses its in-memory revocation store.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,6 +23,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 PORT=${PORT:-3917}
 PIN=${PIN:-1}
+SAME_HEADERS=${SAME_HEADERS:-0}
 ALG=${JWT_ALGORITHM:-HS256}
 BASE="http://127.0.0.1:${PORT}"
 
@@ -85,14 +88,16 @@ run() {
     'BEGIN { printf "%.0f %.1f\n", r, (t / hz) * 1e6 / n }'
 }
 
-echo "demo $ALG on $BASE: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds${server_pin:+, server on CPU 0, wrk on CPU 1}"
+echo "demo $ALG on $BASE: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds${server_pin:+, server on CPU 0, wrk on CPU 1}${health_args:+, token sent to /health too}"
 printf '%-6s %14s %14s %8s %16s %16s\n' round health_rps protected_rps ratio health_cpu_us protected_cpu_us
+health_args=()
+[[ "$SAME_HEADERS" == 1 ]] && health_args=(-H "Authorization: Bearer $TOKEN")
 # Warm-up, not counted.
-run "$BASE/health" >/dev/null
+run "$BASE/health" "${health_args[@]}" >/dev/null
 run "$BASE/protected/ping" -H "Authorization: Bearer $TOKEN" >/dev/null
 sum_h=0 sum_p=0 sum_ch=0 sum_cp=0
 for round in $(seq 1 "$ROUNDS"); do
-  read -r h ch < <(run "$BASE/health")
+  read -r h ch < <(run "$BASE/health" "${health_args[@]}")
   read -r p cp < <(run "$BASE/protected/ping" -H "Authorization: Bearer $TOKEN")
   printf '%-6s %14s %14s %8.3f %16s %16s\n' "$round" "$h" "$p" "$(awk -v p="$p" -v h="$h" 'BEGIN { print p / h }')" "$ch" "$cp"
   sum_h=$(awk -v a="$sum_h" -v b="$h" 'BEGIN { print a + b }')
@@ -101,4 +106,5 @@ for round in $(seq 1 "$ROUNDS"); do
   sum_cp=$(awk -v a="$sum_cp" -v b="$cp" 'BEGIN { print a + b }')
 done
 awk -v h="$sum_h" -v p="$sum_p" -v ch="$sum_ch" -v cp="$sum_cp" -v n="$ROUNDS" \
-  'BEGIN { printf "%-6s %14.0f %14.0f %8.3f %16.1f %16.1f\n", "mean", h / n, p / n, p / h, ch / n, cp / n }'
+  'BEGIN { printf "%-6s %14.0f %14.0f %8.3f %16.1f %16.1f\n", "mean", h / n, p / n, p / h, ch / n, cp / n
+          printf "server CPU per request, health / protected: %.3f (the throughput ratio when the server is CPU-bound)\n", ch / cp }'
