@@ -373,6 +373,9 @@ pub struct VerifyingKey {
     algorithm: Algorithm,
     kid: Option<String>,
     key: DecodingKey,
+    /// The key parsed once for the backend, when it can be (see [`prepared`]).
+    #[cfg(feature = "aws_lc_rs")]
+    prepared: Option<prepared::Prepared>,
 }
 
 impl VerifyingKey {
@@ -527,6 +530,8 @@ impl VerifyingKey {
         Ok(Self {
             algorithm,
             kid: None,
+            #[cfg(feature = "aws_lc_rs")]
+            prepared: prepared::Prepared::new(algorithm, &key),
             key,
         })
     }
@@ -551,6 +556,10 @@ impl VerifyingKey {
     /// True when `signature` is a valid signature of `message` under this key.
     /// HMAC comparison is constant-time in both backends.
     pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
+        #[cfg(feature = "aws_lc_rs")]
+        if let Some(prepared) = &self.prepared {
+            return prepared.verify(message, signature);
+        }
         match (PROVIDER.verifier_factory)(&self.algorithm, &self.key) {
             Ok(verifier) => verifier.verify(message, signature).is_ok(),
             Err(_) => false,
@@ -564,6 +573,60 @@ impl fmt::Debug for VerifyingKey {
             .field("algorithm", &self.algorithm)
             .field("kid", &self.kid)
             .finish_non_exhaustive()
+    }
+}
+
+/// Verifying keys parsed once, for the aws-lc-rs backend.
+///
+/// jsonwebtoken's verifiers rebuild the key on every check: an HMAC key
+/// schedule, a boxed verifier, and for RSA, EC and Ed25519 a parse (and
+/// curve check) of the public key. Here the key is parsed when the
+/// `VerifyingKey` is built, with the same aws-lc-rs algorithms jsonwebtoken
+/// uses, so each check runs only the signature math. Keys jsonwebtoken holds
+/// in another form (RSA modulus and exponent from a JWK) keep its path.
+#[cfg(feature = "aws_lc_rs")]
+mod prepared {
+    use aws_lc_rs::{hmac, signature};
+    use jsonwebtoken::{Algorithm, DecodingKey};
+
+    pub(super) enum Prepared {
+        Hmac(Box<hmac::Key>),
+        Public(signature::ParsedPublicKey),
+    }
+
+    impl Prepared {
+        pub(super) fn new(algorithm: Algorithm, key: &DecodingKey) -> Option<Self> {
+            let bytes = key.try_get_as_bytes().ok()?;
+            let hmac = |alg| Some(Self::Hmac(Box::new(hmac::Key::new(alg, bytes))));
+            let public = |alg: &'static dyn signature::VerificationAlgorithm| {
+                signature::ParsedPublicKey::new(alg, bytes)
+                    .ok()
+                    .map(Self::Public)
+            };
+            match algorithm {
+                Algorithm::HS256 => hmac(hmac::HMAC_SHA256),
+                Algorithm::HS384 => hmac(hmac::HMAC_SHA384),
+                Algorithm::HS512 => hmac(hmac::HMAC_SHA512),
+                Algorithm::RS256 => public(&signature::RSA_PKCS1_2048_8192_SHA256),
+                Algorithm::RS384 => public(&signature::RSA_PKCS1_2048_8192_SHA384),
+                Algorithm::RS512 => public(&signature::RSA_PKCS1_2048_8192_SHA512),
+                Algorithm::PS256 => public(&signature::RSA_PSS_2048_8192_SHA256),
+                Algorithm::PS384 => public(&signature::RSA_PSS_2048_8192_SHA384),
+                Algorithm::PS512 => public(&signature::RSA_PSS_2048_8192_SHA512),
+                Algorithm::ES256 => public(&signature::ECDSA_P256_SHA256_FIXED),
+                Algorithm::ES384 => public(&signature::ECDSA_P384_SHA384_FIXED),
+                Algorithm::EdDSA => public(&signature::ED25519),
+                _ => None,
+            }
+        }
+
+        /// HMAC tags are compared in constant time by aws-lc-rs.
+        pub(super) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+            match self {
+                Self::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+                Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+            }
+        }
     }
 }
 
@@ -817,6 +880,60 @@ ryhkCxFeMfIlUA==
             SigningKey::from_pem(Algorithm::RS256, pem).unwrap_err(),
             KeyError::WeakRsaKey { bits: 1024 }
         );
+    }
+
+    /// The keys parsed once (aws-lc-rs) answer exactly as jsonwebtoken's
+    /// per-check verifiers do, for valid and damaged signatures.
+    #[cfg(feature = "aws_lc_rs")]
+    #[test]
+    fn prepared_keys_agree_with_the_backend() {
+        const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/keys/");
+        let pem = |name: &str| std::fs::read(format!("{KEYS}{name}")).unwrap();
+        let secret = [7u8; 64];
+        let mut pairs = vec![
+            (
+                SigningKey::hmac(Algorithm::HS256, &secret).unwrap(),
+                VerifyingKey::hmac(Algorithm::HS256, &secret).unwrap(),
+            ),
+            (
+                SigningKey::hmac(Algorithm::HS512, &secret).unwrap(),
+                VerifyingKey::hmac(Algorithm::HS512, &secret).unwrap(),
+            ),
+        ];
+        for (alg, private, public) in [
+            (Algorithm::RS256, "rs256-private.pem", "rs256-public.pem"),
+            (Algorithm::PS256, "rs256-private.pem", "rs256-public.pem"),
+            (Algorithm::ES256, "es256-private.pem", "es256-public.pem"),
+            (Algorithm::EdDSA, "eddsa-private.pem", "eddsa-public.pem"),
+        ] {
+            pairs.push((
+                SigningKey::from_pem(alg, &pem(private)).unwrap(),
+                VerifyingKey::from_pem(alg, &pem(public)).unwrap(),
+            ));
+        }
+        for (signing, verifying) in pairs {
+            assert!(verifying.prepared.is_some(), "{:?}", verifying.algorithm);
+            let backend = |message: &[u8], signature: &Vec<u8>| {
+                (PROVIDER.verifier_factory)(&verifying.algorithm, &verifying.key)
+                    .unwrap()
+                    .verify(message, signature)
+                    .is_ok()
+            };
+            let good = signing.sign(b"message").unwrap();
+            let mut flipped = good.clone();
+            flipped[0] ^= 1;
+            let short = good[..good.len() - 1].to_vec();
+            for (message, signature, valid) in [
+                (&b"message"[..], &good, true),
+                (&b"messagf"[..], &good, false),
+                (&b"message"[..], &flipped, false),
+                (&b"message"[..], &short, false),
+                (&b"message"[..], &Vec::new(), false),
+            ] {
+                assert_eq!(verifying.verify(message, signature), valid);
+                assert_eq!(backend(message, signature), valid);
+            }
+        }
     }
 
     #[test]
