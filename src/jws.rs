@@ -60,6 +60,39 @@ pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthErrorKind> {
         .map_err(|_| AuthErrorKind::MalformedToken)
 }
 
+/// A decoded segment, on the stack when it fits in `N` bytes. Headers and
+/// signatures are decoded on every full check and are small (an RS512
+/// signature with a 4096-bit key is 512 bytes), so they need no allocation.
+pub(crate) enum Decoded<const N: usize> {
+    Inline([u8; N], usize),
+    Heap(Vec<u8>),
+}
+
+impl<const N: usize> std::ops::Deref for Decoded<N> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Inline(buffer, len) => &buffer[..*len],
+            Self::Heap(bytes) => bytes,
+        }
+    }
+}
+
+/// As [`decode_segment`], into a stack buffer of `N` bytes when it fits.
+pub(crate) fn decode_segment_inline<const N: usize>(
+    segment: &str,
+) -> Result<Decoded<N>, AuthErrorKind> {
+    if base64::decoded_len_estimate(segment.len()) > N {
+        return decode_segment(segment).map(Decoded::Heap);
+    }
+    let mut buffer = [0u8; N];
+    let len = B64
+        .decode_slice(segment, &mut buffer)
+        .map_err(|_| AuthErrorKind::MalformedToken)?;
+    Ok(Decoded::Inline(buffer, len))
+}
+
 /// The protected header fields this crate acts on.
 ///
 /// The header must be a JSON *object* (RFC 7515 §4): an array is refused even
@@ -257,6 +290,16 @@ mod tests {
         assert!(decode_segment("YQ==").is_err());
         assert!(decode_segment("YR").is_err(), "non-zero trailing bits");
         assert!(decode_segment("a+b/").is_err(), "standard alphabet");
+    }
+
+    #[test]
+    fn inline_decoding_is_as_strict_as_decode_segment() {
+        for segment in ["YQ", "YQ==", "YR", "a+b/", "", "eyJhbGciOiJIUzI1NiJ9", "!!"] {
+            let inline = decode_segment_inline::<8>(segment).map(|d| d.to_vec());
+            assert_eq!(inline, decode_segment(segment), "{segment}");
+            let inline = decode_segment_inline::<512>(segment).map(|d| d.to_vec());
+            assert_eq!(inline, decode_segment(segment), "{segment}");
+        }
     }
 
     #[test]

@@ -555,13 +555,13 @@ impl VerifyingKey {
 
     /// True when `signature` is a valid signature of `message` under this key.
     /// HMAC comparison is constant-time in both backends.
-    pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         #[cfg(feature = "aws_lc_rs")]
         if let Some(prepared) = &self.prepared {
             return prepared.verify(message, signature);
         }
         match (PROVIDER.verifier_factory)(&self.algorithm, &self.key) {
-            Ok(verifier) => verifier.verify(message, signature).is_ok(),
+            Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
             Err(_) => false,
         }
     }

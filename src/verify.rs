@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer};
 use crate::cache::{DEFAULT_VERIFIED_CACHE_CAPACITY, Verified, VerifiedCache};
 use crate::claims::{Audience, Claims, TokenType};
 use crate::config::JwtConfig;
-use crate::jws::{CompactJws, Header, Skip, decode_segment};
+use crate::jws::{CompactJws, Header, Skip, decode_segment, decode_segment_inline};
 use crate::keys::{KeySet, algorithm_name};
 use crate::rejection::{AuthError, AuthErrorKind};
 
@@ -227,7 +227,7 @@ impl Verifier {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
         let jws = CompactJws::split(token)?;
-        let header_json = decode_segment(jws.header)?;
+        let header_json = decode_segment_inline::<256>(jws.header)?;
         let header = Header::parse(&header_json)?;
         let key = self
             .inner
@@ -237,7 +237,7 @@ impl Verifier {
         if algorithm_name(key.algorithm()) != Some(header.alg.as_ref()) {
             return Err(AuthErrorKind::AlgorithmMismatch.into());
         }
-        let signature = decode_segment(jws.signature)?;
+        let signature = decode_segment_inline::<512>(jws.signature)?;
         if !key.verify(jws.signing_input.as_bytes(), &signature) {
             return Err(AuthErrorKind::InvalidSignature.into());
         }
