@@ -817,6 +817,39 @@ tjTPPU5fbr2+9gDg5Otg0I+j9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
     }
 
     #[test]
+    fn concurrent_use_keeps_the_bound_and_accepts_every_valid_token() {
+        let secret = [9u8; 32];
+        let config = JwtConfig::new();
+        let issuer = TokenIssuer::new(
+            SigningKey::hmac(Algorithm::HS256, &secret).unwrap(),
+            config.clone(),
+        );
+        let verifier = Verifier::new(
+            VerifyingKey::hmac(Algorithm::HS256, &secret).unwrap(),
+            config,
+        )
+        .verified_cache(4);
+        let tokens: Vec<String> = (0..8)
+            .map(|_| issuer.access_token("alice", &NoCustomClaims {}).unwrap())
+            .collect();
+        std::thread::scope(|scope| {
+            for offset in 0..4 {
+                let (verifier, tokens) = (&verifier, &tokens);
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let token = &tokens[(i * 3 + offset) % tokens.len()];
+                        let claims = verifier
+                            .verify_keeping::<NoCustomClaims>(token, TokenType::Access)
+                            .unwrap();
+                        assert_eq!(claims.sub, "alice");
+                        assert!(verifier.verified_cache_len() <= 4);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
     fn opting_out_verifies_every_token_in_full() {
         let (issuer, verifier, _) = setup();
         let verifier = verifier.verified_cache(0);
