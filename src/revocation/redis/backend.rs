@@ -75,28 +75,6 @@ impl Backend {
         };
         within(timeout, run).await
     }
-
-    /// Runs one command on a pooled connection, within `timeout` in all.
-    pub(super) async fn query<T: FromRedisValue>(
-        &self,
-        cmd: &redis::Cmd,
-        timeout: Duration,
-    ) -> Result<T, StoreError> {
-        let run = async {
-            match self {
-                Backend::Single(pool) => {
-                    let mut conn = pool.get().await.map_err(pool_error)?;
-                    cmd.query_async(&mut conn).await.map_err(command_error)
-                }
-                #[cfg(feature = "redis-cluster")]
-                Backend::Cluster(pool) => {
-                    let mut conn = pool.get().await.map_err(cluster_pool_error)?;
-                    cmd.query_async(&mut conn).await.map_err(command_error)
-                }
-            }
-        };
-        within(timeout, run).await
-    }
 }
 
 fn pool_config(timeout: Duration) -> deadpool_redis::PoolConfig {

@@ -177,6 +177,16 @@ return want - 1
     )
 }
 
+/// `KEYS[1]` the family; `ARGV`: its first `jti`, expires_at. Every write
+/// goes through a script, so one code path reaches a pool or a cluster.
+pub(super) fn start_family_script() -> Script {
+    Script::new(
+        r"
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', tonumber(ARGV[2]) + 1)
+",
+    )
+}
+
 /// `KEYS`: family, revoked-family; `ARGV`: presented, next, expires_at,
 /// channel, family id. Returns 1 rotated, 2 reused (family revoked and
 /// published), 0 unknown.

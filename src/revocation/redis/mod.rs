@@ -98,6 +98,7 @@ struct Scripts {
     cutoff: redis::Script,
     rotate: redis::Script,
     revoke_family: redis::Script,
+    start_family: redis::Script,
 }
 
 /// The local view's state, as [`RedisStore::watch`] reports it.
@@ -262,6 +263,7 @@ impl RedisStoreBuilder {
                 cutoff: keys::cutoff_script(),
                 rotate: keys::rotate_script(),
                 revoke_family: keys::revoke_family_script(),
+                start_family: keys::start_family_script(),
             },
         });
         let first_sync = sync::Subscriber::new(shared.clone(), clients, self.cluster)
@@ -466,18 +468,18 @@ impl RevocationStore for RedisStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let shared = &self.inner.shared;
-            let () = shared
+            shared
                 .backend
-                .query(
-                    redis::cmd("SET")
-                        .arg(shared.names.key(Kind::Family, family))
+                .invoke(
+                    shared
+                        .scripts
+                        .start_family
+                        .key(shared.names.key(Kind::Family, family))
                         .arg(jti)
-                        .arg("EXAT")
-                        .arg(expires_at + 1),
+                        .arg(expires_at),
                     shared.command_timeout,
                 )
-                .await?;
-            Ok(())
+                .await
         })
     }
 
