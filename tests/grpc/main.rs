@@ -5,6 +5,11 @@
 #[path = "../../examples/tonic.rs"]
 mod example;
 
+#[path = "../support/down_store.rs"]
+mod down_store;
+
+use down_store::DownStore;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,10 +22,10 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower_jwt_auth::grpc::ClaimsExt;
-use tower_jwt_auth::revocation::{RevocationStore, Rotation, StoreFuture, TokenRef};
+use tower_jwt_auth::revocation::RevocationStore;
 use tower_jwt_auth::{
-    Algorithm, Claims, Guard, JwtConfig, MemoryStore, SigningKey, StoreError, TokenIssuer,
-    Verifier, VerifyingKey,
+    Algorithm, Claims, Guard, JwtConfig, MemoryStore, SigningKey, TokenIssuer, Verifier,
+    VerifyingKey,
 };
 
 const SECRET: &[u8] = b"grpc-test-secret-of-at-least-32-bytes!!";
@@ -157,41 +162,6 @@ async fn guard_refusal_is_permission_denied() {
         call(&server, Some(&ops)).await.unwrap().status(),
         ServingStatus::Serving
     );
-}
-
-/// A store that can never answer.
-#[derive(Debug)]
-struct DownStore;
-
-fn down<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
-    Box::pin(async { Err(StoreError::new("down for the test")) })
-}
-
-impl RevocationStore for DownStore {
-    fn is_revoked(&self, _: &TokenRef<'_>) -> Result<bool, StoreError> {
-        Err(StoreError::new("down for the test"))
-    }
-    fn revoke_token<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        down()
-    }
-    fn revoke_subject<'a>(&'a self, _: &'a str, _: u64, _: u64) -> StoreFuture<'a, ()> {
-        down()
-    }
-    fn start_family<'a>(&'a self, _: &'a str, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        down()
-    }
-    fn rotate_family<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: &'a str,
-        _: u64,
-    ) -> StoreFuture<'a, Rotation> {
-        down()
-    }
-    fn revoke_family<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        down()
-    }
 }
 
 #[tokio::test]

@@ -8,6 +8,11 @@
 //! header, `alg: none`…) are forged with jsonwebtoken's signing primitive, so
 //! each is correctly signed and fails only for the reason its test names.
 
+#[path = "../support/down_store.rs"]
+mod down_store;
+
+use down_store::DownStore;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +29,7 @@ use jsonwebtoken::EncodingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_jwt_auth::revocation::{RevocationStore, Rotation, StoreError, StoreFuture, TokenRef};
+use tower_jwt_auth::revocation::RevocationStore;
 use tower_jwt_auth::{
     Algorithm, AuthError, AuthErrorKind, Claims, JwtAuthLayer, JwtConfig, KeySet, ManualClock,
     MemoryStore, SigningKey, TokenIssuer, TokenType, Verifier, VerifyingKey,
@@ -495,37 +500,6 @@ impl Fixture {
         Verifier::new(verifying_key(self.alg), self.config.clone())
             .verify(token, TokenType::Access)
             .unwrap()
-    }
-}
-
-/// A store whose backend is down: every call fails.
-#[derive(Debug)]
-struct DownStore;
-
-impl RevocationStore for DownStore {
-    fn is_revoked(&self, _: &TokenRef<'_>) -> Result<bool, StoreError> {
-        Err(StoreError::new("down"))
-    }
-    fn revoke_token<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn revoke_subject<'a>(&'a self, _: &'a str, _: u64, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn start_family<'a>(&'a self, _: &'a str, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn rotate_family<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: &'a str,
-        _: u64,
-    ) -> StoreFuture<'a, Rotation> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn revoke_family<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
     }
 }
 

@@ -1,6 +1,11 @@
 //! The refresh service and session operations, through real HTTP requests
 //! (`oneshot`) on an axum router that also carries the auth layer.
 
+#[path = "../support/down_store.rs"]
+mod down_store;
+
+use down_store::DownStore;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +16,7 @@ use http::{Request, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower::ServiceExt;
-use tower_jwt_auth::revocation::{RevocationStore, Rotation, StoreError, StoreFuture, TokenRef};
+use tower_jwt_auth::revocation::{RevocationStore, TokenRef};
 use tower_jwt_auth::{
     Algorithm, Claims, JwtAuthLayer, JwtConfig, ManualClock, MemoryStore, RefreshRefused,
     SessionError, SessionManager, SigningKey, TokenIssuer, TokenPair, Verifier, VerifyingKey,
@@ -656,37 +661,6 @@ async fn refresh_of_a_token_whose_session_was_never_started_is_401() {
 }
 
 // ===== store unavailable =====
-
-/// A store whose backend is down: every call fails.
-#[derive(Debug)]
-struct DownStore;
-
-impl RevocationStore for DownStore {
-    fn is_revoked(&self, _: &TokenRef<'_>) -> Result<bool, StoreError> {
-        Err(StoreError::new("down"))
-    }
-    fn revoke_token<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn revoke_subject<'a>(&'a self, _: &'a str, _: u64, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn start_family<'a>(&'a self, _: &'a str, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn rotate_family<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: &'a str,
-        _: u64,
-    ) -> StoreFuture<'a, Rotation> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-    fn revoke_family<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
-        Box::pin(async { Err(StoreError::new("down")) })
-    }
-}
 
 #[tokio::test]
 async fn refresh_with_the_store_down_is_503_with_retry_after() {
