@@ -14,6 +14,7 @@
 
 use std::convert::Infallible;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -37,7 +38,7 @@ pub use settings::Settings;
 async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let sub = request
         .extensions()
-        .get::<Claims>()
+        .get::<Arc<Claims>>()
         .map_or("?", |claims| claims.sub.as_str());
     Ok(Response::new(Full::new(Bytes::from(format!(
         "hello, {sub}\n"

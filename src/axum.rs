@@ -1,6 +1,8 @@
 //! axum extractors (feature `axum`): `Claims<T>` and `Option<Claims<T>>` read
-//! what [`JwtAuthLayer`](crate::JwtAuthLayer) put into the request extensions.
-//! They never decode a token again.
+//! what [`JwtAuthLayer`](crate::JwtAuthLayer) put into the request extensions
+//! (an `Arc<Claims<T>>`) and hand the handler its own copy. They never decode
+//! a token again. A handler that only reads the claims can take the shared
+//! copy instead, with axum's `Extension<Arc<Claims<T>>>`, and skip the copy.
 //!
 //! ```
 //! use axum::{Json, Router, routing::get};
@@ -17,8 +19,21 @@
 //!     }
 //! }
 //!
-//! let app: Router = Router::new().route("/me", get(me)).route("/hello", get(hello));
+//! // The shared copy, without cloning the claims:
+//! use std::sync::Arc;
+//! use axum::Extension;
+//!
+//! async fn whoami(Extension(claims): Extension<Arc<Claims>>) -> String {
+//!     claims.sub.clone()
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/hello", get(hello))
+//!     .route("/whoami", get(whoami));
 //! ```
+
+use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -52,7 +67,7 @@ where
     type Rejection = MissingClaims;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
+        shared_claims(parts).ok_or_else(|| {
             tracing::debug!(
                 "no claims in the request extensions: route not behind JwtAuthLayer, or anonymous"
             );
@@ -72,6 +87,14 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Self>().cloned())
+        Ok(shared_claims(parts))
     }
+}
+
+/// The handler's own copy of the claims the layer shared.
+fn shared_claims<T: Clone + Send + Sync + 'static>(parts: &Parts) -> Option<Claims<T>> {
+    parts
+        .extensions
+        .get::<Arc<Claims<T>>>()
+        .map(|claims| Claims::clone(claims))
 }

@@ -52,8 +52,9 @@ pub struct NoCustomClaims {}
 
 /// The verified claims of a token, with the application's claims `T`.
 ///
-/// The auth layer puts a `Claims<T>` into the request extensions; with the
-/// `axum` feature, handlers take it as an extractor.
+/// The auth layer puts an `Arc<Claims<T>>` into the request extensions (shared
+/// with its verified-token cache, so a repeated token costs no copy); with the
+/// `axum` feature, handlers take a `Claims<T>` as an extractor.
 ///
 /// `T` is deserialized from the whole payload, so it must ignore fields it
 /// does not know (serde's default; do not use `deny_unknown_fields`).

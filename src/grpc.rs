@@ -3,8 +3,8 @@
 //! The layer itself needs none of this: put [`JwtAuthLayer`](crate::JwtAuthLayer)
 //! on a tonic server with `Server::builder().layer(…)`; it answers gRPC
 //! requests with trailers-only `grpc-status` 16 / 7 / 14, and the verified
-//! [`Claims<T>`] travel in the request extensions into the handler's
-//! `tonic::Request`. [`ClaimsExt`] reads them there.
+//! [`Claims<T>`] travel in the request extensions (as `Arc<Claims<T>>`) into
+//! the handler's `tonic::Request`. [`ClaimsExt`] reads them there.
 //!
 //! ```
 //! use tonic::{Request, Status};
@@ -34,7 +34,8 @@ pub trait ClaimsExt {
 
 impl<M> ClaimsExt for Request<M> {
     fn claims<T: Send + Sync + 'static>(&self) -> Result<&Claims<T>, Status> {
-        self.extensions().get::<Claims<T>>().ok_or_else(|| {
+        let shared = self.extensions().get::<std::sync::Arc<Claims<T>>>();
+        shared.map(|claims| &**claims).ok_or_else(|| {
             tracing::debug!("no claims in the tonic request extensions");
             Status::unauthenticated("authentication required")
         })

@@ -506,7 +506,8 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match self.decide(request.headers(), request.extensions().get::<Claims<T>>()) {
+        let claims = request.extensions().get::<Arc<Claims<T>>>();
+        match self.decide(request.headers(), claims.map(|claims| &**claims)) {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
             Err(rejection) => ResponseFuture::rejected(respond(&self.layer.rejection, &rejection)),
         }

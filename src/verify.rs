@@ -164,18 +164,19 @@ impl Verifier {
     }
 
     /// As [`verify`](Self::verify), for claims types the cache can keep
-    /// decoded (the auth layer's): a cache hit then clones the remembered
-    /// claims after checking their times, instead of parsing the payload.
+    /// decoded (the auth layer's), shared: a cache hit checks the remembered
+    /// claims' times and type and hands out another reference to them, so a
+    /// repeated token costs neither payload parsing nor a copy of the claims.
     pub(crate) fn verify_keeping<T>(
         &self,
         token: &str,
         expected: TokenType,
-    ) -> Result<Claims<T>, AuthError>
+    ) -> Result<Arc<Claims<T>>, AuthError>
     where
-        T: DeserializeOwned + Clone + Send + Sync + 'static,
+        T: DeserializeOwned + Send + Sync + 'static,
     {
         let Some(cache) = &self.inner.cache else {
-            return self.verify(token, expected);
+            return self.verify(token, expected).map(Arc::new);
         };
         let now = self.inner.config.clock.now_secs();
         if token.len() > self.inner.config.max_token_len {
@@ -186,7 +187,7 @@ impl Verifier {
                 if let Some(kept) = verified
                     .claims
                     .get()
-                    .and_then(|kept| kept.downcast_ref::<Claims<T>>())
+                    .and_then(|kept| kept.downcast_ref::<Arc<Claims<T>>>())
                 {
                     // Everything but the times and the type was checked
                     // when these claims were kept, against the same config.
@@ -195,7 +196,7 @@ impl Verifier {
                     if kept.token_type != expected {
                         return Err(AuthErrorKind::WrongTokenType.into());
                     }
-                    return Ok(kept.clone());
+                    return Ok(Arc::clone(kept));
                 }
                 let claims = self
                     .check_claims::<T>(&verified.payload, expected, now)
@@ -212,8 +213,9 @@ impl Verifier {
                 (verified, claims)
             }
         };
+        let claims = Arc::new(claims);
         // First come, first kept: another `T` keeps using the payload.
-        let _ = verified.claims.set(Box::new(claims.clone()));
+        let _ = verified.claims.set(Box::new(Arc::clone(&claims)));
         Ok(claims)
     }
 

@@ -3,7 +3,7 @@
 //!
 //! For each request it reads a token from the configured sources, verifies it
 //! as an **access** token, asks the revocation store, and either inserts the
-//! [`Claims<T>`](crate::Claims) into the request extensions and calls the inner
+//! [`Arc<Claims<T>>`](crate::Claims) into the request extensions and calls the inner
 //! service, or answers with a rejection (401, 503; gRPC statuses for gRPC).
 //! All of that is synchronous: the inner service is called in `call` itself,
 //! and no future is boxed.
@@ -97,10 +97,10 @@ impl Shared {
 
     /// The whole decision for one request: `Ok(None)` only in optional mode
     /// when no credential was presented at all.
-    pub(crate) fn authenticate<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+    pub(crate) fn authenticate<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         headers: &HeaderMap,
-    ) -> Result<Option<Claims<T>>, Rejection> {
+    ) -> Result<Option<Arc<Claims<T>>>, Rejection> {
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();

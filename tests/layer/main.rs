@@ -712,11 +712,11 @@ async fn layer_works_with_a_non_axum_body_type() {
     let service = JwtAuthLayer::new(verifier)
         .claims::<User>()
         .layer(service_fn(|request: Request<Full<Bytes>>| async move {
-            let claims = request.extensions().get::<Claims<User>>().cloned();
+            let claims = request.extensions().get::<Arc<Claims<User>>>().cloned();
             let body = request.into_body().collect().await.unwrap().to_bytes();
             let text = format!(
                 "{} sent {}",
-                claims.map(|c| c.sub).unwrap_or_default(),
+                claims.map(|c| c.sub.clone()).unwrap_or_default(),
                 String::from_utf8_lossy(&body)
             );
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
@@ -775,7 +775,7 @@ async fn layer_works_with_unit_requests_and_string_responses() {
         .layer(service_fn(|request: Request<()>| async move {
             let sub = request
                 .extensions()
-                .get::<Claims<User>>()
+                .get::<Arc<Claims<User>>>()
                 .unwrap()
                 .sub
                 .clone();
