@@ -21,7 +21,9 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// Default capacity of the verified-token cache: enough for the live access
@@ -47,7 +49,41 @@ impl Verified {
     }
 }
 
-type Generation = HashMap<Box<str>, Arc<Verified>>;
+type Generation = HashMap<Box<str>, Arc<Verified>, TailHash>;
+
+/// How many trailing bytes of a token are hashed.
+const HASHED_TAIL: usize = 32;
+
+/// Hashes a token by its length and its last [`HASHED_TAIL`] bytes, which lie
+/// in the signature: unpredictable without the key, so distinct cached tokens
+/// spread over the table, while hashing a few hundred bytes of header and
+/// claims on every request would cost more than the rest of a cache hit.
+/// Still SipHash with a random key, so a client cannot aim lookups at one
+/// bucket; equality is always the whole token.
+#[derive(Clone, Default)]
+struct TailHash(RandomState);
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+struct TailHasher(DefaultHasher);
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write_usize(bytes.len());
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
 
 pub(crate) struct VerifiedCache {
     /// Entries per generation.
@@ -169,6 +205,18 @@ mod tests {
             assert!(cache.get("hot").is_some(), "evicted after {i} inserts");
         }
         assert!(cache.len() <= 4);
+    }
+
+    #[test]
+    fn tokens_differing_only_before_the_tail_are_distinct() {
+        let cache = VerifiedCache::new(8);
+        let tail = "s".repeat(HASHED_TAIL);
+        cache.insert(&format!("a.b.{tail}"), payload(1));
+        cache.insert(&format!("a.c.{tail}"), payload(2));
+        assert_eq!(cache.get(&format!("a.b.{tail}")).unwrap().payload[..], [1]);
+        assert_eq!(cache.get(&format!("a.c.{tail}")).unwrap().payload[..], [2]);
+        assert!(cache.get(&format!("a.d.{tail}")).is_none());
+        assert!(cache.get(&tail).is_none());
     }
 
     #[test]
