@@ -1,0 +1,272 @@
+//! Instructions per call, counted by valgrind's callgrind: the same
+//! comparison as `benches/verify.rs` (and the demo's two routes of
+//! `benches/demo.rs`), in a unit that does not move with the machine's load.
+//! Two runs of the same binary give the same counts, so the ratios below are
+//! exact for this build, where wall-clock ratios on a shared VM drift by
+//! several percent between runs.
+//!
+//! Instructions are not time: a signature check's assembly retires more
+//! instructions per cycle than parsing code. Compare rows that do the same
+//! kind of work (this crate's verifier against `jsonwebtoken::decode`, whose
+//! signature math is the same aws-lc-rs code); the criterion benches give the
+//! times.
+//!
+//! ```sh
+//! cargo bench --bench instructions            # needs valgrind
+//! ```
+//!
+//! Without arguments (cargo passes `--bench`) it runs itself under
+//! `valgrind --tool=callgrind` once per workload and prints the instructions
+//! counted inside [`measured_loop`] divided by its iterations: set-up (which
+//! signs tokens with random nonces, so its count varies) is not counted.
+//! With `<workload> <algorithm> <iterations>` it runs one workload and exits;
+//! that is what valgrind runs.
+
+#![allow(missing_docs)]
+
+#[allow(dead_code)]
+#[path = "../examples/demo.rs"]
+mod demo;
+mod support;
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use support::{BenchClaims, PeerBody, fixtures, inner, peer_layer, runtime};
+use tower::{Layer as _, ServiceExt as _};
+use tower_jwt_auth::{
+    Algorithm, DEFAULT_VERIFIED_CACHE_CAPACITY, JwtAuthLayer, JwtConfig, NoCustomClaims,
+    SigningKey, TokenType, VerifyingKey,
+};
+
+const ITERATIONS: u64 = 200;
+const ALGORITHMS: [&str; 4] = ["HS256", "RS256", "ES256", "EdDSA"];
+const WORKLOADS: [&str; 7] = [
+    "jsonwebtoken/decode",
+    "verifier/first-seen",
+    "verifier/repeated",
+    "inner/bare",
+    "layer/memory/first-seen",
+    "layer/memory/repeated",
+    "jwt-authorizer/layer",
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [workload, algorithm, iterations] => {
+            run(workload, algorithm, iterations.parse().expect("iterations"));
+        }
+        _ => compare(),
+    }
+}
+
+/// Runs `workload` `iterations` times.
+fn run(workload: &str, algorithm: &str, iterations: u64) {
+    if workload.starts_with("demo") {
+        return run_demo(workload, iterations);
+    }
+    let fixture = &fixtures()
+        .into_iter()
+        .find(|f| f.name == algorithm)
+        .expect("a known algorithm");
+    let rt = &runtime();
+    let first_seen = fixture.verifier().verified_cache(0);
+    let repeated = fixture
+        .verifier()
+        .verified_cache(DEFAULT_VERIFIED_CACHE_CAPACITY);
+    let verify = move |verifier: &tower_jwt_auth::Verifier| {
+        verifier
+            .verify::<NoCustomClaims>(black_box(&fixture.token), TokenType::Access)
+            .unwrap();
+    };
+    let layered = move |verifier: &tower_jwt_auth::Verifier| {
+        let service = JwtAuthLayer::new(verifier.clone()).layer(inner::<Body>());
+        move || {
+            let response = rt
+                .block_on(service.clone().oneshot(fixture.request()))
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    };
+    let mut call: Box<dyn FnMut()> = match workload {
+        "jsonwebtoken/decode" => {
+            let (key, validation) = fixture.jsonwebtoken();
+            Box::new(move || {
+                jsonwebtoken::decode::<BenchClaims>(black_box(&fixture.token), &key, &validation)
+                    .unwrap();
+            })
+        }
+        "verifier/first-seen" => Box::new(|| verify(&first_seen)),
+        "verifier/repeated" => Box::new(|| verify(&repeated)),
+        "inner/bare" => {
+            let bare = inner::<Body>();
+            Box::new(move || {
+                rt.block_on(bare.clone().oneshot(fixture.request()))
+                    .unwrap();
+            })
+        }
+        "layer/memory/first-seen" => Box::new(layered(&first_seen)),
+        "layer/memory/repeated" => Box::new(layered(&repeated)),
+        "jwt-authorizer/layer" => {
+            let peer = rt.block_on(peer_layer(fixture)).layer(inner::<PeerBody>());
+            Box::new(move || {
+                let response = rt
+                    .block_on(peer.clone().oneshot(fixture.request()))
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+            })
+        }
+        other => panic!("unknown workload {other}"),
+    };
+    // One call outside the count, so a cache is warm for "repeated".
+    call();
+    measured_loop(&mut call, iterations);
+}
+
+/// The only code callgrind counts (`--toggle-collect`).
+#[inline(never)]
+fn measured_loop(call: &mut dyn FnMut(), iterations: u64) {
+    for _ in 0..iterations {
+        call();
+    }
+}
+
+/// The demo's router in-process, as `benches/demo.rs`: `demo/health` and
+/// `demo/protected`, both with the same HS256 token in `Authorization`.
+fn run_demo(workload: &str, iterations: u64) {
+    const SECRET: &[u8] = b"bench-demo-secret-of-at-least-32-bytes!";
+    let rt = runtime();
+    let app = demo::app(demo::Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        signing: SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+        verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+        config: JwtConfig::new().access_ttl(Duration::from_secs(86_400)),
+    });
+    let login = Request::post("/auth/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            r#"{"username":"alice","password":"alice-password"}"#,
+        ))
+        .unwrap();
+    let response = rt.block_on(app.clone().oneshot(login)).unwrap();
+    let body = rt
+        .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
+        .unwrap();
+    let pair: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let bearer = header::HeaderValue::from_str(&format!(
+        "Bearer {}",
+        pair["access_token"].as_str().unwrap()
+    ))
+    .unwrap();
+    let uri = match workload {
+        "demo/health" => "/health",
+        "demo/protected" => "/protected/ping",
+        other => panic!("unknown workload {other}"),
+    };
+    let mut call = || {
+        let mut request = Request::get(uri).body(Body::empty()).unwrap();
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, bearer.clone());
+        let response = rt.block_on(app.clone().oneshot(request)).unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    };
+    call();
+    measured_loop(&mut call, iterations);
+}
+
+/// Instructions callgrind counted for one run of `workload`.
+fn count(workload: &str, algorithm: &str, iterations: u64) -> u64 {
+    let exe = std::env::current_exe().expect("own path");
+    let output = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            "--collect-atstart=no",
+            "--toggle-collect=*measured_loop*",
+        ])
+        .arg(exe)
+        .args([workload, algorithm, &iterations.to_string()])
+        .output()
+        .expect("valgrind runs");
+    assert!(
+        output.status.success(),
+        "{workload} {algorithm}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr
+        .lines()
+        .find_map(|line| line.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no instruction count from callgrind:\n{stderr}"))
+}
+
+fn per_call(workload: &str, algorithm: &str) -> f64 {
+    count(workload, algorithm, ITERATIONS) as f64 / ITERATIONS as f64
+}
+
+fn compare() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        println!("instructions: valgrind is not installed (apt-get install -y valgrind); skipped");
+        return;
+    }
+    println!("instructions per call (callgrind, {ITERATIONS} iterations)\n");
+    println!(
+        "{:<26}{}",
+        "workload",
+        ALGORITHMS.map(|a| format!("{a:>12}")).concat()
+    );
+    let mut table = Vec::new();
+    for workload in WORKLOADS {
+        let row: Vec<f64> = ALGORITHMS.iter().map(|a| per_call(workload, a)).collect();
+        println!(
+            "{workload:<26}{}",
+            row.iter().map(|n| format!("{n:>12.0}")).collect::<String>()
+        );
+        table.push(row);
+    }
+    let at = |workload: &str| table[WORKLOADS.iter().position(|w| *w == workload).unwrap()].clone();
+    let (decode, first_seen) = (at("jsonwebtoken/decode"), at("verifier/first-seen"));
+    let (inner, repeated) = (at("inner/bare"), at("layer/memory/repeated"));
+    let (layer_first, peer) = (at("layer/memory/first-seen"), at("jwt-authorizer/layer"));
+    let ratios: [(&str, Vec<f64>); 4] = [
+        (
+            "verifier first-seen / decode",
+            (0..4).map(|i| first_seen[i] / decode[i]).collect(),
+        ),
+        (
+            "(layer repeated − inner) / HS256 decode",
+            (0..4)
+                .map(|i| (repeated[i] - inner[i]) / decode[0])
+                .collect(),
+        ),
+        (
+            "layer first-seen / jwt-authorizer",
+            (0..4).map(|i| layer_first[i] / peer[i]).collect(),
+        ),
+        (
+            "layer repeated / jwt-authorizer",
+            (0..4).map(|i| repeated[i] / peer[i]).collect(),
+        ),
+    ];
+    println!("\nratios");
+    for (name, row) in ratios {
+        println!(
+            "{name:<42}{}",
+            row.iter().map(|r| format!("{r:>8.3}")).collect::<String>()
+        );
+    }
+    let health = per_call("demo/health", "HS256");
+    let protected = per_call("demo/protected", "HS256");
+    println!(
+        "\ndemo router in-process, same token in both: /health {health:.0}, /protected/ping {protected:.0} \
+         instructions; the layer adds {:.0} ({:.1} % of /health)",
+        protected - health,
+        (protected - health) / health * 100.0
+    );
+}
