@@ -21,7 +21,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -49,40 +49,67 @@ impl Verified {
     }
 }
 
-type Generation = HashMap<Box<str>, Arc<Verified>, TailHash>;
+type Generation = HashMap<Box<[u8]>, Arc<Verified>, TailHash>;
 
 /// How many trailing bytes of a token are hashed.
-const HASHED_TAIL: usize = 32;
+const HASHED_TAIL: usize = 16;
 
 /// Hashes a token by its length and its last [`HASHED_TAIL`] bytes, which lie
-/// in the signature: unpredictable without the key, so distinct cached tokens
-/// spread over the table, while hashing a few hundred bytes of header and
-/// claims on every request would cost more than the rest of a cache hit.
-/// Still SipHash with a random key, so a client cannot aim lookups at one
-/// bucket; equality is always the whole token.
-#[derive(Clone, Default)]
-struct TailHash(RandomState);
+/// in the signature, mixed with a random per-cache seed. The hash only places
+/// entries in the table; a lookup always compares the whole token. Hashing the
+/// hundreds of bytes of header and claims with SipHash on every request cost
+/// more than the rest of a cache hit, and is not needed here: only tokens that
+/// passed verification are ever inserted, and their signature bytes cannot be
+/// chosen without the key, so no client can crowd entries into one bucket.
+#[derive(Clone)]
+struct TailHash {
+    seed: u64,
+}
+
+impl Default for TailHash {
+    fn default() -> Self {
+        Self {
+            seed: RandomState::new().hash_one(0x5eed_u64),
+        }
+    }
+}
 
 impl BuildHasher for TailHash {
     type Hasher = TailHasher;
 
     fn build_hasher(&self) -> TailHasher {
-        TailHasher(self.0.build_hasher())
+        TailHasher(self.seed)
     }
 }
 
-struct TailHasher(DefaultHasher);
+struct TailHasher(u64);
 
 impl Hasher for TailHasher {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.write_usize(bytes.len());
-        self.0
-            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+        let tail = &bytes[bytes.len().saturating_sub(HASHED_TAIL)..];
+        let mut block = [0u8; HASHED_TAIL];
+        block[HASHED_TAIL - tail.len()..].copy_from_slice(tail);
+        let (high, low) = block.split_at(8);
+        let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+        self.0 = mix(mix(self.0 ^ word(high)) ^ word(low));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = mix(self.0 ^ n as u64);
     }
 
     fn finish(&self) -> u64 {
-        self.0.finish()
+        self.0
     }
+}
+
+/// The SplitMix64 finalizer: every input bit affects every output bit.
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 pub(crate) struct VerifiedCache {
@@ -108,7 +135,7 @@ impl VerifiedCache {
     }
 
     /// What is remembered of exactly `token`, if anything.
-    pub(crate) fn get(&self, token: &str) -> Option<Arc<Verified>> {
+    pub(crate) fn get(&self, token: &[u8]) -> Option<Arc<Verified>> {
         let previous = {
             let generations = self.read();
             if let Some(payload) = generations.current.get(token) {
@@ -123,7 +150,7 @@ impl VerifiedCache {
 
     /// Remembers `token` as verified. Call only after the token passed
     /// every check.
-    pub(crate) fn insert(&self, token: &str, payload: Arc<Verified>) {
+    pub(crate) fn insert(&self, token: &[u8], payload: Arc<Verified>) {
         let mut generations = self.write();
         if generations.current.len() >= self.generation_len {
             generations.previous = std::mem::take(&mut generations.current);
@@ -179,18 +206,18 @@ mod tests {
     #[test]
     fn lookup_is_by_the_exact_token() {
         let cache = VerifiedCache::new(8);
-        cache.insert("a.b.c", payload(1));
-        assert_eq!(cache.get("a.b.c").unwrap().payload[..], [1]);
-        assert!(cache.get("a.b.d").is_none());
-        assert!(cache.get("a.b.c ").is_none());
-        assert!(cache.get("a.b").is_none());
+        cache.insert(b"a.b.c", payload(1));
+        assert_eq!(cache.get(b"a.b.c").unwrap().payload[..], [1]);
+        assert!(cache.get(b"a.b.d").is_none());
+        assert!(cache.get(b"a.b.c ").is_none());
+        assert!(cache.get(b"a.b").is_none());
     }
 
     #[test]
     fn never_holds_more_than_its_capacity() {
         let cache = VerifiedCache::new(10);
         for i in 0..1000u32 {
-            cache.insert(&format!("token-{i}"), payload(0));
+            cache.insert(format!("token-{i}").as_bytes(), payload(0));
             assert!(cache.len() <= 10, "{} entries after {i}", cache.len());
         }
         assert_eq!(cache.capacity(), 10);
@@ -199,10 +226,10 @@ mod tests {
     #[test]
     fn a_token_in_use_survives_generation_changes() {
         let cache = VerifiedCache::new(4);
-        cache.insert("hot", payload(7));
+        cache.insert(b"hot", payload(7));
         for i in 0..100u32 {
-            cache.insert(&format!("cold-{i}"), payload(0));
-            assert!(cache.get("hot").is_some(), "evicted after {i} inserts");
+            cache.insert(format!("cold-{i}").as_bytes(), payload(0));
+            assert!(cache.get(b"hot").is_some(), "evicted after {i} inserts");
         }
         assert!(cache.len() <= 4);
     }
@@ -211,18 +238,39 @@ mod tests {
     fn tokens_differing_only_before_the_tail_are_distinct() {
         let cache = VerifiedCache::new(8);
         let tail = "s".repeat(HASHED_TAIL);
-        cache.insert(&format!("a.b.{tail}"), payload(1));
-        cache.insert(&format!("a.c.{tail}"), payload(2));
-        assert_eq!(cache.get(&format!("a.b.{tail}")).unwrap().payload[..], [1]);
-        assert_eq!(cache.get(&format!("a.c.{tail}")).unwrap().payload[..], [2]);
-        assert!(cache.get(&format!("a.d.{tail}")).is_none());
-        assert!(cache.get(&tail).is_none());
+        cache.insert(format!("a.b.{tail}").as_bytes(), payload(1));
+        cache.insert(format!("a.c.{tail}").as_bytes(), payload(2));
+        assert_eq!(
+            cache.get(format!("a.b.{tail}").as_bytes()).unwrap().payload[..],
+            [1]
+        );
+        assert_eq!(
+            cache.get(format!("a.c.{tail}").as_bytes()).unwrap().payload[..],
+            [2]
+        );
+        assert!(cache.get(format!("a.d.{tail}").as_bytes()).is_none());
+        assert!(cache.get(tail.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn the_hash_depends_on_the_tail_and_the_length() {
+        let hash = TailHash::default();
+        let tail = "x".repeat(HASHED_TAIL);
+        let h = |s: &str| hash.hash_one(s.as_bytes());
+        assert_eq!(h(&format!("a.{tail}")), h(&format!("b.{tail}")));
+        assert_ne!(h(&format!("a.{tail}")), h(&format!("aa.{tail}")));
+        assert_ne!(h(&format!("a.{tail}")), h(&format!("a.{tail}y")));
+        // Each cache has its own seed.
+        assert_ne!(
+            TailHash::default().hash_one(b"t".as_slice()),
+            TailHash::default().hash_one(b"t".as_slice())
+        );
     }
 
     #[test]
     fn debug_shows_no_token() {
         let cache = VerifiedCache::new(4);
-        cache.insert("eyJ-secret-token", payload(1));
+        cache.insert(b"eyJ-secret-token", payload(1));
         let shown = format!("{cache:?}");
         assert!(!shown.contains("secret"), "{shown}");
     }

@@ -46,11 +46,9 @@ impl TokenSource {
     }
 
     /// `Ok(None)` when this source holds nothing; `Err` when it holds
-    /// something that is not a single well-formed token.
-    pub(crate) fn extract<'h>(
-        &self,
-        headers: &'h HeaderMap,
-    ) -> Result<Option<&'h str>, AuthErrorKind> {
+    /// something that is not a single credential of its kind. The credential
+    /// is not yet checked to be a well-formed token.
+    fn extract<'h>(&self, headers: &'h HeaderMap) -> Result<Option<Credential<'h>>, AuthErrorKind> {
         match self {
             Self::Authorization { scheme } => from_authorization(headers, scheme),
             Self::Cookie(name) => from_cookies(headers, name),
@@ -65,17 +63,47 @@ impl Default for TokenSource {
     }
 }
 
-/// Reads a token from the first of `sources` that holds one.
+/// The credential a source held: the bytes where a token should be, not yet
+/// checked to be one. The auth layer first looks these exact bytes up in the
+/// verified-token cache, where a hit proves them a token that passed every
+/// check, and checks them with [`token`](Self::token) only on a miss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Credential<'h>(&'h [u8]);
+
+impl<'h> Credential<'h> {
+    pub(crate) fn as_bytes(self) -> &'h [u8] {
+        self.0
+    }
+
+    /// The token, if the credential is one: non-empty visible ASCII without
+    /// spaces (the verifier judges the rest); else a malformed credential.
+    pub(crate) fn token(self) -> Result<&'h str, AuthErrorKind> {
+        checked_token(self.0)
+    }
+}
+
+/// Reads the credential of the first of `sources` that holds one.
+pub(crate) fn extract_credential<'h>(
+    sources: &[TokenSource],
+    headers: &'h HeaderMap,
+) -> Result<Option<Credential<'h>>, AuthErrorKind> {
+    for source in sources {
+        if let Some(credential) = source.extract(headers)? {
+            return Ok(Some(credential));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads a token from the first of `sources` that holds one, checked.
+#[cfg_attr(not(any(test, fuzzing)), allow(dead_code))]
 pub(crate) fn extract_token<'h>(
     sources: &[TokenSource],
     headers: &'h HeaderMap,
 ) -> Result<Option<&'h str>, AuthErrorKind> {
-    for source in sources {
-        if let Some(token) = source.extract(headers)? {
-            return Ok(Some(token));
-        }
-    }
-    Ok(None)
+    extract_credential(sources, headers)?
+        .map(Credential::token)
+        .transpose()
 }
 
 /// The raw bytes of the one `name` header, if there is one; two or more
@@ -104,7 +132,7 @@ fn visible_ascii(bytes: &[u8]) -> bool {
 fn from_authorization<'h>(
     headers: &'h HeaderMap,
     scheme: &str,
-) -> Result<Option<&'h str>, AuthErrorKind> {
+) -> Result<Option<Credential<'h>>, AuthErrorKind> {
     let Some(value) = single(headers, &header::AUTHORIZATION)? else {
         return Ok(None);
     };
@@ -126,17 +154,20 @@ fn from_authorization<'h>(
             Err(malformed)
         };
     }
-    checked_token(token).map(Some)
+    Ok(Some(Credential(token)))
 }
 
 fn from_header<'h>(
     headers: &'h HeaderMap,
     name: &HeaderName,
-) -> Result<Option<&'h str>, AuthErrorKind> {
-    single(headers, name)?.map(checked_token).transpose()
+) -> Result<Option<Credential<'h>>, AuthErrorKind> {
+    Ok(single(headers, name)?.map(Credential))
 }
 
-fn from_cookies<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, AuthErrorKind> {
+fn from_cookies<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+) -> Result<Option<Credential<'h>>, AuthErrorKind> {
     // Bytes, not `to_str`: a non-ASCII byte in some other cookie must not
     // hide ours (which would read as "no token").
     let mut found = None;
@@ -152,7 +183,7 @@ fn from_cookies<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str
             if found.is_some() {
                 return Err(AuthErrorKind::MalformedCredentials);
             }
-            found = Some(checked_token(&pair[eq + 1..])?);
+            found = Some(Credential(&pair[eq + 1..]));
         }
     }
     Ok(found)
@@ -182,6 +213,13 @@ fn all_graphic(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    fn checked<'h>(
+        source: &TokenSource,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<&'h str>, AuthErrorKind> {
+        source.extract(headers)?.map(Credential::token).transpose()
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -216,14 +254,14 @@ mod tests {
         let bearer = TokenSource::bearer();
         for scheme in ["Bearer", "bearer", "BEARER"] {
             let h = headers(&[("authorization", &format!("{scheme} a.b.c"))]);
-            assert_eq!(bearer.extract(&h), Ok(Some("a.b.c")));
+            assert_eq!(checked(&bearer, &h), Ok(Some("a.b.c")));
         }
     }
 
     #[test]
     fn other_scheme_means_no_bearer_token() {
         let h = headers(&[("authorization", "Basic YWxpY2U6cHc=")]);
-        assert_eq!(TokenSource::bearer().extract(&h), Ok(None));
+        assert_eq!(checked(&TokenSource::bearer(), &h), Ok(None));
     }
 
     #[test]
@@ -243,7 +281,7 @@ mod tests {
         ] {
             let h = headers(&[("authorization", value)]);
             assert_eq!(
-                TokenSource::bearer().extract(&h),
+                checked(&TokenSource::bearer(), &h),
                 Err(AuthErrorKind::MalformedCredentials),
                 "{value:?}"
             );
@@ -257,7 +295,7 @@ mod tests {
             ("authorization", "Bearer d.e.f"),
         ]);
         assert_eq!(
-            TokenSource::bearer().extract(&h),
+            checked(&TokenSource::bearer(), &h),
             Err(AuthErrorKind::MalformedCredentials)
         );
     }
@@ -266,10 +304,10 @@ mod tests {
     fn cookie_source_finds_its_cookie_among_others() {
         let h = headers(&[("cookie", "theme=dark; access_token=a.b.c; lang=en")]);
         assert_eq!(
-            TokenSource::cookie("access_token").extract(&h),
+            checked(&TokenSource::cookie("access_token"), &h),
             Ok(Some("a.b.c"))
         );
-        assert_eq!(TokenSource::cookie("other").extract(&h), Ok(None));
+        assert_eq!(checked(&TokenSource::cookie("other"), &h), Ok(None));
     }
 
     #[test]
@@ -279,14 +317,14 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_bytes(b"name=caf\xc3\xa9; at=a.b.c").unwrap(),
         );
-        assert_eq!(TokenSource::cookie("at").extract(&h), Ok(Some("a.b.c")));
+        assert_eq!(checked(&TokenSource::cookie("at"), &h), Ok(Some("a.b.c")));
     }
 
     #[test]
     fn duplicate_cookie_is_an_error() {
         let h = headers(&[("cookie", "at=a.b.c"), ("cookie", "at=d.e.f")]);
         assert_eq!(
-            TokenSource::cookie("at").extract(&h),
+            checked(&TokenSource::cookie("at"), &h),
             Err(AuthErrorKind::MalformedCredentials)
         );
     }

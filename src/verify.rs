@@ -148,7 +148,7 @@ impl Verifier {
         if token.len() > self.inner.config.max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
-        if let Some(verified) = cache.get(token) {
+        if let Some(verified) = cache.get(token.as_bytes()) {
             // The signature was verified when this exact token was cached;
             // the claims are checked again at `now`.
             return self
@@ -159,8 +159,41 @@ impl Verifier {
         let claims = self
             .check_claims(&payload, expected, now)
             .map_err(AuthError::new)?;
-        cache.insert(token, Verified::new(payload.into()));
+        cache.insert(token.as_bytes(), Verified::new(payload.into()));
         Ok(claims)
+    }
+
+    /// The claims kept for exactly these bytes, if the cache holds them for
+    /// this `T`, checked for time and type now; `None` on a miss. A hit
+    /// proves the bytes a token that passed every other check, so the auth
+    /// layer asks this before it checks the credential's form at all.
+    pub(crate) fn kept_claims<T>(
+        &self,
+        token: &[u8],
+        expected: TokenType,
+    ) -> Option<Result<Arc<Claims<T>>, AuthError>>
+    where
+        T: Send + Sync + 'static,
+    {
+        let verified = self.inner.cache.as_ref()?.get(token)?;
+        let kept = verified.claims.get()?.downcast_ref::<Arc<Claims<T>>>()?;
+        Some(self.check_kept(kept, expected))
+    }
+
+    fn check_kept<T>(
+        &self,
+        kept: &Arc<Claims<T>>,
+        expected: TokenType,
+    ) -> Result<Arc<Claims<T>>, AuthError> {
+        // Everything but the times and the type was checked when these
+        // claims were kept, against the same config.
+        let now = self.inner.config.clock.now_secs();
+        self.check_times(kept.exp, kept.nbf, kept.iat, kept.iat_us, now)
+            .map_err(AuthError::new)?;
+        if kept.token_type != expected {
+            return Err(AuthErrorKind::WrongTokenType.into());
+        }
+        Ok(Arc::clone(kept))
     }
 
     /// As [`verify`](Self::verify), for claims types the cache can keep
@@ -182,21 +215,14 @@ impl Verifier {
         if token.len() > self.inner.config.max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
-        let (verified, claims) = match cache.get(token) {
+        let (verified, claims) = match cache.get(token.as_bytes()) {
             Some(verified) => {
                 if let Some(kept) = verified
                     .claims
                     .get()
                     .and_then(|kept| kept.downcast_ref::<Arc<Claims<T>>>())
                 {
-                    // Everything but the times and the type was checked
-                    // when these claims were kept, against the same config.
-                    self.check_times(kept.exp, kept.nbf, kept.iat, kept.iat_us, now)
-                        .map_err(AuthError::new)?;
-                    if kept.token_type != expected {
-                        return Err(AuthErrorKind::WrongTokenType.into());
-                    }
-                    return Ok(Arc::clone(kept));
+                    return self.check_kept(kept, expected);
                 }
                 let claims = self
                     .check_claims::<T>(&verified.payload, expected, now)
@@ -209,7 +235,7 @@ impl Verifier {
                     .check_claims::<T>(&payload, expected, now)
                     .map_err(AuthError::new)?;
                 let verified = Verified::new(payload.into());
-                cache.insert(token, Arc::clone(&verified));
+                cache.insert(token.as_bytes(), Arc::clone(&verified));
                 (verified, claims)
             }
         };

@@ -56,7 +56,7 @@ use serde::de::DeserializeOwned;
 use crate::claims::{Claims, TokenType};
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
 use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
-use crate::source::{TokenSource, extract_token};
+use crate::source::{TokenSource, extract_credential};
 use crate::verify::Verifier;
 
 /// What every clone of the layer and its services shares.
@@ -107,8 +107,8 @@ impl Shared {
         let reject = |kind: AuthErrorKind| {
             Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
         };
-        let token = match extract_token(&self.sources, headers) {
-            Ok(Some(token)) => token,
+        let credential = match extract_credential(&self.sources, headers) {
+            Ok(Some(credential)) => credential,
             Ok(None) if self.optional => {
                 tracing::trace!(
                     outcome = "anonymous",
@@ -125,7 +125,21 @@ impl Shared {
                 return Err(reject(kind));
             }
         };
-        let claims = match self.verifier.verify_keeping::<T>(token, TokenType::Access) {
+        // A repeated token: the cache knows these exact bytes.
+        let verified = match self
+            .verifier
+            .kept_claims::<T>(credential.as_bytes(), TokenType::Access)
+        {
+            Some(verified) => verified,
+            None => match credential.token() {
+                Ok(token) => self.verifier.verify_keeping::<T>(token, TokenType::Access),
+                Err(kind) => {
+                    tracing::info!(outcome = "rejected", reason = %AuthError::new(kind));
+                    return Err(reject(kind));
+                }
+            },
+        };
+        let claims = match verified {
             Ok(claims) => claims,
             Err(error) => {
                 tracing::info!(outcome = "rejected", reason = %error);
