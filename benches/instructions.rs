@@ -44,13 +44,15 @@ use tower_jwt_auth::{
 
 const ITERATIONS: u64 = 200;
 const ALGORITHMS: [&str; 4] = ["HS256", "RS256", "ES256", "EdDSA"];
-const WORKLOADS: [&str; 7] = [
+const WORKLOADS: [&str; 9] = [
     "jsonwebtoken/decode",
     "verifier/first-seen",
     "verifier/repeated",
     "inner/bare",
     "layer/memory/first-seen",
     "layer/memory/repeated",
+    "layer/redis/first-seen",
+    "layer/redis/repeated",
     "jwt-authorizer/layer",
 ];
 
@@ -83,8 +85,14 @@ fn run(workload: &str, algorithm: &str, iterations: u64) {
             .verify::<NoCustomClaims>(black_box(&fixture.token), TokenType::Access)
             .unwrap();
     };
-    let layered = move |verifier: &tower_jwt_auth::Verifier| {
-        let service = JwtAuthLayer::new(verifier.clone()).layer(inner::<Body>());
+    let redis = || {
+        support::redis_store(rt).unwrap_or_else(|| {
+            // `compare` turns this into "skipped".
+            std::process::exit(3)
+        })
+    };
+    let layered = move |layer: JwtAuthLayer| {
+        let service = layer.layer(inner::<Body>());
         move || {
             let response = rt
                 .block_on(service.clone().oneshot(fixture.request()))
@@ -109,8 +117,14 @@ fn run(workload: &str, algorithm: &str, iterations: u64) {
                     .unwrap();
             })
         }
-        "layer/memory/first-seen" => Box::new(layered(&first_seen)),
-        "layer/memory/repeated" => Box::new(layered(&repeated)),
+        "layer/memory/first-seen" => Box::new(layered(JwtAuthLayer::new(first_seen.clone()))),
+        "layer/memory/repeated" => Box::new(layered(JwtAuthLayer::new(repeated.clone()))),
+        "layer/redis/first-seen" => Box::new(layered(
+            JwtAuthLayer::new(first_seen.clone()).store(redis()),
+        )),
+        "layer/redis/repeated" => {
+            Box::new(layered(JwtAuthLayer::new(repeated.clone()).store(redis())))
+        }
         "jwt-authorizer/layer" => {
             let peer = rt.block_on(peer_layer(fixture)).layer(inner::<PeerBody>());
             Box::new(move || {
@@ -179,8 +193,9 @@ fn run_demo(workload: &str, iterations: u64) {
     measured_loop(&mut call, iterations);
 }
 
-/// Instructions callgrind counted for one run of `workload`.
-fn count(workload: &str, algorithm: &str, iterations: u64) -> u64 {
+/// Instructions callgrind counted for one run of `workload`; `None` when the
+/// workload could not run here (no Redis).
+fn count(workload: &str, algorithm: &str, iterations: u64) -> Option<u64> {
     let exe = std::env::current_exe().expect("own path");
     let output = Command::new("valgrind")
         .args([
@@ -193,21 +208,26 @@ fn count(workload: &str, algorithm: &str, iterations: u64) -> u64 {
         .args([workload, algorithm, &iterations.to_string()])
         .output()
         .expect("valgrind runs");
+    if output.status.code() == Some(3) {
+        return None;
+    }
     assert!(
         output.status.success(),
         "{workload} {algorithm}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    stderr
+    let collected = stderr
         .lines()
         .find_map(|line| line.split("Collected :").nth(1))
         .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no instruction count from callgrind:\n{stderr}"))
+        .unwrap_or_else(|| panic!("no instruction count from callgrind:\n{stderr}"));
+    Some(collected)
 }
 
+/// Instructions per call; NaN (printed as "NaN") when the workload was skipped.
 fn per_call(workload: &str, algorithm: &str) -> f64 {
-    count(workload, algorithm, ITERATIONS) as f64 / ITERATIONS as f64
+    count(workload, algorithm, ITERATIONS).map_or(f64::NAN, |n| n as f64 / ITERATIONS as f64)
 }
 
 fn compare() {
@@ -234,7 +254,8 @@ fn compare() {
     let (decode, first_seen) = (at("jsonwebtoken/decode"), at("verifier/first-seen"));
     let (inner, repeated) = (at("inner/bare"), at("layer/memory/repeated"));
     let (layer_first, peer) = (at("layer/memory/first-seen"), at("jwt-authorizer/layer"));
-    let ratios: [(&str, Vec<f64>); 4] = [
+    let (redis_first, redis_repeated) = (at("layer/redis/first-seen"), at("layer/redis/repeated"));
+    let ratios: [(&str, Vec<f64>); 6] = [
         (
             "verifier first-seen / decode",
             (0..4).map(|i| first_seen[i] / decode[i]).collect(),
@@ -253,8 +274,16 @@ fn compare() {
             "layer repeated / jwt-authorizer",
             (0..4).map(|i| repeated[i] / peer[i]).collect(),
         ),
+        (
+            "MemoryStore / RedisStore, first-seen",
+            (0..4).map(|i| layer_first[i] / redis_first[i]).collect(),
+        ),
+        (
+            "MemoryStore / RedisStore, repeated",
+            (0..4).map(|i| repeated[i] / redis_repeated[i]).collect(),
+        ),
     ];
-    println!("\nratios");
+    println!("\nratios (the RedisStore rows are speed ratios: higher is better; NaN: no Redis)");
     for (name, row) in ratios {
         println!(
             "{name:<42}{}",

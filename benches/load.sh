@@ -12,7 +12,9 @@
 # THREADS (1, wrk's), PORT (3917), PIN (1: server on CPU 0, wrk on CPU 1
 # when there are two or more CPUs; 0: no pinning), JWT_ALGORITHM (HS256,
 # RS256, ES256, EdDSA), SAME_HEADERS (1: send the token to /health too, so
-# both requests have the same size and only the layer differs; default 0).
+# both requests have the same size and only the layer differs; default 0),
+# DEMO (a demo binary to run instead of building this checkout's, e.g. an
+# older build kept for comparison).
 # The demo uses its in-memory revocation store.
 set -euo pipefail
 
@@ -30,8 +32,10 @@ BASE="http://127.0.0.1:${PORT}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is missing: apt-get install -y curl" >&2; exit 1; }
 
-cargo build --release --example demo >&2
-DEMO=target/release/examples/demo
+if [[ -z "${DEMO:-}" ]]; then
+  cargo build --release --example demo >&2
+  DEMO=target/release/examples/demo
+fi
 
 server_env=(BIND="127.0.0.1:${PORT}" JWT_ALGORITHM="$ALG" ACCESS_TTL_SECS=86400 RUST_LOG=warn REDIS_URL=)
 case "$ALG" in
