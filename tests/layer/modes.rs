@@ -194,7 +194,7 @@ async fn several_authorization_headers_are_401() {
 }
 
 #[tokio::test]
-async fn authorization_not_exactly_scheme_space_token_is_401() {
+async fn authorization_not_exactly_scheme_space_token_is_401_even_when_the_token_is_cached() {
     let token = token("alice");
     let values = [
         format!("Bearer  {token}"),
@@ -208,6 +208,11 @@ async fn authorization_not_exactly_scheme_space_token_is_401() {
     ];
     for optional in [false, true] {
         let app = app(auth().optional(optional));
+        // The token itself is good and now in the verified-token cache, which
+        // the layer asks before it checks the credential's form: the variants
+        // must still be refused.
+        let response = send(&app, &[("authorization", &bearer(&token))]).await;
+        assert_eq!(response.status(), StatusCode::OK);
         for value in &values {
             let response = send(&app, &[("authorization", value)]).await;
             assert_eq!(
