@@ -1,9 +1,10 @@
 //! Instructions per call, counted by valgrind's callgrind: the same
 //! comparison as `benches/verify.rs` (and the demo's two routes of
 //! `benches/demo.rs`), in a unit that does not move with the machine's load.
-//! Two runs of the same binary give the same counts, so the ratios below are
-//! exact for this build, where wall-clock ratios on a shared VM drift by
-//! several percent between runs.
+//! Two runs of the same binary give the same counts (to 0.02 % where a hash
+//! map with a random seed is involved), so the ratios below hold for this
+//! build, where wall-clock ratios on a shared VM drift by several percent
+//! between runs.
 //!
 //! Instructions are not time: a signature check's assembly retires more
 //! instructions per cycle than parsing code. Compare rows that do the same
