@@ -8,9 +8,8 @@
 
 #![allow(missing_docs)] // criterion_group! defines an undocumented `pub fn`
 
-#[allow(dead_code)]
-#[path = "../examples/demo.rs"]
-mod demo;
+#[path = "support/demo_app.rs"]
+mod demo_app;
 
 use std::time::Duration;
 
@@ -18,38 +17,13 @@ use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode, header};
 use tower::ServiceExt as _;
-use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
-
-const SECRET: &[u8] = b"bench-demo-secret-of-at-least-32-bytes!";
 
 fn routes(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let app = demo::app(demo::Settings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        signing: SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
-        verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
-        config: JwtConfig::new().access_ttl(Duration::from_secs(86_400)),
-    });
-    let login = Request::post("/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            r#"{"username":"alice","password":"alice-password"}"#,
-        ))
-        .unwrap();
-    let response = rt.block_on(app.clone().oneshot(login)).unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = rt
-        .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
-        .unwrap();
-    let pair: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let bearer = header::HeaderValue::from_str(&format!(
-        "Bearer {}",
-        pair["access_token"].as_str().unwrap()
-    ))
-    .unwrap();
+    let (app, bearer) = demo_app::app_and_bearer(&rt);
     let request = |uri: &'static str| {
         let mut request = Request::get(uri).body(Body::empty()).unwrap();
         request

@@ -28,15 +28,9 @@ done
 
 cargo build --release --example demo >&2
 
-server_env=(BIND="127.0.0.1:${PORT}" JWT_ALGORITHM="$ALG" ACCESS_TTL_SECS=86400 RUST_LOG=warn
-  REDIS_URL= TOKIO_WORKER_THREADS=1)
-case "$ALG" in
-  HS*) server_env+=(JWT_SECRET="load-harness-secret-0123456789-abcdefghijklmnop") ;;
-  RS*|PS*) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/rs256-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/rs256-public.pem) ;;
-  ES256) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/es256-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/es256-public.pem) ;;
-  EdDSA) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/eddsa-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/eddsa-public.pem) ;;
-  *) echo "no bench keys for $ALG" >&2; exit 2 ;;
-esac
+# shellcheck source=benches/demo_env.sh
+source benches/demo_env.sh
+demo_server_env "$PORT" "$ALG" TOKIO_WORKER_THREADS=1
 
 env "${server_env[@]}" valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
   target/release/examples/demo 2>"$OUT/valgrind.log" &

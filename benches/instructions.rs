@@ -25,23 +25,18 @@
 
 #![allow(missing_docs)]
 
-#[allow(dead_code)]
-#[path = "../examples/demo.rs"]
-mod demo;
+#[path = "support/demo_app.rs"]
+mod demo_app;
 mod support;
 
 use std::hint::black_box;
 use std::process::Command;
-use std::time::Duration;
 
 use axum::body::Body;
 use http::{Request, StatusCode, header};
 use support::{BenchClaims, PeerBody, fixtures, inner, peer_layer, runtime};
 use tower::{Layer as _, ServiceExt as _};
-use tower_jwt_auth::{
-    Algorithm, DEFAULT_VERIFIED_CACHE_CAPACITY, JwtAuthLayer, JwtConfig, NoCustomClaims,
-    SigningKey, TokenType, VerifyingKey,
-};
+use tower_jwt_auth::{DEFAULT_VERIFIED_CACHE_CAPACITY, JwtAuthLayer, NoCustomClaims, TokenType};
 
 const ITERATIONS: u64 = 200;
 const ALGORITHMS: [&str; 4] = ["HS256", "RS256", "ES256", "EdDSA"];
@@ -153,30 +148,8 @@ fn measured_loop(call: &mut dyn FnMut(), iterations: u64) {
 /// The demo's router in-process, as `benches/demo.rs`: `demo/health` and
 /// `demo/protected`, both with the same HS256 token in `Authorization`.
 fn run_demo(workload: &str, iterations: u64) {
-    const SECRET: &[u8] = b"bench-demo-secret-of-at-least-32-bytes!";
     let rt = runtime();
-    let app = demo::app(demo::Settings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        signing: SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
-        verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
-        config: JwtConfig::new().access_ttl(Duration::from_secs(86_400)),
-    });
-    let login = Request::post("/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            r#"{"username":"alice","password":"alice-password"}"#,
-        ))
-        .unwrap();
-    let response = rt.block_on(app.clone().oneshot(login)).unwrap();
-    let body = rt
-        .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
-        .unwrap();
-    let pair: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let bearer = header::HeaderValue::from_str(&format!(
-        "Bearer {}",
-        pair["access_token"].as_str().unwrap()
-    ))
-    .unwrap();
+    let (app, bearer) = demo_app::app_and_bearer(&rt);
     let uri = match workload {
         "demo/health" => "/health",
         "demo/protected" => "/protected/ping",

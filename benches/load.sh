@@ -37,17 +37,9 @@ if [[ -z "${DEMO:-}" ]]; then
   DEMO=target/release/examples/demo
 fi
 
-server_env=(BIND="127.0.0.1:${PORT}" JWT_ALGORITHM="$ALG" ACCESS_TTL_SECS=86400 RUST_LOG=warn REDIS_URL=)
-case "$ALG" in
-  HS*) server_env+=(JWT_SECRET="load-harness-secret-0123456789-abcdefghijklmnop") ;;
-  RS*|PS*) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/rs256-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/rs256-public.pem) ;;
-  ES256) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/es256-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/es256-public.pem) ;;
-  EdDSA) server_env+=(JWT_PRIVATE_KEY_FILE=benches/keys/eddsa-private.pem JWT_PUBLIC_KEY_FILE=benches/keys/eddsa-public.pem) ;;
-  *) echo "no bench keys for $ALG" >&2; exit 2 ;;
-esac
-# Keys may be given explicitly.
-[[ -n "${JWT_PRIVATE_KEY_FILE:-}" ]] && server_env+=(JWT_PRIVATE_KEY_FILE="$JWT_PRIVATE_KEY_FILE")
-[[ -n "${JWT_PUBLIC_KEY_FILE:-}" ]] && server_env+=(JWT_PUBLIC_KEY_FILE="$JWT_PUBLIC_KEY_FILE")
+# shellcheck source=benches/demo_env.sh
+source benches/demo_env.sh
+demo_server_env "$PORT" "$ALG"
 
 server_pin=() wrk_pin=()
 if [[ "$PIN" == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
