@@ -67,7 +67,8 @@ impl Default for TokenSource {
 /// checked to be one. The auth layer first looks these exact bytes up in the
 /// verified-token cache, where a hit proves them a token that passed every
 /// check, and checks them with [`token`](Self::token) only on a miss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// No `Debug`: the bytes are a credential.
+#[derive(Clone, Copy)]
 pub(crate) struct Credential<'h>(&'h [u8]);
 
 impl<'h> Credential<'h> {
