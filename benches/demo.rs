@@ -10,8 +10,7 @@
 
 #[path = "support/demo_app.rs"]
 mod demo_app;
-
-use std::time::Duration;
+mod support;
 
 use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -43,16 +42,9 @@ fn routes(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::short_runs();
     targets = routes
 }
 criterion_main!(benches);

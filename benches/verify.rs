@@ -25,7 +25,6 @@
 mod support;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use support::{BenchClaims, Fixture, PeerBody, fixtures, inner, peer_layer, redis_store, runtime};
@@ -134,16 +133,9 @@ fn bench_layer(
     });
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::short_runs();
     targets = compare
 }
 criterion_main!(benches);

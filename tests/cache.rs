@@ -77,14 +77,20 @@ async fn status(setup: &Setup, token: &str) -> (StatusCode, bool) {
     (response.status(), challenge)
 }
 
-#[tokio::test]
-async fn a_cached_token_is_refused_once_revoked() {
-    let setup = setup();
+/// A fresh access token for alice, accepted once, so the cache holds it.
+async fn cached_token(setup: &Setup) -> String {
     let token = setup
         .issuer
         .access_token("alice", &NoCustomClaims {})
         .unwrap();
-    assert_eq!(status(&setup, &token).await.0, StatusCode::OK);
+    assert_eq!(status(setup, &token).await.0, StatusCode::OK);
+    token
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_revoked() {
+    let setup = setup();
+    let token = cached_token(&setup).await;
     assert_eq!(status(&setup, &token).await.0, StatusCode::OK, "cached");
 
     let claims = setup
@@ -105,11 +111,7 @@ async fn a_cached_token_is_refused_once_revoked() {
 #[tokio::test]
 async fn a_cached_token_is_refused_once_expired() {
     let setup = setup();
-    let token = setup
-        .issuer
-        .access_token("alice", &NoCustomClaims {})
-        .unwrap();
-    assert_eq!(status(&setup, &token).await.0, StatusCode::OK);
+    let token = cached_token(&setup).await;
     setup.clock.advance_secs(61);
     assert_eq!(
         status(&setup, &token).await,
@@ -120,11 +122,7 @@ async fn a_cached_token_is_refused_once_expired() {
 #[tokio::test]
 async fn a_forged_signature_on_a_cached_token_is_refused() {
     let setup = setup();
-    let token = setup
-        .issuer
-        .access_token("alice", &NoCustomClaims {})
-        .unwrap();
-    assert_eq!(status(&setup, &token).await.0, StatusCode::OK);
+    let token = cached_token(&setup).await;
     // The cached token's claims with another token's signature.
     let other = setup
         .issuer

@@ -215,3 +215,12 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// Criterion with short runs (0.5 s warm-up, 2 s and 40 samples per bench),
+/// so a whole comparison takes minutes; `--measurement-time` overrides it.
+pub fn short_runs() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+        .sample_size(40)
+}

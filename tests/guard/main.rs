@@ -3,6 +3,8 @@
 
 #[path = "../support/log_capture.rs"]
 mod log_capture;
+#[path = "../support/problem_json.rs"]
+mod problem_json;
 
 use axum::Router;
 use axum::body::Body;
@@ -235,13 +237,7 @@ impl tower_jwt_auth::OnRejection<Body> for Problem {
             "status": error.status().as_u16(),
             "required_scope": rejection.required_scope(),
         });
-        let mut response = Response::new(Body::from(body.to_string()));
-        *response.status_mut() = error.status();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            "application/problem+json".parse().unwrap(),
-        );
-        response
+        problem_json::problem_json(error.status(), body)
     }
 }
 

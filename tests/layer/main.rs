@@ -10,6 +10,8 @@
 
 #[path = "../support/down_store.rs"]
 mod down_store;
+#[path = "../support/problem_json.rs"]
+mod problem_json;
 
 use down_store::DownStore;
 

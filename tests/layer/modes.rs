@@ -258,13 +258,7 @@ fn problem(rejection: &Rejection) -> Response<Body> {
         "title": error.public_message(),
         "status": error.status().as_u16(),
     });
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = error.status();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        "application/problem+json".parse().unwrap(),
-    );
-    response
+    crate::problem_json::problem_json(error.status(), body)
 }
 
 #[tokio::test]
