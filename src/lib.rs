@@ -17,6 +17,10 @@
 //!   refresh behind HTTP.
 //! * Keys are bound to their algorithm ([`SigningKey`], [`VerifyingKey`],
 //!   [`KeySet`]): the header's `alg` never chooses it, and `none` does not exist.
+//! * Tokens of any issuer: [`TokenProfile`]s say what a token must carry
+//!   (this crate's own, RFC 9068, generic), `jwks::RemoteJwks` (feature
+//!   `jwks`) fetches an identity provider's keys by discovery and keeps them
+//!   current, and [`Verifier::any_of`] trusts several issuers at once.
 //!
 //! # Example
 //!
@@ -86,6 +90,7 @@ pub mod jwks;
 mod jws;
 mod keys;
 mod profile;
+pub mod publish;
 pub mod refresh;
 mod rejection;
 pub mod revocation;
