@@ -460,6 +460,7 @@ async fn refresh_loop(shared: std::sync::Weak<Shared>) {
         let Some(state) = shared.upgrade() else {
             return;
         };
+        let was_loaded = state.keys.load().is_some();
         let outcome = fetch_once(&state, &mut jwks_url).await;
         let next = match outcome {
             Ok(max_age) => {
@@ -475,8 +476,9 @@ async fn refresh_loop(shared: std::sync::Weak<Shared>) {
                 wait
             }
         };
-        let loaded = state.keys.load().is_some();
-        if forced || !loaded {
+        // Waiters for a refetch, and for the first key set, hear of every
+        // attempt that concerns them.
+        if forced || !was_loaded {
             if forced {
                 state
                     .refetch
