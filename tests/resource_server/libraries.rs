@@ -48,6 +48,25 @@ async fn pyjwt_fixture(python: &std::path::Path) -> (Value, Issuer) {
             json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": "svc", "jti": "j3" }),
             json!({ "typ": "at+jwt" }),
         ),
+        // Okta's `scp` array and Entra ID's `scp` string.
+        pyjwt_token(
+            "scp-array",
+            "RS256",
+            json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": "okta", "scp": ["profile", "read:ping"] }),
+            json!({}),
+        ),
+        pyjwt_token(
+            "scp-string",
+            "RS256",
+            json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": "entra", "scp": "profile read:ping" }),
+            json!({}),
+        ),
+        pyjwt_token(
+            "scp-other",
+            "RS256",
+            json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": "entra", "scp": "read:pingx" }),
+            json!({}),
+        ),
         // The RS256 key used as PS256: the key's algorithm decides.
         json!({ "name": "wrong-alg", "key": "RS256", "alg": "PS256",
                 "claims": claims("mallory"), "exp_in": 300 }),
@@ -103,9 +122,15 @@ async fn pyjwt_tokens_of_every_algorithm_verify_through_a_jwks_url() {
             .await;
         assert_eq!(reply.status, 401, "{refused}: {reply:?}");
     }
-    // No scope claim: authenticated, but not for /scoped.
-    let scoped = server.get("/scoped", Some(token(&tokens, "ES256"))).await;
-    assert_eq!(scoped.status, 403);
+    // No scope claim, or not this scope: authenticated, but not for /scoped.
+    for name in ["ES256", "scp-other"] {
+        let scoped = server.get("/scoped", Some(token(&tokens, name))).await;
+        assert_eq!(scoped.status, 403, "{name}: {scoped:?}");
+    }
+    for name in ["scp-array", "scp-string"] {
+        let scoped = server.get("/scoped", Some(token(&tokens, name))).await;
+        assert_eq!(scoped.status, 200, "{name}: {scoped:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
