@@ -36,7 +36,9 @@ impl Provider {
             .env("NODE_ENV", "development")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // Its start-up warnings (development keys and store, Node 20
+            // rather than 22) are expected; they are shown if it fails.
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         if let Some(jwks) = jwks {
             command.env("PROVIDER_JWKS", jwks.to_string());
@@ -46,8 +48,18 @@ impl Provider {
         let line = tokio::time::timeout(PROCESS_DEADLINE, lines.next_line())
             .await
             .expect("oidc-provider starts")
-            .unwrap()
-            .expect("oidc-provider prints its issuer");
+            .unwrap();
+        let Some(line) = line else {
+            let mut stderr = String::new();
+            use tokio::io::AsyncReadExt as _;
+            let _ = child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .await;
+            panic!("oidc-provider exited before serving: {stderr}");
+        };
         let issuer = line
             .strip_prefix("ready ")
             .expect("a ready line")
