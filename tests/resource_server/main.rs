@@ -11,6 +11,7 @@
 //! they are missing these tests skip with a message, and fail under `CI=true`.
 
 mod issuers;
+mod keys;
 mod libraries;
 mod oidc;
 mod support;

@@ -18,7 +18,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// How long a child may take to start serving, or to exit.
 pub const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
@@ -207,12 +207,15 @@ pub struct Server {
     child: Child,
     pub base: String,
     output: Arc<Mutex<String>>,
+    /// Counts the lines printed, so a test can await one.
+    lines: watch::Receiver<usize>,
 }
 
 /// What the child printed, collected for assertions and failure messages.
 fn collect(
     stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
     output: Arc<Mutex<String>>,
+    counter: Arc<watch::Sender<usize>>,
     mut ready: Option<oneshot::Sender<()>>,
 ) {
     tokio::spawn(async move {
@@ -221,6 +224,7 @@ fn collect(
             let listening = line.contains("resource_server listening");
             output.lock().unwrap().push_str(&line);
             output.lock().unwrap().push('\n');
+            counter.send_modify(|n| *n += 1);
             if listening && let Some(ready) = ready.take() {
                 let _ = ready.send(());
             }
@@ -255,8 +259,15 @@ impl Server {
         let (mut command, output) = command(&vars);
         let mut child = command.spawn().expect("the example starts");
         let (ready, listening) = oneshot::channel();
-        collect(child.stdout.take().unwrap(), output.clone(), Some(ready));
-        collect(child.stderr.take().unwrap(), output.clone(), None);
+        let (counter, lines) = watch::channel(0);
+        let counter = Arc::new(counter);
+        collect(
+            child.stdout.take().unwrap(),
+            output.clone(),
+            counter.clone(),
+            Some(ready),
+        );
+        collect(child.stderr.take().unwrap(), output.clone(), counter, None);
         let started = tokio::time::timeout(PROCESS_DEADLINE, listening).await;
         assert!(
             matches!(started, Ok(Ok(()))),
@@ -267,6 +278,7 @@ impl Server {
             child,
             base: format!("http://{bind}"),
             output,
+            lines,
         }
     }
 
@@ -325,6 +337,22 @@ impl Server {
     /// Everything the server printed so far.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until the server has printed `needle` (a log line is the
+    /// signal that something happened inside it).
+    pub async fn wait_for_log(&mut self, needle: &str) {
+        let waited = tokio::time::timeout(PROCESS_DEADLINE, async {
+            while !self.output().contains(needle) {
+                self.lines.changed().await.expect("the server is running");
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "the server never printed {needle:?}:\n{}",
+            self.output()
+        );
     }
 }
 
@@ -386,7 +414,14 @@ struct IssuerState {
 impl Issuer {
     /// Serves `/.well-known/openid-configuration` and `/jwks` (`keys`).
     pub async fn start(keys: Vec<Value>) -> Issuer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0, keys).await
+    }
+
+    /// As [`start`](Self::start), on `port` (0: any free one).
+    pub async fn start_on(port: u16, keys: Vec<Value>) -> Issuer {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = IssuerState {
             url: url.clone(),
