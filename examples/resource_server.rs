@@ -42,8 +42,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tower_jwt_auth::jwks::{self, DiscoveryError, RemoteJwks};
 use tower_jwt_auth::{
-    Algorithm, Claims, Guard, JwtAuthLayer, JwtConfig, KeySet, KeySource, RequireClaimsLayer,
-    TokenProfile, Verifier, VerifyingKey, parse_algorithm,
+    Algorithm, Claims, Guard, IssuersError, JwtAuthLayer, JwtConfig, KeySet, KeySource,
+    RequireClaimsLayer, TokenProfile, Verifier, VerifyingKey, parse_algorithm,
 };
 
 #[path = "support/startup.rs"]
@@ -197,6 +197,16 @@ impl Settings {
             }
             (None, None) => {}
         }
+        if env("JWT_PROFILE").as_deref().map(str::trim) == Some("rfc9068") {
+            for issuer in issuers.iter().filter(|i| i.audience.is_none()) {
+                // RFC 9068 §4: the resource server must check `aud`; without
+                // an audience configured, no token can pass.
+                tracing::warn!(
+                    issuer = issuer.issuer.as_deref().unwrap_or("(local keys)"),
+                    "JWT_PROFILE=rfc9068 without an audience (JWT_AUDIENCE / JWT_AUDIENCE_2): every token will be refused"
+                );
+            }
+        }
         Ok(Settings {
             bind,
             issuers,
@@ -331,7 +341,12 @@ pub async fn verifier(
     if verifiers.len() == 1 {
         Ok(verifiers.pop().expect("one verifier"))
     } else {
-        Verifier::any_of(verifiers).map_err(|e| e.to_string())
+        Verifier::any_of(verifiers).map_err(|e| match e {
+            IssuersError::MissingIssuer => {
+                "OIDC_ISSUER_2 needs the first issuer named too: set JWT_ISSUER".to_owned()
+            }
+            other => other.to_string(),
+        })
     }
 }
 
