@@ -178,8 +178,13 @@ impl Settings {
         }
         match (env("JWT_TYPE_CLAIM"), env("JWT_TYPE_ACCESS")) {
             (Some(name), access) => {
-                if RESERVED.contains(&name.as_str()) || name == "sub" {
-                    return Err(format!("JWT_TYPE_CLAIM cannot be `{name}`"));
+                if RESERVED.contains(&name.as_str())
+                    || name == "sub"
+                    || name == profile.subject_claim_name()
+                {
+                    return Err(format!(
+                        "JWT_TYPE_CLAIM cannot be `{name}` (a registered or the subject claim)"
+                    ));
                 }
                 let access = access.unwrap_or_else(|| "access".to_owned());
                 // Only the access value is accepted; the profile needs a

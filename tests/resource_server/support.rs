@@ -174,6 +174,10 @@ pub fn example_binary() -> &'static Path {
             .is_some_and(|name| name == "release")
         {
             cargo.arg("--release");
+        } else {
+            // `cargo test` builds every example with the `test` profile
+            // (into target/debug): the same profile finds it up to date.
+            cargo.args(["--profile", "test"]);
         }
         // What cargo set for this test process would look like a changed
         // environment to build scripts (ring reads CARGO_MANIFEST_DIR) and
