@@ -219,7 +219,10 @@ fn named_public(mut jwk: Jwk, kid: Option<&str>) -> Jwk {
 
 /// A private key (or HMAC secret) bound to one algorithm, used to sign tokens.
 ///
-/// `Debug` shows the algorithm and `kid`, never key material.
+/// `Debug` shows the algorithm and `kid`, never key material. `Clone` copies
+/// the key (a [`KeyRing`](crate::KeyRing) hands its current key to a
+/// [`TokenIssuer`](crate::TokenIssuer)).
+#[derive(Clone)]
 pub struct SigningKey {
     algorithm: Algorithm,
     kid: Option<String>,
@@ -614,6 +617,28 @@ impl VerifyingKey {
         install_provider();
         let jwk = Jwk::from_decoding_key(&self.key, Some(self.algorithm)).ok()?;
         Some(named_public(jwk, self.kid.as_deref()))
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key (base64url): the
+    /// `kid` an unnamed signing key mints. `None` for HMAC.
+    pub fn thumbprint(&self) -> Option<String> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        Jwk::from_decoding_key(&self.key, Some(self.algorithm))
+            .ok()
+            .and_then(|jwk| thumbprint(&jwk))
+    }
+
+    /// Names this key by its thumbprint (unless it is named already), so it
+    /// is found by the `kid` an unnamed signing key mints.
+    #[must_use]
+    pub fn with_thumbprint_kid(self) -> Self {
+        match (self.kid.is_some(), self.thumbprint()) {
+            (false, Some(kid)) => self.with_kid(kid),
+            _ => self,
+        }
     }
 
     /// True when `signature` is a valid signature of `message` under this key.

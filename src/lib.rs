@@ -88,6 +88,7 @@ mod issue;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 mod jws;
+mod keyring;
 mod keys;
 mod profile;
 pub mod publish;
@@ -112,6 +113,7 @@ pub use config::{
 };
 pub use guard::{Guard, Permissions, RequireClaims, RequireClaimsLayer};
 pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
+pub use keyring::{KeyRing, KeyRingError};
 pub use keys::{
     Algorithm, Jwk, KeyError, KeySet, KeySource, SigningKey, VerifyingKey, min_hmac_secret_len,
     parse_algorithm,
