@@ -12,6 +12,7 @@
 //!   `token_endpoint` where the refresh service is mounted), served at both
 //!   `/.well-known/openid-configuration` and
 //!   `/.well-known/oauth-authorization-server`.
+//! * [`ProtectedResourceMetadata`]: RFC 9728, for resource servers.
 //!
 //! ```
 //! use std::time::Duration;
@@ -172,6 +173,106 @@ impl IssuerMetadata {
     /// A tower service answering `GET` and `HEAD` with the document; mount
     /// it at `/.well-known/openid-configuration` and
     /// `/.well-known/oauth-authorization-server`.
+    pub fn service(&self) -> PublishService {
+        PublishService {
+            served: Arc::clone(&self.served),
+        }
+    }
+}
+
+/// RFC 9728 protected-resource metadata: what a resource server tells
+/// clients (MCP clients among them) about itself — its identifier, the
+/// authorization servers whose tokens it accepts, its scopes, and how it
+/// takes a bearer token. Serve it at `/.well-known/oauth-protected-resource`
+/// and point challenges at it with
+/// [`JwtAuthLayer::resource_metadata`](crate::JwtAuthLayer::resource_metadata).
+///
+/// ```
+/// use tower_jwt_auth::publish::ProtectedResourceMetadata;
+///
+/// let metadata = ProtectedResourceMetadata::new("https://api.example.com")
+///     .authorization_server("https://auth.example.com")
+///     .scopes(["read:ping"]);
+/// let document: serde_json::Value = serde_json::from_slice(metadata.document())?;
+/// assert_eq!(document["authorization_servers"][0], "https://auth.example.com");
+/// assert_eq!(document["bearer_methods_supported"][0], "header");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProtectedResourceMetadata {
+    fields: ResourceFields,
+    served: Arc<Served>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct ResourceFields {
+    resource: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authorization_servers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scopes_supported: Vec<String>,
+    bearer_methods_supported: Vec<&'static str>,
+}
+
+impl ProtectedResourceMetadata {
+    /// Metadata for the resource identified by `resource` (its URL, which
+    /// tokens name in `aud`), taking bearer tokens in the `Authorization`
+    /// header.
+    pub fn new(resource: impl Into<String>) -> Self {
+        Self::from_fields(ResourceFields {
+            resource: resource.into(),
+            authorization_servers: Vec::new(),
+            scopes_supported: Vec::new(),
+            bearer_methods_supported: vec!["header"],
+        })
+    }
+
+    /// An issuer whose tokens this resource accepts.
+    #[must_use]
+    pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
+        self.fields.authorization_servers.push(issuer.into());
+        Self::from_fields(self.fields)
+    }
+
+    /// The scopes this resource understands.
+    #[must_use]
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.fields
+            .scopes_supported
+            .extend(scopes.into_iter().map(Into::into));
+        Self::from_fields(self.fields)
+    }
+
+    /// How bearer tokens may be sent (RFC 9728 §2: `header`, `body`,
+    /// `query`); default `header`.
+    #[must_use]
+    pub fn bearer_methods(mut self, methods: &[&'static str]) -> Self {
+        self.fields.bearer_methods_supported = methods.to_vec();
+        Self::from_fields(self.fields)
+    }
+
+    fn from_fields(fields: ResourceFields) -> Self {
+        let document = serde_json::to_vec(&fields).expect("metadata serializes");
+        Self {
+            served: Arc::new(Served::json(
+                document,
+                "application/json",
+                "public, max-age=3600",
+            )),
+            fields,
+        }
+    }
+
+    /// The document's bytes.
+    pub fn document(&self) -> &[u8] {
+        &self.served.body
+    }
+
+    /// A tower service answering `GET` and `HEAD` with the document.
     pub fn service(&self) -> PublishService {
         PublishService {
             served: Arc::clone(&self.served),
