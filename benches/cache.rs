@@ -11,7 +11,9 @@
 //! oversubscription, not the lock).
 //!
 //! `cargo bench --bench cache` (short measurement times are set below;
-//! criterion's `--measurement-time` overrides them).
+//! criterion's `--measurement-time` overrides them). `TOKENS_PER_THREAD=500`
+//! keeps all tokens within one generation of the old two-generation cache
+//! (2 048 of its 4 096), to compare the locks alone with an older build.
 
 #![allow(missing_docs)] // criterion_group! defines an undocumented `pub fn`
 
@@ -28,6 +30,7 @@ use support::{fixtures, inner};
 use tower::{Layer as _, ServiceExt as _};
 use tower_jwt_auth::JwtAuthLayer;
 
+/// Distinct tokens per thread, unless `TOKENS_PER_THREAD` says otherwise.
 const TOKENS_PER_THREAD: usize = 2_000;
 const THREADS: [usize; 3] = [1, 2, 4];
 
@@ -60,10 +63,14 @@ fn distinct_tokens(c: &mut Criterion) {
         .expect("an ES256 fixture");
     let service = JwtAuthLayer::new(fixture.verifier()).layer(inner::<axum::body::Body>());
     let max_threads = THREADS.iter().copied().max().unwrap_or(1);
+    let per_thread = std::env::var("TOKENS_PER_THREAD")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(TOKENS_PER_THREAD);
     let bearers: Vec<Vec<HeaderValue>> = (0..max_threads)
         .map(|_| {
             fixture
-                .distinct_tokens(TOKENS_PER_THREAD)
+                .distinct_tokens(per_thread)
                 .iter()
                 .map(|token| HeaderValue::from_str(&format!("Bearer {token}")).unwrap())
                 .collect()

@@ -32,3 +32,4 @@ function request()
   next_index = next_index % #requests + 1
   return requests[next_index]
 end
+

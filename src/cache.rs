@@ -62,7 +62,7 @@ const SLOT_BYTES: u64 = 1536;
 /// A fixed charge per entry besides its bytes: the shared record and its
 /// reference count, the kept claims' struct and box, the table slot and the
 /// eviction queue's links.
-const ENTRY_OVERHEAD: u64 = 256;
+const ENTRY_OVERHEAD: u64 = 384;
 
 /// What an entry of `token_len` bytes with a payload of `payload_len` bytes
 /// is charged: the token (the key), the payload, as much again for the
