@@ -122,11 +122,17 @@ run "$BASE/protected/ping" "${protected_args[@]}" >/dev/null
 # however long it takes (each is verified in full the first time), so no
 # round pays for that; every one must be accepted.
 if [[ -n "$TOKENS" ]]; then
+  rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$SERVER/status"; }
+  rss_before=$(rss_kib)
   awk -v url="$BASE/protected/ping" '{ if (NR > 1) print "next"
     printf "url = \"%s\"\nheader = \"Authorization: Bearer %s\"\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\n", url, $0 }' \
     "$TOKENS_FILE" >"$WORK/pass"
   accepted=$(curl -sS -K "$WORK/pass" | grep -c '^200$' || true)
   [[ "$accepted" == "$TOKENS" ]] || { echo "only $accepted of the $TOKENS tokens were accepted" >&2; exit 1; }
+  # Mostly the verified-token cache's new entries (the sessions were
+  # stored by the logins before); the allocator's overhead included.
+  awk -v a="$rss_before" -v b="$(rss_kib)" -v n="$TOKENS" \
+    'BEGIN { printf "server RSS %.1f -> %.1f MiB over the first pass: %.0f bytes per token\n", a / 1024, b / 1024, (b - a) * 1024 / n }' >&2
 fi
 sum_h=0 sum_p=0 sum_ch=0 sum_cp=0 ratios=()
 for round in $(seq 1 "$ROUNDS"); do
