@@ -18,6 +18,7 @@ mod cluster;
 mod credentials;
 mod instances;
 mod outage;
+mod pool;
 mod staleness;
 #[cfg(feature = "redis-tls")]
 mod tls;

@@ -53,7 +53,15 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
 ///   Redis for longer than [`DEFAULT_MAX_STALENESS`] (its subscription connection is
 ///   pinged several times within that bound), `is_revoked` answers [`StoreError`] — 503 — until the
 ///   subscription is back and the view reloaded, which happens by itself.
+///   `is_revoked` judges that itself, from the moment the view last heard
+///   from Redis, so a background task that cannot run cannot vouch for a
+///   silent view. On a cluster, a master that serves slots and is flagged
+///   failing or cannot be reached fails the load: the view is never
+///   "current" without one of its shards.
 ///   [`RedisStoreBuilder::fail_open`] opts out, loudly.
+/// * **TLS and AUTH** come from the URL: `rediss://user:password@host:port/db`
+///   (feature `redis-tls`); cluster nodes discovered later are reached with
+///   the same settings. `Debug` redacts the password.
 ///
 /// Clones share one view and one background task; the task stops when the
 /// last clone is dropped. Needs a Tokio runtime.
@@ -155,7 +163,9 @@ impl RedisStore {
         Self::builder(url).connect().await
     }
 
-    /// A builder for the Redis at `url` (`redis://host:port/db`).
+    /// A builder for the Redis at `url` (`redis://host:port/db`; with a
+    /// password `redis://:password@…`, an ACL user `redis://user:password@…`,
+    /// TLS `rediss://…` with the `redis-tls` feature).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             urls: vec![RedisUrl::new(url.into())],
