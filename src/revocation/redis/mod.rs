@@ -121,7 +121,10 @@ struct Scripts {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ViewStatus {
     /// The view is loaded and its subscription heard from within the
-    /// staleness bound.
+    /// staleness bound, as the background task last reported it (logs and
+    /// health checks). `is_revoked` does not wait for this report: it judges
+    /// the bound itself, so it fails closed on time even when the task that
+    /// would report it cannot run.
     pub current: bool,
     /// Changes from other instances (and this one) applied so far.
     pub events_applied: u64,

@@ -215,7 +215,9 @@ impl Synced {
             sink,
             mut stream,
         } = self;
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<()>(4);
+        // Each pong carries the moment its ping was sent: the answer proves
+        // every change published before then delivered, not more.
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<Instant>(4);
         let shared = &subscriber.shared;
         let bound = shared.max_staleness;
         let mut ping = tokio::time::interval(ping_period(bound));
@@ -241,7 +243,7 @@ impl Synced {
                     }
                     shared.freshness.heard_at(Instant::now());
                 }
-                Some(()) = pong_rx.recv() => shared.freshness.heard_at(Instant::now()),
+                Some(sent) = pong_rx.recv() => shared.freshness.heard_at(sent),
                 _ = ping.tick() => {
                     if shared.freshness.expired() {
                         shared.mark_stale("redis subscription silent");
@@ -251,9 +253,10 @@ impl Synced {
                     let timeout = shared.command_timeout;
                     // Off the select loop, so a slow Redis cannot delay events.
                     tokio::spawn(async move {
+                        let sent = Instant::now();
                         let pong = tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await;
                         if matches!(pong, Ok(Ok(_))) {
-                            let _ = pong_tx.try_send(());
+                            let _ = pong_tx.try_send(sent);
                         }
                     });
                 }
