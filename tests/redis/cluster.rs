@@ -322,6 +322,8 @@ async fn after_a_failover_the_view_covers_the_promoted_replica() {
     .unwrap();
     let prefix = unique("failover");
     let a = cluster.store(&prefix, 1).await;
+    // Subscribed through the master about to be lost.
+    let running = cluster.store(&prefix, 0).await;
     let jtis = revoke_spread(&a, 64).await;
     let replica = cluster.nodes.len() - 1;
     let cluster = tokio::task::spawn_blocking(move || {
@@ -343,6 +345,20 @@ async fn after_a_failover_the_view_covers_the_promoted_replica() {
     })
     .await
     .unwrap();
+
+    // The instance that lost its subscription reloads, reading the promoted
+    // replica for the lost master's slots.
+    let mut status = running.watch();
+    tokio::time::timeout(HANG_GUARD, status.wait_for(|s| s.reloads >= 2 && s.current))
+        .await
+        .expect("the running instance resynchronized after the failover")
+        .unwrap();
+    for jti in &jtis {
+        assert!(
+            running.is_revoked(&token(jti, "s", None, 1)).unwrap(),
+            "{jti}"
+        );
+    }
 
     // The failed master no longer serves slots; the promoted replica is read.
     let urls = vec![cluster.nodes[1].url(), cluster.nodes[2].url()];
