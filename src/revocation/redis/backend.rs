@@ -91,12 +91,18 @@ impl Backend {
                 }
                 Backend::Single(pool) => {
                     let mut conn = pool.get().await.map_err(pool_error)?;
-                    conn.invoke(invocation).await.map_err(command_error)
+                    invocation
+                        .invoke_async(&mut *conn)
+                        .await
+                        .map_err(command_error)
                 }
                 #[cfg(feature = "redis-cluster")]
                 Backend::Cluster(pool) => {
                     let mut conn = pool.get().await.map_err(pool_error)?;
-                    conn.invoke(invocation).await.map_err(command_error)
+                    invocation
+                        .invoke_async(&mut *conn)
+                        .await
+                        .map_err(command_error)
                 }
             }
         };

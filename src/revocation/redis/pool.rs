@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use deadpool_redis::redis::{self, FromRedisValue, RedisError, ScriptInvocation, aio};
+use deadpool_redis::redis::{self, RedisError, RedisFuture, Value, aio};
 
 /// How recently a connection must have answered to be handed out unchecked.
 /// Loss of a connection within it shows as one failed command (503), never
@@ -37,21 +37,15 @@ impl<C: aio::ConnectionLike + Send> Tracked<C> {
         }
     }
 
-    /// Runs a script, keeping track of whether the connection is still sound.
-    pub(super) async fn invoke<T: FromRedisValue>(
-        &mut self,
-        invocation: &ScriptInvocation<'_>,
-    ) -> Result<T, RedisError> {
-        self.suspect = true;
-        let result = invocation.invoke_async(&mut self.conn).await;
-        match &result {
+    /// Records how a command ended (see [`Tracked::suspect`]).
+    fn settle<T>(&mut self, result: &Result<T, RedisError>) {
+        match result {
             Err(e) if breaks_connection(e) => {}
             _ => {
                 self.suspect = false;
                 self.last_ok = Instant::now();
             }
         }
-        result
     }
 
     async fn recycle(&mut self) -> RecycleResult<RedisError> {
@@ -66,6 +60,38 @@ impl<C: aio::ConnectionLike + Send> Tracked<C> {
         let _: String = redis::cmd("PING").query_async(&mut self.conn).await?;
         self.last_ok = Instant::now();
         Ok(())
+    }
+}
+
+/// Every command, pipeline or script sent through a pooled connection is
+/// tracked, so any future use of the pool (pipelines included) keeps the
+/// rule: a connection that failed or was abandoned is not handed out again.
+impl<C: aio::ConnectionLike + Send> aio::ConnectionLike for Tracked<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            self.suspect = true;
+            let result = self.conn.req_packed_command(cmd).await;
+            self.settle(&result);
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            self.suspect = true;
+            let result = self.conn.req_packed_commands(pipeline, offset, count).await;
+            self.settle(&result);
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
     }
 }
 
