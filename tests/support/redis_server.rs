@@ -76,6 +76,9 @@ impl RedisServer {
     /// certificate the test CA signed (clients need no certificate of their
     /// own). With `--tls-cluster yes` in `extra`, its cluster bus is TLS too.
     pub fn start_tls(ca: &TestCaFiles, extra: &[&str]) -> Option<Self> {
+        if !tls_supported() {
+            missing("redis-server was built without TLS")?;
+        }
         let files = [
             "--tls-cert-file".to_owned(),
             ca.cert.to_string_lossy().into_owned(),
@@ -226,6 +229,31 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether `redis-server` knows the TLS directives: one built without TLS
+/// refuses `tls-port` as a bad directive; one with TLS refuses the missing
+/// certificate. Either way it exits at once.
+fn tls_supported() -> bool {
+    let Ok(output) = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            "1",
+            "--save",
+            "",
+            "--logfile",
+            "",
+        ])
+        .args(["--tls-cert-file", "/nonexistent/cert.pem"])
+        .args(["--tls-key-file", "/nonexistent/key.pem"])
+        .output()
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    !text.contains("Bad directive")
 }
 
 /// The files `redis-server` needs for TLS (see `test_ca.rs`).
