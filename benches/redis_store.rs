@@ -4,10 +4,15 @@
 //!   enforces it (p50 / p99 / max);
 //! * the access path: the whole layer over `RedisStore` vs over `MemoryStore`
 //!   (interleaved rounds, so the ratio holds on a noisy machine);
-//! * the refresh path's latency (it talks to Redis for the compare-and-swap).
+//! * the refresh path's latency (it talks to Redis for the compare-and-swap),
+//!   through the store's own pool and, for comparison, through a
+//!   deadpool-redis pool handed in with `RedisStore::from_pool` (which sends
+//!   a `PING` before handing out every connection);
+//! * propagation again while a third instance writes 2,000 revocations/s.
 //!
 //! ```sh
 //! cargo bench --bench redis_store            # REDIS_URL overrides redis://127.0.0.1:6379
+//! cargo bench --bench redis_store -- refresh # only the sections whose name contains "refresh"
 //! ```
 
 use std::sync::Arc;
@@ -53,9 +58,79 @@ fn later() -> u64 {
 async fn propagation(url: &str, prefix: &str) {
     let connect = || RedisStore::builder(url).prefix(prefix).connect();
     let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
+    let samples = propagation_samples(&a, &b, "prop", None).await;
+    println!(
+        "propagation, revoke on A until B enforces: {}",
+        summary(samples)
+    );
+}
+
+/// Revocations per second the background writer aims at.
+const BACKGROUND_RATE: u32 = 2_000;
+
+async fn propagation_under_load(url: &str, prefix: &str) {
+    let connect = || RedisStore::builder(url).prefix(prefix).connect();
+    let (a, b, writer) = (
+        connect().await.unwrap(),
+        connect().await.unwrap(),
+        connect().await.unwrap(),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let load = tokio::spawn({
+        let (stop, written) = (stop.clone(), written.clone());
+        async move {
+            // Every tick, as many writes as keep the rate (ticks may run late).
+            let mut tick = tokio::time::interval(Duration::from_millis(5));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let started = Instant::now();
+            let mut sent: u64 = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                let due = (started.elapsed().as_secs_f64() * f64::from(BACKGROUND_RATE)) as u64;
+                let batch: Vec<_> = (sent..due)
+                    .map(|i| {
+                        let writer = writer.clone();
+                        async move { writer.revoke_token(&format!("load-{i}"), later()).await }
+                    })
+                    .collect();
+                for result in futures_util::future::join_all(batch).await {
+                    result.unwrap();
+                }
+                written.store(due, std::sync::atomic::Ordering::Relaxed);
+                sent = due;
+            }
+        }
+    });
+    let started = Instant::now();
+    // Samples spread over ~5 s, so the writer's rate holds around them.
+    let samples =
+        propagation_samples(&a, &b, "prop-load", Some(Duration::from_micros(2_500))).await;
+    let elapsed = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.await.unwrap();
+    let rate = written.load(std::sync::atomic::Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
+    println!(
+        "propagation while a third instance writes {rate:.0} revocations/s: {}",
+        summary(samples)
+    );
+}
+
+/// 2,000 revocations on `a`, each timed until `b` enforces it; one every
+/// `spacing` if given, else back to back.
+async fn propagation_samples(
+    a: &RedisStore,
+    b: &RedisStore,
+    name: &str,
+    spacing: Option<Duration>,
+) -> Vec<Duration> {
     let mut samples = Vec::new();
+    let mut tick = spacing.map(tokio::time::interval);
     for i in 0..2_000 {
-        let jti = format!("prop-{i}");
+        if let Some(tick) = &mut tick {
+            tick.tick().await;
+        }
+        let jti = format!("{name}-{i}");
         let probe = TokenRef {
             jti: &jti,
             subject: "s",
@@ -71,10 +146,7 @@ async fn propagation(url: &str, prefix: &str) {
             .unwrap();
         samples.push(started.elapsed());
     }
-    println!(
-        "propagation, revoke on A until B enforces: {}",
-        summary(samples)
-    );
+    samples
 }
 
 fn app(verifier: Verifier, store: Arc<dyn RevocationStore>) -> Router {
@@ -185,12 +257,26 @@ async fn refresh_latency(url: &str, prefix: &str) {
             .await
             .unwrap(),
     );
+    let pinging_pool = deadpool_redis::Config::from_url(url)
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .unwrap();
+    let redis_pinging: Arc<dyn RevocationStore> = Arc::new(
+        RedisStore::from_pool(pinging_pool, url)
+            .prefix(prefix)
+            .connect()
+            .await
+            .unwrap(),
+    );
     for (name, store) in [
         (
             "MemoryStore",
             Arc::new(MemoryStore::new()) as Arc<dyn RevocationStore>,
         ),
         ("RedisStore", redis),
+        (
+            "RedisStore::from_pool (deadpool-redis, PING per get)",
+            redis_pinging,
+        ),
     ] {
         let sessions = manager(store);
         let mut refresh = sessions
@@ -205,7 +291,7 @@ async fn refresh_latency(url: &str, prefix: &str) {
             samples.push(started.elapsed());
         }
         println!(
-            "refresh (verify + CAS + mint), {name:<11}: {}",
+            "refresh (verify + CAS + mint), {name}: {}",
             summary(samples)
         );
     }
@@ -223,7 +309,22 @@ async fn main() {
         "redis at {url}; {} CPUs",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    propagation(&url, &prefix).await;
-    access_path(&url, &prefix).await;
-    refresh_latency(&url, &prefix).await;
+    // Names after `--bench` choose the sections (by substring); none: all.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
+    if wanted("propagation") {
+        propagation(&url, &prefix).await;
+    }
+    if wanted("access") {
+        access_path(&url, &prefix).await;
+    }
+    if wanted("refresh") {
+        refresh_latency(&url, &prefix).await;
+    }
+    if wanted("propagation-under-load") {
+        propagation_under_load(&url, &prefix).await;
+    }
 }

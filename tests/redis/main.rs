@@ -9,11 +9,19 @@ mod suite;
 mod demo;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
+#[cfg(feature = "redis-tls")]
+#[path = "../support/test_ca.rs"]
+mod test_ca;
 
 #[cfg(feature = "redis-cluster")]
 mod cluster;
+mod credentials;
 mod instances;
 mod outage;
+mod pool;
+mod staleness;
+#[cfg(feature = "redis-tls")]
+mod tls;
 
 use std::time::Duration;
 

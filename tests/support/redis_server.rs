@@ -50,6 +50,8 @@ pub fn shared_redis_url() -> Option<String> {
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// Listens for TLS only (`rediss://`).
+    tls: bool,
     dir: PathBuf,
     args: Vec<String>,
 }
@@ -67,6 +69,32 @@ impl RedisServer {
 
     /// Starts a server with extra arguments (e.g. cluster mode).
     pub fn start_with(extra: &[&str]) -> Option<Self> {
+        Self::start_listening(false, extra)
+    }
+
+    /// Starts a server that listens for TLS only, on its port, with the
+    /// certificate the test CA signed (clients need no certificate of their
+    /// own). With `--tls-cluster yes` in `extra`, its cluster bus is TLS too.
+    pub fn start_tls(ca: &TestCaFiles, extra: &[&str]) -> Option<Self> {
+        if !tls_supported() {
+            missing("redis-server was built without TLS")?;
+        }
+        let files = [
+            "--tls-cert-file".to_owned(),
+            ca.cert.to_string_lossy().into_owned(),
+            "--tls-key-file".to_owned(),
+            ca.key.to_string_lossy().into_owned(),
+            "--tls-ca-cert-file".to_owned(),
+            ca.ca.to_string_lossy().into_owned(),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ];
+        let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        Self::start_listening(true, &args)
+    }
+
+    fn start_listening(tls: bool, extra: &[&str]) -> Option<Self> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -75,30 +103,37 @@ impl RedisServer {
             missing("redis-server is not on the PATH")?;
         }
         let port = free_port();
+        let port_text = port.to_string();
         let dir = std::env::temp_dir().join(format!(
             "tower-jwt-auth-redis-{}-{port}",
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).expect("temporary directory");
-        let mut args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--logfile",
-            "",
-            "--dir",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        let listen: &[&str] = if tls {
+            &["--port", "0", "--tls-port", &port_text]
+        } else {
+            &["--port", &port_text]
+        };
+        let mut args: Vec<String> = listen.iter().map(|s| (*s).to_owned()).collect();
+        args.extend(
+            [
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--logfile",
+                "",
+                "--dir",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned()),
+        );
         args.push(dir.to_string_lossy().into_owned());
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let mut server = Self {
             child: None,
             port,
+            tls,
             dir,
             args,
         };
@@ -111,7 +146,14 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL with `user:password@` (either may be empty) and a database.
+    pub fn url_with(&self, user: &str, password: &str, db: u8) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://{user}:{password}@127.0.0.1:{}/{db}", self.port)
     }
 
     pub fn pid(&self) -> u32 {
@@ -189,7 +231,39 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
+/// Whether `redis-server` knows the TLS directives: one built without TLS
+/// refuses `tls-port` as a bad directive; one with TLS refuses the missing
+/// certificate. Either way it exits at once.
+fn tls_supported() -> bool {
+    let Ok(output) = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            "1",
+            "--save",
+            "",
+            "--logfile",
+            "",
+        ])
+        .args(["--tls-cert-file", "/nonexistent/cert.pem"])
+        .args(["--tls-key-file", "/nonexistent/key.pem"])
+        .output()
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    !text.contains("Bad directive")
+}
+
+/// The files `redis-server` needs for TLS (see `test_ca.rs`).
+pub struct TestCaFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

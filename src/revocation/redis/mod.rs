@@ -2,7 +2,10 @@
 //! through Redis, with a local view so the access path never waits on it.
 
 mod backend;
+mod endpoint;
+mod freshness;
 mod keys;
+mod pool;
 mod sync;
 
 use std::fmt;
@@ -14,6 +17,8 @@ use deadpool_redis::redis;
 use tokio::sync::watch;
 
 use self::backend::Backend;
+use self::endpoint::{Endpoint, RedisUrl, TlsRoots};
+use self::freshness::Freshness;
 use self::keys::{Event, Kind, Names};
 use super::{MemoryStore, RevocationStore, Rotation, StoreError, StoreFuture, TokenRef};
 use futures_util::StreamExt;
@@ -48,7 +53,15 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
 ///   Redis for longer than [`DEFAULT_MAX_STALENESS`] (its subscription connection is
 ///   pinged several times within that bound), `is_revoked` answers [`StoreError`] — 503 — until the
 ///   subscription is back and the view reloaded, which happens by itself.
+///   `is_revoked` judges that itself, from the moment the view last heard
+///   from Redis, so a background task that cannot run cannot vouch for a
+///   silent view. On a cluster, a master that serves slots and is flagged
+///   failing or cannot be reached fails the load: the view is never
+///   "current" without one of its shards.
 ///   [`RedisStoreBuilder::fail_open`] opts out, loudly.
+/// * **TLS and AUTH** come from the URL: `rediss://user:password@host:port/db`
+///   (feature `redis-tls`); cluster nodes discovered later are reached with
+///   the same settings. `Debug` redacts the password.
 ///
 /// Clones share one view and one background task; the task stops when the
 /// last clone is dropped. Needs a Tokio runtime.
@@ -84,7 +97,10 @@ struct Shared {
     backend: Backend,
     names: Names,
     view: MemoryStore,
-    /// True while the view cannot be vouched for (fail closed on it).
+    /// When the view was last known current: what `is_revoked` judges by.
+    freshness: Freshness,
+    /// What the background task last reported (logs, [`ViewStatus`]); the
+    /// access path does not wait for it to be set.
     stale: AtomicBool,
     fail_open: bool,
     command_timeout: Duration,
@@ -105,7 +121,10 @@ struct Scripts {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ViewStatus {
     /// The view is loaded and its subscription heard from within the
-    /// staleness bound.
+    /// staleness bound, as the background task last reported it (logs and
+    /// health checks). `is_revoked` does not wait for this report: it judges
+    /// the bound itself, so it fails closed on time even when the task that
+    /// would report it cannot run.
     pub current: bool,
     /// Changes from other instances (and this one) applied so far.
     pub events_applied: u64,
@@ -129,7 +148,9 @@ impl fmt::Debug for RedisStore {
 #[derive(Debug)]
 #[must_use]
 pub struct RedisStoreBuilder {
-    urls: Vec<String>,
+    /// `Debug` shows them with passwords redacted.
+    urls: Vec<RedisUrl>,
+    tls_roots: TlsRoots,
     pool: Option<Backend>,
     cluster: bool,
     prefix: String,
@@ -145,10 +166,13 @@ impl RedisStore {
         Self::builder(url).connect().await
     }
 
-    /// A builder for the Redis at `url` (`redis://host:port/db`).
+    /// A builder for the Redis at `url` (`redis://host:port/db`; with a
+    /// password `redis://:password@…`, an ACL user `redis://user:password@…`,
+    /// TLS `rediss://…` with the `redis-tls` feature).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
-            urls: vec![url.into()],
+            urls: vec![RedisUrl::new(url.into())],
+            tls_roots: TlsRoots::default(),
             pool: None,
             cluster: false,
             prefix: DEFAULT_PREFIX.to_owned(),
@@ -164,7 +188,7 @@ impl RedisStore {
     /// subscription, which a pooled connection cannot serve.
     pub fn from_pool(pool: deadpool_redis::Pool, url: impl Into<String>) -> RedisStoreBuilder {
         let mut builder = Self::builder(url);
-        builder.pool = Some(Backend::Single(pool));
+        builder.pool = Some(Backend::Given(pool));
         builder
     }
 
@@ -173,7 +197,10 @@ impl RedisStore {
     /// reads every master. Nodes must accept the same connection settings.
     #[cfg(feature = "redis-cluster")]
     pub fn cluster(urls: impl IntoIterator<Item = impl Into<String>>) -> RedisStoreBuilder {
-        let urls: Vec<String> = urls.into_iter().map(Into::into).collect();
+        let urls: Vec<RedisUrl> = urls
+            .into_iter()
+            .map(|url| RedisUrl::new(url.into()))
+            .collect();
         let mut builder = Self::builder(String::new());
         builder.urls = urls;
         builder.cluster = true;
@@ -224,6 +251,26 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Trust these PEM root certificates (one or more) for `rediss://`
+    /// servers, instead of the system's trust store: a private CA.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tower_jwt_auth::StoreError> {
+    /// use tower_jwt_auth::revocation::RedisStore;
+    ///
+    /// let ca = std::fs::read("/etc/redis/ca.pem").expect("the CA certificate");
+    /// let store = RedisStore::builder("rediss://app:secret@redis.internal:6380/0")
+    ///     .tls_root_certificates(ca)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "redis-tls")]
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = TlsRoots(Some(pem.into()));
+        self
+    }
+
     /// The clock the local view prunes expired entries by (tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.view = MemoryStore::with_clock(clock);
@@ -234,25 +281,25 @@ impl RedisStoreBuilder {
     /// background task. Fails if Redis cannot be reached within the command
     /// timeout: an instance that cannot see revocations does not start.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
+        let endpoints = self
+            .urls
+            .iter()
+            .map(|url| Endpoint::parse(url, &self.tls_roots))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(first) = endpoints.first() else {
+            return Err(StoreError::new("no redis url given"));
+        };
         let backend = match self.pool {
             Some(backend) => backend,
             #[cfg(feature = "redis-cluster")]
-            None if self.cluster => Backend::cluster(&self.urls, self.command_timeout)?,
-            None => Backend::single(&self.urls[0], self.command_timeout)?,
+            None if self.cluster => Backend::cluster(&endpoints, self.command_timeout)?,
+            None => Backend::single(first, self.command_timeout)?,
         };
-        let clients = self
-            .urls
-            .iter()
-            .map(|url| redis::Client::open(url.as_str()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::new(format!("invalid redis url: {e}")))?;
-        if clients.is_empty() {
-            return Err(StoreError::new("no redis url given"));
-        }
         let shared = Arc::new(Shared {
             backend,
             names: Names::new(&self.prefix),
             view: self.view,
+            freshness: Freshness::new(self.max_staleness),
             stale: AtomicBool::new(true),
             fail_open: self.fail_open,
             command_timeout: self.command_timeout,
@@ -266,7 +313,7 @@ impl RedisStoreBuilder {
                 start_family: keys::start_family_script(),
             },
         });
-        let first_sync = sync::Subscriber::new(shared.clone(), clients, self.cluster)
+        let first_sync = sync::Subscriber::new(shared.clone(), endpoints, self.cluster)?
             .first_sync()
             .await?;
         let task = tokio::spawn(first_sync.run()).abort_handle();
@@ -435,9 +482,11 @@ const WRITE_BACK_CONCURRENCY: usize = 32;
 impl RevocationStore for RedisStore {
     fn is_revoked(&self, token: &TokenRef<'_>) -> Result<bool, StoreError> {
         let shared = &self.inner.shared;
-        if shared.stale.load(Ordering::Acquire) && !shared.fail_open {
+        // Judged here, on this clock: a background task too starved to mark
+        // the view stale cannot keep it vouched for.
+        if !shared.fail_open && !shared.freshness.is_current() {
             return Err(StoreError::new(
-                "the redis revocation view is stale (subscription lost)",
+                "the redis revocation view is stale (redis not heard from within max_staleness)",
             ));
         }
         shared.view.is_revoked(token)

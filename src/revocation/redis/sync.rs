@@ -4,13 +4,14 @@
 //! on any loss, mark the view stale once the bound passes and start over.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_redis::redis;
 use futures_util::StreamExt;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 
 use super::backend::{self, within};
+use super::endpoint::Endpoint;
 use super::keys::{Event, Kind};
 use super::{Shared, StoreError};
 
@@ -19,6 +20,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 pub(super) struct Subscriber {
     shared: Arc<Shared>,
+    /// The configured nodes; cluster masters found later are reached with
+    /// their credentials, TLS settings and database.
+    #[cfg_attr(not(feature = "redis-cluster"), allow(dead_code))]
+    endpoints: Vec<Endpoint>,
     clients: Vec<redis::Client>,
     cluster: bool,
     /// Which client the next subscription uses (cluster: rotate on failure).
@@ -33,13 +38,25 @@ pub(super) struct Synced {
 }
 
 impl Subscriber {
-    pub(super) fn new(shared: Arc<Shared>, clients: Vec<redis::Client>, cluster: bool) -> Self {
-        Self {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        endpoints: Vec<Endpoint>,
+        cluster: bool,
+    ) -> Result<Self, StoreError> {
+        let clients = endpoints
+            .iter()
+            .map(Endpoint::client)
+            .collect::<Result<Vec<_>, _>>()?;
+        if clients.is_empty() {
+            return Err(StoreError::new("no redis url given"));
+        }
+        Ok(Self {
             shared,
+            endpoints,
             clients,
             cluster,
             next_client: 0,
-        }
+        })
     }
 
     /// The first subscription and load; its failure fails `connect`.
@@ -84,6 +101,7 @@ impl Subscriber {
             }
         }
         self.shared.status.send_modify(|s| s.reloads += 1);
+        self.shared.freshness.heard_at(Instant::now());
         self.shared.mark_current();
         let (sink, stream) = pubsub.split();
         Ok(Synced {
@@ -112,7 +130,9 @@ impl Subscriber {
         .await
     }
 
-    /// The nodes to scan: the one Redis, or each master of the cluster.
+    /// The nodes to scan: the one Redis, or each master of the cluster that
+    /// serves slots (failing, if one is flagged failing or a slot is
+    /// unserved: a view without that shard is not current).
     async fn scan_targets(&self) -> Result<Vec<redis::Client>, StoreError> {
         if !self.cluster {
             return Ok(self.clients[..1].to_vec());
@@ -120,20 +140,17 @@ impl Subscriber {
         #[cfg(feature = "redis-cluster")]
         {
             let mut last_error = StoreError::new("no cluster node reachable");
-            for client in &self.clients {
+            for (client, endpoint) in self.clients.iter().zip(&self.endpoints) {
                 let masters = async {
                     let mut conn = backend::connect(client, self.shared.command_timeout).await?;
-                    backend::cluster_masters(&mut conn)
-                        .await
-                        .map_err(backend::command_error)
+                    backend::cluster_masters(&mut conn).await
                 };
                 match masters.await {
                     Ok(masters) => {
                         return masters
                             .iter()
-                            .map(|address| redis::Client::open(format!("redis://{address}/")))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(backend::command_error);
+                            .map(|(host, port)| endpoint.client_at(host, *port))
+                            .collect();
                     }
                     Err(e) => last_error = e,
                 }
@@ -181,8 +198,8 @@ impl Synced {
     pub(super) async fn run(self) {
         let mut synced = self;
         loop {
-            let (subscriber, last_heard) = synced.follow().await;
-            synced = subscriber.resync(last_heard).await;
+            let subscriber = synced.follow().await;
+            synced = subscriber.resync().await;
         }
     }
 
@@ -190,26 +207,32 @@ impl Synced {
     /// (no change and no answer to a `PING` on it) for longer than the
     /// staleness bound. The ping goes over the subscription's own connection,
     /// so it proves exactly that connection alive, whatever the pool does.
-    async fn follow(self) -> (Subscriber, Instant) {
+    /// Each change, and each answer, records the moment in the shared
+    /// [`Freshness`](super::freshness::Freshness) the readers judge by.
+    async fn follow(self) -> Subscriber {
         let Synced {
             subscriber,
             sink,
             mut stream,
         } = self;
-        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<()>(4);
+        // Each pong carries the moment its ping was sent: the answer proves
+        // every change published before then delivered, not more.
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<Instant>(4);
         let shared = &subscriber.shared;
         let bound = shared.max_staleness;
         let mut ping = tokio::time::interval(ping_period(bound));
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut last_heard = Instant::now();
         loop {
             tokio::select! {
+                // A change that reached the connection before a pong is in
+                // the stream by the time the pong is: read the stream first,
+                // so a pong never vouches for a change not yet applied.
+                biased;
                 message = stream.next() => {
                     let Some(message) = message else {
                         tracing::warn!("redis subscription lost");
                         break;
                     };
-                    last_heard = Instant::now();
                     let payload = message.get_payload_bytes();
                     match std::str::from_utf8(payload).ok().and_then(Event::parse) {
                         Some(event) => {
@@ -218,10 +241,11 @@ impl Synced {
                         }
                         None => tracing::warn!("ignoring a malformed revocation event"),
                     }
+                    shared.freshness.heard_at(Instant::now());
                 }
-                Some(()) = pong_rx.recv() => last_heard = Instant::now(),
+                Some(sent) = pong_rx.recv() => shared.freshness.heard_at(sent),
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > bound {
+                    if shared.freshness.expired() {
                         shared.mark_stale("redis subscription silent");
                         break;
                     }
@@ -229,25 +253,28 @@ impl Synced {
                     let timeout = shared.command_timeout;
                     // Off the select loop, so a slow Redis cannot delay events.
                     tokio::spawn(async move {
+                        let sent = Instant::now();
                         let pong = tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await;
                         if matches!(pong, Ok(Ok(_))) {
-                            let _ = pong_tx.try_send(());
+                            let _ = pong_tx.try_send(sent);
                         }
                     });
                 }
             }
         }
-        (subscriber, last_heard)
+        subscriber
     }
 }
 
 impl Subscriber {
-    /// Retries [`Subscriber::sync`] with backoff. The view turns stale once
-    /// the bound has passed since it was last known good (`last_heard`),
-    /// even while an attempt is still waiting on a hung Redis.
-    async fn resync(self, last_heard: Instant) -> Synced {
+    /// Retries [`Subscriber::sync`] with backoff. Readers stop trusting the
+    /// view once the bound has passed since it was last known good, by
+    /// themselves; this reports it (logs, [`ViewStatus`](super::ViewStatus))
+    /// at that moment, even while an attempt is still waiting on a hung Redis.
+    async fn resync(self) -> Synced {
         let shared = self.shared.clone();
-        let stale_at = last_heard + shared.max_staleness;
+        let last_heard = shared.freshness.last_heard().unwrap_or_else(Instant::now);
+        let stale_at = tokio::time::Instant::from_std(last_heard + shared.max_staleness);
         let mut backoff = Duration::from_millis(25);
         let mut subscriber = self;
         loop {
@@ -270,7 +297,7 @@ impl Subscriber {
                     subscriber = again;
                 }
             }
-            if Instant::now() >= stale_at {
+            if shared.freshness.expired() {
                 shared.mark_stale("redis unreachable");
             }
             tokio::time::sleep(backoff).await;
