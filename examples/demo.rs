@@ -14,6 +14,7 @@
 //! | `JWT_PRIVATE_KEY_FILE`, `JWT_PUBLIC_KEY_FILE` | PEM keys for the other algorithms | — |
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | minted into tokens and enforced | unset |
 //! | `ACCESS_TTL_SECS`, `REFRESH_TTL_SECS` | token lifetimes | 300, 86400 |
+//! | `JWT_PREVIOUS_PUBLIC_KEY_FILES` | comma-separated PEM files: retired keys that still verify and are still published (rotation without logouts) | unset |
 //! | `REDIS_URL` | share revocations through this Redis (`RedisStore`); several demo processes with the same URL (and keys) act as one service | unset: in memory |
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
@@ -22,7 +23,12 @@
 //! Endpoints: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`,
 //! `POST /auth/logout-all`, `GET /me`, `GET /protected/ping`, `GET /admin`
 //! (role `admin`, through the role guard), `GET /hello` (optional
-//! authentication), `GET /health`.
+//! authentication), `GET /health`; with an asymmetric `JWT_ALGORITHM`,
+//! `GET /.well-known/jwks.json` and the discovery document at
+//! `GET /.well-known/openid-configuration` (and
+//! `/.well-known/oauth-authorization-server`): `issuer` is `JWT_ISSUER`, or
+//! `http://{BIND}` when unset (set `JWT_ISSUER` to the demo's URL for
+//! discovery: tokens carry `iss` only when it is set).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,6 +48,8 @@ use tower_jwt_auth::{
     SessionManager, TokenIssuer, Verifier,
 };
 
+#[path = "support/publish.rs"]
+mod publish;
 #[path = "support/settings.rs"]
 mod settings;
 #[path = "support/startup.rs"]
@@ -190,8 +198,10 @@ pub fn app(settings: Settings) -> Router {
 
 /// The whole app over `store` (in memory, or Redis when `REDIS_URL` is set).
 pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Router {
+    let well_known = publish::well_known(&settings);
     let issuer = TokenIssuer::new(settings.signing, settings.config.clone());
-    let verifier = Verifier::new(settings.verifying, settings.config);
+    let keys = publish::key_set(settings.verifying, settings.previous);
+    let verifier = Verifier::new(keys, settings.config);
     let auth = JwtAuthLayer::new(verifier.clone())
         .claims::<User>()
         .shared_store(store.clone());
@@ -218,6 +228,7 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .route_service("/auth/refresh", refresh)
         .merge(protected)
         .merge(optional)
+        .merge(well_known)
         .with_state(state)
 }
 

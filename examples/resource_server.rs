@@ -22,6 +22,7 @@
 //! | `JWT_SUBJECT_CLAIM` | the subject claim's name (simplejwt: `user_id`) | `sub` |
 //! | `JWT_TYPE_CLAIM`, `JWT_TYPE_ACCESS` | a token-type claim and its "access" value (simplejwt: `token_type`/`access`, AuthX: `type`/`access`); any other value is refused | unset: no type check |
 //! | `JWKS_MIN_REFRESH_SECS`, `JWKS_MAX_AGE_SECS` | remote key refresh bounds | 10, 300 |
+//! | `RESOURCE_METADATA` | `1`: serve RFC 9728 metadata at `/.well-known/oauth-protected-resource` (the trusted issuers as `authorization_servers`) and add `resource_metadata="…"` to 401 challenges | unset |
 //!
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
 //! payload as a JSON object), `GET /protected/ping` (`pong`), `GET /scoped`
@@ -41,6 +42,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_jwt_auth::jwks::{self, DiscoveryError, RemoteJwks};
+use tower_jwt_auth::publish::ProtectedResourceMetadata;
 use tower_jwt_auth::{
     Algorithm, Claims, Guard, IssuersError, JwtAuthLayer, JwtConfig, KeySet, KeySource,
     RequireClaimsLayer, TokenProfile, Verifier, VerifyingKey, parse_algorithm,
@@ -92,6 +94,9 @@ pub struct Settings {
     pub min_refresh: Duration,
     /// `JWKS_MAX_AGE_SECS`.
     pub max_age: Duration,
+    /// `RESOURCE_METADATA=1`: serve RFC 9728 metadata and name it in
+    /// challenges.
+    pub resource_metadata: bool,
 }
 
 /// Claims a token-type or subject claim cannot be named (the profile's rules).
@@ -218,6 +223,7 @@ impl Settings {
             profile,
             min_refresh: secs("JWKS_MIN_REFRESH_SECS", 10)?,
             max_age: secs("JWKS_MAX_AGE_SECS", 300)?,
+            resource_metadata: env("RESOURCE_METADATA").is_some_and(|v| v.trim() == "1"),
         })
     }
 }
@@ -357,7 +363,34 @@ pub async fn verifier(
 
 /// The whole app over `verifier`; tests serve it on a loopback port.
 pub fn app(verifier: Verifier) -> Router {
-    let auth = JwtAuthLayer::new(verifier).claims::<Payload>();
+    app_with_metadata(verifier, None)
+}
+
+/// RFC 9728 metadata for this server at `base` (`http://{BIND}`): the
+/// resource, the issuers it trusts, its scope.
+pub fn resource_metadata(settings: &Settings, base: &str) -> ProtectedResourceMetadata {
+    settings
+        .issuers
+        .iter()
+        .filter_map(|issuer| issuer.issuer.as_deref())
+        .fold(ProtectedResourceMetadata::new(base), |metadata, issuer| {
+            metadata.authorization_server(issuer)
+        })
+        .scopes(["read:ping"])
+}
+
+/// As [`app`], serving `metadata` at `/.well-known/oauth-protected-resource`
+/// and naming it (`url`) in every 401 challenge.
+pub fn app_with_metadata(
+    verifier: Verifier,
+    metadata: Option<(String, ProtectedResourceMetadata)>,
+) -> Router {
+    let mut auth = JwtAuthLayer::new(verifier).claims::<Payload>();
+    let mut public = Router::new().route("/health", get(health));
+    if let Some((url, metadata)) = metadata {
+        auth = auth.resource_metadata(url);
+        public = public.route_service("/.well-known/oauth-protected-resource", metadata.service());
+    }
     let scoped = Router::new()
         .route("/scoped", get(scoped))
         .route_layer(RequireClaimsLayer::new(Guard::<Payload>::scope(
@@ -368,7 +401,7 @@ pub fn app(verifier: Verifier) -> Router {
         .route("/protected/ping", get(ping))
         .merge(scoped)
         .route_layer(auth);
-    Router::new().route("/health", get(health)).merge(protected)
+    public.merge(protected)
 }
 
 async fn health() -> &'static str {
@@ -408,8 +441,14 @@ async fn run() -> Result<(), ExitCode> {
     let verifier = verifier(&settings, &jwks_uris)
         .await
         .map_err(config_error)?;
-    let listener = startup::listen(NAME, startup::bind_address(&settings, 3002)).await?;
-    axum::serve(listener, app(verifier))
+    let bind = startup::bind_address(&settings, 3002);
+    let metadata = settings.resource_metadata.then(|| {
+        let base = format!("http://{bind}");
+        let url = format!("{base}/.well-known/oauth-protected-resource");
+        (url, resource_metadata(&settings, &base))
+    });
+    let listener = startup::listen(NAME, bind).await?;
+    axum::serve(listener, app_with_metadata(verifier, metadata))
         .with_graceful_shutdown(startup::shutdown_signal())
         .await
         .map_err(|e| {

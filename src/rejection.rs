@@ -174,6 +174,7 @@ pub struct Rejection {
     grpc: bool,
     realm: Option<Arc<str>>,
     required_scope: Option<Arc<str>>,
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl Rejection {
@@ -183,7 +184,19 @@ impl Rejection {
             grpc,
             realm,
             required_scope: None,
+            resource_metadata: None,
         }
+    }
+
+    pub(crate) fn with_resource_metadata(mut self, url: Option<Arc<str>>) -> Self {
+        self.resource_metadata = url;
+        self
+    }
+
+    /// The URL of the resource's RFC 9728 metadata, when the layer names it
+    /// in its challenges.
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.resource_metadata.as_deref()
     }
 
     pub(crate) fn with_required_scope(mut self, scope: Option<Arc<str>>) -> Self {
@@ -217,14 +230,37 @@ impl Rejection {
         if self.grpc {
             grpc_response(&self.error)
         } else {
-            rfc6750_response(
+            let response = rfc6750_response(
                 &self.error,
                 self.realm.as_deref(),
                 self.required_scope.as_deref(),
                 B::default(),
-            )
+            );
+            with_resource_metadata(response, self.resource_metadata.as_deref())
         }
     }
+}
+
+/// Adds RFC 9728's `resource_metadata="<url>"` to a 401 challenge, so a
+/// client finds the authorization servers this resource trusts.
+fn with_resource_metadata<B>(mut response: Response<B>, url: Option<&str>) -> Response<B> {
+    if let Some(url) = url
+        && response.status() == http::StatusCode::UNAUTHORIZED
+        && let Some(challenge) = response.headers().get(header::WWW_AUTHENTICATE)
+        && let Ok(challenge) = challenge.to_str()
+    {
+        let separator = if challenge == "Bearer" { " " } else { ", " };
+        let value = format!(
+            "{challenge}{separator}resource_metadata=\"{}\"",
+            quote_safe(url)
+        );
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
 }
 
 /// Turns a [`Rejection`] into a response of body type `B`.

@@ -27,6 +27,7 @@ pub fn app_and_bearer(rt: &tokio::runtime::Runtime) -> (Router, HeaderValue) {
         signing: SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
         verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
         config: JwtConfig::new().access_ttl(Duration::from_secs(86_400)),
+        previous: Vec::new(),
     });
     let bearer = login(rt, &app);
     (app, bearer)

@@ -16,6 +16,9 @@ pub struct Settings {
     pub verifying: VerifyingKey,
     /// Issuer, audience and lifetimes.
     pub config: JwtConfig,
+    /// `JWT_PREVIOUS_PUBLIC_KEY_FILES`: retired keys that still verify (and
+    /// are still published), comma-separated PEM files.
+    pub previous: Vec<VerifyingKey>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -87,10 +90,25 @@ fn settings() -> Result<Settings, String> {
     if let Some(audience) = env("JWT_AUDIENCE") {
         config = config.audience(audience);
     }
+    let previous = match env("JWT_PREVIOUS_PUBLIC_KEY_FILES") {
+        None => Vec::new(),
+        Some(files) => files
+            .split(',')
+            .map(str::trim)
+            .filter(|path| !path.is_empty())
+            .map(|path| {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("JWT_PREVIOUS_PUBLIC_KEY_FILES ({path}): {e}"))?;
+                VerifyingKey::from_pem(algorithm, &pem)
+                    .map_err(|e| format!("JWT_PREVIOUS_PUBLIC_KEY_FILES ({path}): {e}"))
+            })
+            .collect::<Result<_, String>>()?,
+    };
     Ok(Settings {
         bind,
         signing,
         verifying,
         config,
+        previous,
     })
 }

@@ -72,6 +72,15 @@ impl<T, R> JwtAuthLayer<T, R> {
         self
     }
 
+    /// Name this resource's RFC 9728 metadata in every 401 challenge
+    /// (`resource_metadata="<url>"`), so clients (MCP clients, for one) find
+    /// which authorization servers to get a token from; serve the document
+    /// with [`ProtectedResourceMetadata`](crate::publish::ProtectedResourceMetadata).
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.shared).resource_metadata = Some(Arc::from(url.into()));
+        self
+    }
+
     /// Optional authentication: a request with no credential at all passes
     /// through without claims; a bad credential is still rejected.
     pub fn optional(mut self, optional: bool) -> Self {

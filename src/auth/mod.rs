@@ -82,6 +82,7 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn RevocationStore>,
     pub(crate) sources: Arc<[TokenSource]>,
     pub(crate) realm: Option<Arc<str>>,
+    pub(crate) resource_metadata: Option<Arc<str>>,
     pub(crate) optional: bool,
     pub(crate) fail_open: bool,
 }
@@ -93,6 +94,7 @@ impl fmt::Debug for Shared {
             .field("store", &self.store)
             .field("sources", &self.sources)
             .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
             .field("optional", &self.optional)
             .field("fail_open", &self.fail_open)
             .finish()
@@ -106,6 +108,7 @@ impl Shared {
             store: Arc::new(MemoryStore::new()),
             sources: Arc::from([TokenSource::bearer()]),
             realm: None,
+            resource_metadata: None,
             optional: false,
             fail_open: false,
         }
@@ -136,11 +139,10 @@ impl Shared {
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
         let reject = |kind: AuthErrorKind| {
-            Undecided::Rejected(Rejection::new(
-                AuthError::new(kind),
-                is_grpc(headers),
-                self.realm.clone(),
-            ))
+            Undecided::Rejected(
+                Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
+                    .with_resource_metadata(self.resource_metadata.clone()),
+            )
         };
         let credential = match extract_credential(&self.sources, headers) {
             Ok(Some(credential)) => credential,

@@ -4,6 +4,7 @@
 #[allow(dead_code)]
 #[path = "../../examples/demo.rs"]
 mod demo;
+mod well_known;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -20,6 +21,7 @@ fn app() -> Router {
         signing: SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
         verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
         config: JwtConfig::new().issuer("demo").audience("demo-api"),
+        previous: Vec::new(),
     })
 }
 
@@ -351,6 +353,7 @@ async fn every_key_type_serves_the_contract() {
             signing: SigningKey::from_pem(alg, private).unwrap(),
             verifying: VerifyingKey::from_pem(alg, public).unwrap(),
             config: JwtConfig::new().issuer("demo").audience("demo-api"),
+            previous: Vec::new(),
         });
         let field = |pair: &Value, name: &str| pair[name].as_str().unwrap().to_owned();
         let alice = field(&login(&app, "alice").await, "access_token");

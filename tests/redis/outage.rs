@@ -33,6 +33,7 @@ fn app(store: &RedisStore) -> Router {
             signing: SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
             verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
             config: JwtConfig::new().issuer("demo").audience("demo-api"),
+            previous: Vec::new(),
         },
         Arc::new(store.clone()),
     )

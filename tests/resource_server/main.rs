@@ -10,6 +10,10 @@
 //! Python and node packages come from `.ci/run` (see `support.rs`); where
 //! they are missing these tests skip with a message, and fail under `CI=true`.
 
+#[allow(dead_code)]
+#[path = "../../examples/demo.rs"]
+mod demo;
+mod federation;
 mod issuers;
 mod keys;
 mod libraries;

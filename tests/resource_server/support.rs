@@ -43,6 +43,7 @@ const CONTRACT_VARS: &[&str] = &[
     "JWT_TYPE_ACCESS",
     "JWKS_MIN_REFRESH_SECS",
     "JWKS_MAX_AGE_SECS",
+    "RESOURCE_METADATA",
 ];
 
 // ===== tools =====
