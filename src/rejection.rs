@@ -66,6 +66,9 @@ pub enum AuthErrorKind {
     InsufficientScope,
     /// The revocation store could not answer and the policy is to fail closed.
     StoreUnavailable,
+    /// The credential was a cookie and the unsafe request lacked a valid CSRF
+    /// proof, or came from another origin (403, see [`crate::csrf`]).
+    CsrfRejected,
 }
 
 impl AuthError {
@@ -82,7 +85,7 @@ impl AuthError {
     /// The HTTP status this error maps to: 401, 403 or 503.
     pub const fn status(&self) -> StatusCode {
         match self.kind {
-            AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => StatusCode::FORBIDDEN,
             AuthErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -93,7 +96,9 @@ impl AuthError {
     /// A request without credentials gets no error code (RFC 6750 §3.1).
     pub const fn rfc6750_code(&self) -> Option<&'static str> {
         match self.kind {
-            AuthErrorKind::MissingCredentials | AuthErrorKind::StoreUnavailable => None,
+            AuthErrorKind::MissingCredentials
+            | AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::CsrfRejected => None,
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
@@ -103,7 +108,7 @@ impl AuthError {
     /// 7 PERMISSION_DENIED or 14 UNAVAILABLE.
     pub const fn grpc_code(&self) -> u8 {
         match self.kind {
-            AuthErrorKind::InsufficientScope => 7,
+            AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => 7,
             AuthErrorKind::StoreUnavailable => 14,
             _ => 16,
         }
@@ -115,6 +120,7 @@ impl AuthError {
             AuthErrorKind::MissingCredentials => "authentication required",
             AuthErrorKind::InsufficientScope => "insufficient permissions",
             AuthErrorKind::StoreUnavailable => "authentication temporarily unavailable",
+            AuthErrorKind::CsrfRejected => "cross-site request refused",
             AuthErrorKind::MalformedCredentials => "malformed credentials",
             _ => "invalid token",
         }
@@ -149,6 +155,7 @@ impl fmt::Display for AuthError {
             AuthErrorKind::SessionRefused => "session refused by the application",
             AuthErrorKind::InsufficientScope => "insufficient scope",
             AuthErrorKind::StoreUnavailable => "revocation store unavailable",
+            AuthErrorKind::CsrfRejected => "CSRF proof missing or wrong",
         };
         f.write_str(reason)
     }
@@ -308,6 +315,8 @@ pub(crate) fn rfc6750_response<B>(
             header::RETRY_AFTER,
             HeaderValue::from_static(RETRY_AFTER_SECS),
         );
+    } else if error.kind() == AuthErrorKind::CsrfRejected {
+        // Not a token problem: no challenge, the token itself was fine.
     } else if let Some(value) = challenge_value(error, realm, required_scope) {
         headers.insert(header::WWW_AUTHENTICATE, value);
     }

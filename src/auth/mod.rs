@@ -56,7 +56,7 @@ use serde::de::DeserializeOwned;
 use crate::claims::{Claims, TokenType};
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
 use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
-use crate::source::{TokenSource, extract_credential};
+use crate::source::{Head, TokenSource, extract_credential};
 use crate::verify::Verifier;
 
 /// What every clone of the layer and its services shares.
@@ -68,6 +68,7 @@ pub(crate) struct Shared {
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) optional: bool,
     pub(crate) fail_open: bool,
+    pub(crate) csrf: Option<crate::csrf::CsrfProtection>,
 }
 
 impl fmt::Debug for Shared {
@@ -79,6 +80,7 @@ impl fmt::Debug for Shared {
             .field("realm", &self.realm)
             .field("optional", &self.optional)
             .field("fail_open", &self.fail_open)
+            .field("csrf", &self.csrf)
             .finish()
     }
 }
@@ -92,6 +94,7 @@ impl Shared {
             realm: None,
             optional: false,
             fail_open: false,
+            csrf: None,
         }
     }
 
@@ -99,15 +102,16 @@ impl Shared {
     /// when no credential was presented at all.
     pub(crate) fn authenticate<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
-        headers: &HeaderMap,
+        request: Head<'_>,
     ) -> Result<Option<Arc<Claims<T>>>, Rejection> {
+        let headers: &HeaderMap = request.headers;
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
         let reject = |kind: AuthErrorKind| {
             Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
         };
-        let credential = match extract_credential(&self.sources, headers) {
+        let credential = match extract_credential(&self.sources, request) {
             Ok(Some(credential)) => credential,
             Ok(None) if self.optional => {
                 tracing::trace!(
@@ -179,6 +183,15 @@ impl Shared {
                 return Err(reject(AuthErrorKind::StoreUnavailable));
             }
         }
+        // ----- CSRF: a cookie is ambient authority (crate::csrf decides) -----
+        if credential.is_ambient() {
+            let (method, uri, sid) = (request.method, request.uri, claims.sid.as_deref());
+            if let Err(error) = crate::csrf::check_ambient(self.csrf.as_ref(), method, uri, headers, sid) {
+                tracing::info!(outcome = "rejected", reason = %error, sub = %claims.sub, jti = %claims.jti);
+                return Err(reject(AuthErrorKind::CsrfRejected));
+            }
+        }
+        // ----- end CSRF -----
         tracing::debug!(outcome = "accepted", sub = %claims.sub, jti = %claims.jti);
         Ok(Some(claims))
     }

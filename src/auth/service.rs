@@ -9,6 +9,7 @@ use tower_service::Service;
 
 use super::{ResponseFuture, Shared};
 use crate::rejection::{OnRejection, respond};
+use crate::source::Head;
 
 /// The service [`JwtAuthLayer`](super::JwtAuthLayer) wraps around `S`.
 #[must_use]
@@ -80,7 +81,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        match self.shared.authenticate::<T>(request.headers()) {
+        let head = Head {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        };
+        match self.shared.authenticate::<T>(head) {
             Ok(Some(claims)) => {
                 request.extensions_mut().insert(claims);
                 ResponseFuture::inner(self.inner.call(request))
