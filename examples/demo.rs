@@ -15,6 +15,7 @@
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | minted into tokens and enforced | unset |
 //! | `ACCESS_TTL_SECS`, `REFRESH_TTL_SECS` | token lifetimes | 300, 86400 |
 //! | `REDIS_URL` | share revocations through this Redis (`RedisStore`); several demo processes with the same URL (and keys) act as one service | unset: in memory |
+//! | `CSRF_SECRET` | keys the CSRF tokens of cookie sessions, ≥ 32 bytes | random, with a warning |
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
 //! (roles `["user"]`).
@@ -23,6 +24,11 @@
 //! `POST /auth/logout-all`, `GET /me`, `GET /protected/ping`, `GET /admin`
 //! (role `admin`, through the role guard), `GET /hello` (optional
 //! authentication), `GET /health`.
+//!
+//! Browser side (`support/browser.rs`): `GET /` (the page), `POST /auth/session`,
+//! `POST /auth/session/refresh`, `DELETE /auth/session` (cookie sessions with
+//! CSRF protection), `POST /notes`, `GET /notes`; `/me` and `/notes` read the
+//! bearer header, then the access cookie.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,6 +48,8 @@ use tower_jwt_auth::{
     SessionManager, TokenIssuer, Verifier,
 };
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/settings.rs"]
 mod settings;
 #[path = "support/startup.rs"]
@@ -65,6 +73,7 @@ type UserClaims = Claims<User>;
 #[derive(Clone)]
 struct AppState {
     sessions: SessionManager<User>,
+    browser: browser::BrowserState,
 }
 
 /// The demo's user database.
@@ -197,13 +206,14 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .shared_store(store.clone());
     let sessions = SessionManager::new(issuer, verifier, store);
     let refresh = sessions.refresh_service();
-    let state = AppState { sessions };
+    let browser = browser::BrowserState::from_env().expect("CSRF_SECRET is checked at startup");
+    let browser_routes = browser::routes(&auth, &browser);
+    let state = AppState { sessions, browser };
 
     let admin_only = Router::new()
         .route("/admin", get(admin))
         .route_layer(RequireClaimsLayer::new(Guard::<User>::role("admin")));
     let protected = Router::new()
-        .route("/me", get(me))
         .route("/protected/ping", get(ping))
         .route("/auth/logout", post(logout))
         .route("/auth/logout-all", post(logout_all))
@@ -218,6 +228,7 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .route_service("/auth/refresh", refresh)
         .merge(protected)
         .merge(optional)
+        .merge(browser_routes)
         .with_state(state)
 }
 
@@ -255,6 +266,14 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), ExitCode> {
     let settings = startup::init("demo")?;
+    // A CSRF_SECRET that is set must be usable (unset: a random one).
+    if let (Some(_), Err(error)) = (
+        std::env::var_os("CSRF_SECRET"),
+        browser::BrowserState::from_env(),
+    ) {
+        eprintln!("demo: configuration error: {error}");
+        return Err(ExitCode::from(2));
+    }
     let store = revocation_store().await.map_err(|e| {
         eprintln!("demo: revocation store: {e}");
         ExitCode::from(1)

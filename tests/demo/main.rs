@@ -5,6 +5,8 @@
 #[path = "../../examples/demo.rs"]
 mod demo;
 
+mod browser_api;
+
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use http::{Request, Response, StatusCode, header};
