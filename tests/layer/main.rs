@@ -807,4 +807,5 @@ async fn layer_works_with_unit_requests_and_string_responses() {
 /// Optional mode, token sources, custom rejections, decision logs.
 #[path = "../support/log_capture.rs"]
 mod log_capture;
+mod csrf;
 mod modes;
