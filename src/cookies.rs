@@ -13,8 +13,9 @@
 //! logout routes (`/auth/session/refresh`, `DELETE /auth/session` by
 //! default). `Secure` is on by default; browsers treat `http://localhost`
 //! (and `127.0.0.1`) as secure, so local development works. Names, paths,
-//! the `Domain` and `SameSite` are configurable. [`clear_cookies`]
-//! (Self::clear_cookies) expires all three, for logout.
+//! the `Domain` and `SameSite` are configurable.
+//! [`clear_cookies`](SessionCookies::clear_cookies) expires all three, for
+//! logout.
 //!
 //! Read the access cookie with [`TokenSource::cookie`] in the
 //! [`JwtAuthLayer`](crate::JwtAuthLayer) and give it the same
@@ -130,7 +131,10 @@ fn checked_name(name: String) -> String {
 }
 
 fn checked_value(value: String) -> String {
-    assert!(is_attribute_value(&value), "not a cookie attribute value: {value:?}");
+    assert!(
+        is_attribute_value(&value),
+        "not a cookie attribute value: {value:?}"
+    );
     value
 }
 
@@ -285,7 +289,10 @@ impl SessionCookies {
 
     /// The access token from the access cookie, if one was sent; two such
     /// cookies are a malformed credential.
-    pub fn access_token<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, AuthErrorKind> {
+    pub fn access_token<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<&'h str>, AuthErrorKind> {
         cookie_token(headers, &self.access.name)
     }
 
@@ -349,12 +356,17 @@ mod tests {
     }
 
     fn cookies(clock: &ManualClock) -> SessionCookies {
-        SessionCookies::new(CsrfProtection::new(b"csrf unit-test secret, 32 bytes or more").unwrap())
-            .clock(Arc::new(clock.clone()))
+        SessionCookies::new(
+            CsrfProtection::new(b"csrf unit-test secret, 32 bytes or more").unwrap(),
+        )
+        .clock(Arc::new(clock.clone()))
     }
 
     fn strings(values: &[HeaderValue]) -> Vec<String> {
-        values.iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+        values
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
     }
 
     /// The attributes after the `name=value` pair.
@@ -374,7 +386,10 @@ mod tests {
         let (pair, set) = set(&clock, &cookies(&clock));
         assert_eq!(
             set[0],
-            format!("access_token={}; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax", pair.access_token)
+            format!(
+                "access_token={}; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax",
+                pair.access_token
+            )
         );
     }
 
@@ -420,7 +435,10 @@ mod tests {
         let uri = http::Uri::from_static("/");
         let post = http::Method::POST;
         let csrf = cookies.csrf();
-        assert_eq!(csrf.check(&post, &uri, &headers, Some(&pair.session().id)), Ok(()));
+        assert_eq!(
+            csrf.check(&post, &uri, &headers, Some(&pair.session().id)),
+            Ok(())
+        );
         assert!(csrf.check(&post, &uri, &headers, Some("another")).is_err());
     }
 
@@ -464,20 +482,40 @@ mod tests {
         assert!(set[0].starts_with("app_access="));
         assert_eq!(
             attributes(&set[0]),
-            ["Path=/api", "Domain=app.example", "Max-Age=300", "HttpOnly", "SameSite=Strict"]
+            [
+                "Path=/api",
+                "Domain=app.example",
+                "Max-Age=300",
+                "HttpOnly",
+                "SameSite=Strict"
+            ]
         );
         assert!(set[1].starts_with("app_refresh="));
         assert_eq!(
             attributes(&set[1]),
-            ["Path=/api/session", "Domain=app.example", "Max-Age=86400", "HttpOnly", "SameSite=Lax"]
+            [
+                "Path=/api/session",
+                "Domain=app.example",
+                "Max-Age=86400",
+                "HttpOnly",
+                "SameSite=Lax"
+            ]
         );
         assert_eq!(
             attributes(&set[2]),
-            ["Path=/", "Domain=app.example", "Max-Age=86400", "SameSite=Strict"]
+            [
+                "Path=/",
+                "Domain=app.example",
+                "Max-Age=86400",
+                "SameSite=Strict"
+            ]
         );
         let cleared = strings(&cookies.clear_cookies());
         assert!(cleared[0].starts_with("app_access=; Path=/api; Domain=app.example; Max-Age=0"));
-        assert!(cleared[1].starts_with("app_refresh=; Path=/api/session; Domain=app.example; Max-Age=0"));
+        assert!(
+            cleared[1]
+                .starts_with("app_refresh=; Path=/api/session; Domain=app.example; Max-Age=0")
+        );
         assert_eq!(cookies.access_source(), TokenSource::cookie("app_access"));
     }
 
@@ -493,13 +531,19 @@ mod tests {
         let clock = ManualClock::at_secs(NOW);
         let cookies = cookies(&clock);
         let mut headers = HeaderMap::new();
-        headers.insert("cookie", "refresh_token=r.r.r; access_token=a.a.a".parse().unwrap());
+        headers.insert(
+            "cookie",
+            "refresh_token=r.r.r; access_token=a.a.a".parse().unwrap(),
+        );
         assert_eq!(cookies.refresh_token(&headers), Ok(Some("r.r.r")));
         assert_eq!(cookies.access_token(&headers), Ok(Some("a.a.a")));
         headers.insert("cookie", "access_token=".parse().unwrap());
         assert_eq!(cookies.access_token(&headers), Ok(None));
         assert_eq!(cookies.refresh_token(&headers), Ok(None));
-        headers.insert("cookie", "refresh_token=a; refresh_token=b".parse().unwrap());
+        headers.insert(
+            "cookie",
+            "refresh_token=a; refresh_token=b".parse().unwrap(),
+        );
         assert_eq!(
             cookies.refresh_token(&headers),
             Err(AuthErrorKind::MalformedCredentials)

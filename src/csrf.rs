@@ -94,7 +94,9 @@ pub enum CsrfError {
 impl fmt::Display for CsrfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::NotConfigured => "cookie credential on an unsafe method, and no CSRF protection configured",
+            Self::NotConfigured => {
+                "cookie credential on an unsafe method, and no CSRF protection configured"
+            }
             Self::CrossOrigin => "request made by another origin (Sec-Fetch-Site / Origin)",
             Self::MissingToken => "CSRF header or cookie missing",
             Self::TokenMismatch => "CSRF header does not match the CSRF cookie",
@@ -291,13 +293,11 @@ impl CsrfProtection {
     }
 }
 
-/// `GET`, `HEAD`, `OPTIONS` (and `TRACE`): methods that must not change state
-/// (RFC 9110 §9.2.1), so need no proof.
+/// `GET`, `HEAD`, `OPTIONS`: methods that must not change state (RFC 9110
+/// §9.2.1), so need no proof. Every other method does, `TRACE` and unknown
+/// extension methods included.
 pub fn is_safe(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    )
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// The layer's call for an ambient credential (see [`crate::auth`]).
@@ -393,7 +393,11 @@ mod tests {
             Err(CsrfError::MissingToken)
         );
         assert_eq!(
-            post(&csrf, &[("cookie", "csrf_token="), ("x-csrf-token", "")], "s1"),
+            post(
+                &csrf,
+                &[("cookie", "csrf_token="), ("x-csrf-token", "")],
+                "s1"
+            ),
             Err(CsrfError::MissingToken)
         );
     }
@@ -418,7 +422,11 @@ mod tests {
         let other = csrf.mint("s1").unwrap();
         let cookie = format!("csrf_token={token}");
         assert_eq!(
-            post(&csrf, &[("cookie", &cookie), ("x-csrf-token", &other)], "s1"),
+            post(
+                &csrf,
+                &[("cookie", &cookie), ("x-csrf-token", &other)],
+                "s1"
+            ),
             Err(CsrfError::TokenMismatch)
         );
     }
@@ -429,7 +437,11 @@ mod tests {
         let theirs = csrf.mint("s2").unwrap();
         let cookie = format!("csrf_token={theirs}");
         assert_eq!(
-            post(&csrf, &[("cookie", &cookie), ("x-csrf-token", &theirs)], "s1"),
+            post(
+                &csrf,
+                &[("cookie", &cookie), ("x-csrf-token", &theirs)],
+                "s1"
+            ),
             Err(CsrfError::WrongSession)
         );
     }
@@ -440,7 +452,11 @@ mod tests {
         for planted in ["abc", "abc.def", ".", "x.", &csrf.mint("s1").unwrap()[..22]] {
             let cookie = format!("csrf_token={planted}");
             assert_eq!(
-                post(&csrf, &[("cookie", &cookie), ("x-csrf-token", planted)], "s1"),
+                post(
+                    &csrf,
+                    &[("cookie", &cookie), ("x-csrf-token", planted)],
+                    "s1"
+                ),
                 Err(CsrfError::WrongSession),
                 "{planted:?}"
             );
@@ -454,7 +470,11 @@ mod tests {
         let token = theirs.mint("s1").unwrap();
         let cookie = format!("csrf_token={token}");
         assert_eq!(
-            post(&ours, &[("cookie", &cookie), ("x-csrf-token", &token)], "s1"),
+            post(
+                &ours,
+                &[("cookie", &cookie), ("x-csrf-token", &token)],
+                "s1"
+            ),
             Err(CsrfError::WrongSession)
         );
     }
@@ -463,7 +483,10 @@ mod tests {
     fn a_credential_without_session_is_refused() {
         let csrf = csrf();
         let token = csrf.mint("s1").unwrap();
-        let h = headers(&[("cookie", &format!("csrf_token={token}")), ("x-csrf-token", &token)]);
+        let h = headers(&[
+            ("cookie", &format!("csrf_token={token}")),
+            ("x-csrf-token", &token),
+        ]);
         assert_eq!(
             csrf.check(&Method::POST, &uri(), &h, None),
             Err(CsrfError::NoSession)
@@ -508,7 +531,11 @@ mod tests {
                 ("x-csrf-token", &token),
                 ("sec-fetch-site", site),
             ];
-            assert_eq!(post(&csrf, &pairs, "s1"), Err(CsrfError::CrossOrigin), "{site}");
+            assert_eq!(
+                post(&csrf, &pairs, "s1"),
+                Err(CsrfError::CrossOrigin),
+                "{site}"
+            );
         }
         for site in ["same-origin", "none"] {
             let pairs = [
@@ -524,7 +551,10 @@ mod tests {
     fn origin_must_be_the_request_host() {
         let csrf = csrf();
         let h = |origin: &str| headers(&[("host", "app.example:8443"), ("origin", origin)]);
-        assert_eq!(csrf.check_origin(&uri(), &h("https://app.example:8443")), Ok(()));
+        assert_eq!(
+            csrf.check_origin(&uri(), &h("https://app.example:8443")),
+            Ok(())
+        );
         for origin in [
             "https://app.example:9000",
             "https://evil.example",
@@ -568,10 +598,17 @@ mod tests {
             .header_name(HeaderName::from_static("x-xsrf"));
         let token = csrf.mint("s1").unwrap();
         let cookie = format!("__Host-xsrf={token}");
-        assert_eq!(post(&csrf, &[("cookie", &cookie), ("x-xsrf", &token)], "s1"), Ok(()));
+        assert_eq!(
+            post(&csrf, &[("cookie", &cookie), ("x-xsrf", &token)], "s1"),
+            Ok(())
+        );
         let default_names = format!("csrf_token={token}");
         assert_eq!(
-            post(&csrf, &[("cookie", &default_names), ("x-csrf-token", &token)], "s1"),
+            post(
+                &csrf,
+                &[("cookie", &default_names), ("x-csrf-token", &token)],
+                "s1"
+            ),
             Err(CsrfError::MissingToken)
         );
     }

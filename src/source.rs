@@ -470,7 +470,11 @@ mod tests {
         let source = TokenSource::query("access_token");
         let h = HeaderMap::new();
         for method in [Method::POST, Method::HEAD, Method::PUT, Method::DELETE] {
-            assert_eq!(from_request(&source, &method, &uri, &h), Ok(None), "{method}");
+            assert_eq!(
+                from_request(&source, &method, &uri, &h),
+                Ok(None),
+                "{method}"
+            );
         }
     }
 
@@ -499,11 +503,12 @@ mod tests {
         ]);
         let uri = Uri::from_static("/?t=a.b.c");
         let get = Method::GET;
-        let ambient = |source: TokenSource| {
-            from_request(&source, &get, &uri, &h).unwrap().unwrap().1
-        };
+        let ambient =
+            |source: TokenSource| from_request(&source, &get, &uri, &h).unwrap().unwrap().1;
         assert!(!ambient(TokenSource::bearer()));
-        assert!(!ambient(TokenSource::header(HeaderName::from_static("x-token"))));
+        assert!(!ambient(TokenSource::header(HeaderName::from_static(
+            "x-token"
+        ))));
         assert!(!ambient(TokenSource::query("t")));
         assert!(ambient(TokenSource::cookie("at")));
     }

@@ -253,7 +253,11 @@ async fn add_note(State(state): State<AppState>, claims: UserClaims, body: Bytes
         return json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request");
     }
     let note = {
-        let mut notes = state.browser.notes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut notes = state
+            .browser
+            .notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         notes.next_id += 1;
         let note = Note {
             id: notes.next_id,
@@ -267,7 +271,11 @@ async fn add_note(State(state): State<AppState>, claims: UserClaims, body: Bytes
 }
 
 async fn list_notes(State(state): State<AppState>, claims: UserClaims) -> Json<Vec<Note>> {
-    let notes = state.browser.notes.lock().unwrap_or_else(|e| e.into_inner());
+    let notes = state
+        .browser
+        .notes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     Json(
         notes
             .all

@@ -186,7 +186,9 @@ impl Shared {
         // ----- CSRF: a cookie is ambient authority (crate::csrf decides) -----
         if credential.is_ambient() {
             let (method, uri, sid) = (request.method, request.uri, claims.sid.as_deref());
-            if let Err(error) = crate::csrf::check_ambient(self.csrf.as_ref(), method, uri, headers, sid) {
+            if let Err(error) =
+                crate::csrf::check_ambient(self.csrf.as_ref(), method, uri, headers, sid)
+            {
                 tracing::info!(outcome = "rejected", reason = %error, sub = %claims.sub, jti = %claims.jti);
                 return Err(reject(AuthErrorKind::CsrfRejected));
             }

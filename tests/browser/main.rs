@@ -60,8 +60,8 @@ fn find_on_path(names: &[&str]) -> Option<PathBuf> {
 fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
     let chromium = find_on_path(&["chromium", "chromium-browser", "google-chrome"])
         .ok_or("no chromium on PATH (apt-get install chromium)")?;
-    let driver =
-        find_on_path(&["chromedriver"]).ok_or("no chromedriver on PATH (apt-get install chromium-driver)")?;
+    let driver = find_on_path(&["chromedriver"])
+        .ok_or("no chromedriver on PATH (apt-get install chromium-driver)")?;
     Ok((chromium, driver))
 }
 
@@ -232,7 +232,10 @@ async fn scenario(client: &Client, app: &str, attacker: &str, log: &Log) {
     assert_eq!(status.text().await.unwrap(), "Signed in as alice.");
 
     // The tokens are in cookies a script cannot read; the CSRF token is readable.
-    let script_cookies = client.execute("return document.cookie;", vec![]).await.unwrap();
+    let script_cookies = client
+        .execute("return document.cookie;", vec![])
+        .await
+        .unwrap();
     let script_cookies = script_cookies.as_str().unwrap();
     assert!(script_cookies.contains("csrf_token="), "{script_cookies}");
     assert!(!script_cookies.contains("access"), "{script_cookies}");
@@ -309,7 +312,10 @@ async fn scenario(client: &Client, app: &str, attacker: &str, log: &Log) {
     assert!(posts[0].csrf_header && posts[0].origin.as_deref() == Some(app));
     for forged in &posts[1..] {
         assert_eq!(forged.status, 403, "{seen:#?}");
-        assert!(forged.access_cookie, "the browser sent the cookie: {seen:#?}");
+        assert!(
+            forged.access_cookie,
+            "the browser sent the cookie: {seen:#?}"
+        );
         assert!(!forged.csrf_header, "{seen:#?}");
         assert_eq!(forged.origin.as_deref(), Some(attacker), "{seen:#?}");
     }

@@ -51,7 +51,10 @@ fn set_cookies(response: &Response<Body>) -> Vec<String> {
 }
 
 async fn body_bytes(response: Response<Body>) -> Vec<u8> {
-    to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()
+    to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap()
+        .to_vec()
 }
 
 fn jar_of(response: &Response<Body>) -> Jar {
@@ -77,12 +80,21 @@ async fn cookie_login(app: &Router, user: &str) -> Jar {
     .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let jar = jar_of(&response);
-    assert!(body_bytes(response).await.is_empty(), "no tokens in the body");
+    assert!(
+        body_bytes(response).await.is_empty(),
+        "no tokens in the body"
+    );
     jar
 }
 
 /// A request carrying `cookie`, and the CSRF header when given.
-fn with_cookies(method: Method, uri: &str, cookie: &str, csrf: Option<&str>, body: &str) -> Request<Body> {
+fn with_cookies(
+    method: Method,
+    uri: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: &str,
+) -> Request<Body> {
     let mut request = Request::builder()
         .method(method)
         .uri(uri)
@@ -96,7 +108,11 @@ fn with_cookies(method: Method, uri: &str, cookie: &str, csrf: Option<&str>, bod
 }
 
 async fn notes_of(app: &Router, jar: &Jar) -> Value {
-    let response = send(app, with_cookies(Method::GET, "/notes", &jar.site(), None, "")).await;
+    let response = send(
+        app,
+        with_cookies(Method::GET, "/notes", &jar.site(), None, ""),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     json(response).await
 }
@@ -108,12 +124,18 @@ async fn session_login_sets_the_three_cookies_with_their_attributes() {
     let [access, refresh, csrf] = &jar.set_cookie[..] else {
         panic!("three cookies: {:?}", jar.set_cookie);
     };
-    assert!(access.ends_with("; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax"), "{access}");
+    assert!(
+        access.ends_with("; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax"),
+        "{access}"
+    );
     assert!(
         refresh.ends_with("; Path=/auth/session; Max-Age=86400; HttpOnly; Secure; SameSite=Strict"),
         "{refresh}"
     );
-    assert!(csrf.ends_with("; Path=/; Max-Age=86400; Secure; SameSite=Lax"), "{csrf}");
+    assert!(
+        csrf.ends_with("; Path=/; Max-Age=86400; Secure; SameSite=Lax"),
+        "{csrf}"
+    );
     assert_eq!(jar.access.split('.').count(), 3);
     assert_eq!(jar.refresh.split('.').count(), 3);
 }
@@ -140,7 +162,9 @@ async fn session_login_from_another_origin_is_403() {
         Request::post("/auth/session")
             .header(header::HOST, "demo.test")
             .header(header::ORIGIN, "http://evil.test")
-            .body(Body::from(r#"{"username":"alice","password":"alice-password"}"#))
+            .body(Body::from(
+                r#"{"username":"alice","password":"alice-password"}"#,
+            ))
             .unwrap(),
     )
     .await;
@@ -152,7 +176,11 @@ async fn session_login_from_another_origin_is_403() {
 async fn me_reads_the_access_cookie_without_a_csrf_header() {
     let app = app();
     let jar = cookie_login(&app, "alice").await;
-    let response = send(&app, with_cookies(Method::GET, "/me", &jar.site(), None, "")).await;
+    let response = send(
+        &app,
+        with_cookies(Method::GET, "/me", &jar.site(), None, ""),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(json(response).await["sub"], "alice");
 }
@@ -163,7 +191,13 @@ async fn cookie_post_with_the_csrf_header_creates_a_note() {
     let jar = cookie_login(&app, "alice").await;
     let response = send(
         &app,
-        with_cookies(Method::POST, "/notes", &jar.site(), Some(&jar.csrf), r#"{"text":"milk"}"#),
+        with_cookies(
+            Method::POST,
+            "/notes",
+            &jar.site(),
+            Some(&jar.csrf),
+            r#"{"text":"milk"}"#,
+        ),
     )
     .await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -196,7 +230,13 @@ async fn cookie_post_with_a_wrong_csrf_header_is_403() {
     let app = app();
     let jar = cookie_login(&app, "alice").await;
     for wrong in ["nope", &jar.csrf[1..], &format!("{}x", jar.csrf)] {
-        let request = with_cookies(Method::POST, "/notes", &jar.site(), Some(wrong), r#"{"text":"x"}"#);
+        let request = with_cookies(
+            Method::POST,
+            "/notes",
+            &jar.site(),
+            Some(wrong),
+            r#"{"text":"x"}"#,
+        );
         assert_refused(&app, &jar, request).await;
     }
 }
@@ -208,7 +248,13 @@ async fn another_sessions_csrf_token_is_403() {
     let theirs = cookie_login(&app, "alice").await;
     // Header and csrf cookie agree, but they belong to the other session.
     let cookie = format!("access_token={}; csrf_token={}", ours.access, theirs.csrf);
-    let request = with_cookies(Method::POST, "/notes", &cookie, Some(&theirs.csrf), r#"{"text":"x"}"#);
+    let request = with_cookies(
+        Method::POST,
+        "/notes",
+        &cookie,
+        Some(&theirs.csrf),
+        r#"{"text":"x"}"#,
+    );
     assert_refused(&app, &ours, request).await;
 }
 
@@ -216,14 +262,24 @@ async fn another_sessions_csrf_token_is_403() {
 async fn a_cross_origin_cookie_post_is_403_even_with_the_token() {
     let app = app();
     let jar = cookie_login(&app, "alice").await;
-    let mut request =
-        with_cookies(Method::POST, "/notes", &jar.site(), Some(&jar.csrf), r#"{"text":"x"}"#);
+    let mut request = with_cookies(
+        Method::POST,
+        "/notes",
+        &jar.site(),
+        Some(&jar.csrf),
+        r#"{"text":"x"}"#,
+    );
     request
         .headers_mut()
         .insert(header::ORIGIN, "http://demo.test:8080".parse().unwrap());
     assert_refused(&app, &jar, request).await;
-    let mut request =
-        with_cookies(Method::POST, "/notes", &jar.site(), Some(&jar.csrf), r#"{"text":"x"}"#);
+    let mut request = with_cookies(
+        Method::POST,
+        "/notes",
+        &jar.site(),
+        Some(&jar.csrf),
+        r#"{"text":"x"}"#,
+    );
     request
         .headers_mut()
         .insert("sec-fetch-site", "same-site".parse().unwrap());
@@ -237,7 +293,10 @@ async fn a_bearer_post_needs_no_csrf_header() {
     let response = send(
         &app,
         Request::post("/notes")
-            .header(header::AUTHORIZATION, format!("Bearer {}", pair["access_token"].as_str().unwrap()))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", pair["access_token"].as_str().unwrap()),
+            )
             .header(header::ORIGIN, "http://elsewhere.test")
             .body(Body::from(r#"{"text":"from a script"}"#))
             .unwrap(),
@@ -248,7 +307,11 @@ async fn a_bearer_post_needs_no_csrf_header() {
 }
 
 async fn refresh_with(app: &Router, jar: &Jar, csrf: Option<&str>) -> Response<Body> {
-    send(app, with_cookies(Method::POST, "/auth/session/refresh", &jar.all(), csrf, "")).await
+    send(
+        app,
+        with_cookies(Method::POST, "/auth/session/refresh", &jar.all(), csrf, ""),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -268,7 +331,13 @@ async fn cookie_refresh_needs_the_csrf_header_and_rotates_the_cookies() {
     // The rotated cookies work, the new CSRF token with them.
     let response = send(
         &app,
-        with_cookies(Method::POST, "/notes", &next.site(), Some(&next.csrf), r#"{"text":"y"}"#),
+        with_cookies(
+            Method::POST,
+            "/notes",
+            &next.site(),
+            Some(&next.csrf),
+            r#"{"text":"y"}"#,
+        ),
     )
     .await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -280,7 +349,13 @@ async fn cookie_refresh_without_a_refresh_cookie_is_401() {
     let jar = cookie_login(&app, "alice").await;
     let response = send(
         &app,
-        with_cookies(Method::POST, "/auth/session/refresh", &jar.site(), Some(&jar.csrf), ""),
+        with_cookies(
+            Method::POST,
+            "/auth/session/refresh",
+            &jar.site(),
+            Some(&jar.csrf),
+            "",
+        ),
     )
     .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -290,9 +365,17 @@ async fn cookie_refresh_without_a_refresh_cookie_is_401() {
 async fn cookie_logout_needs_the_csrf_header() {
     let app = app();
     let jar = cookie_login(&app, "alice").await;
-    let response = send(&app, with_cookies(Method::DELETE, "/auth/session", &jar.all(), None, "")).await;
+    let response = send(
+        &app,
+        with_cookies(Method::DELETE, "/auth/session", &jar.all(), None, ""),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let me = send(&app, with_cookies(Method::GET, "/me", &jar.site(), None, "")).await;
+    let me = send(
+        &app,
+        with_cookies(Method::GET, "/me", &jar.site(), None, ""),
+    )
+    .await;
     assert_eq!(me.status(), StatusCode::OK, "the session goes on");
 }
 
@@ -302,12 +385,22 @@ async fn cookie_logout_clears_the_cookies_and_ends_the_session() {
     let jar = cookie_login(&app, "alice").await;
     let response = send(
         &app,
-        with_cookies(Method::DELETE, "/auth/session", &jar.all(), Some(&jar.csrf), ""),
+        with_cookies(
+            Method::DELETE,
+            "/auth/session",
+            &jar.all(),
+            Some(&jar.csrf),
+            "",
+        ),
     )
     .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let cleared = set_cookies(&response);
-    for (name, path) in [("access_token", "/"), ("refresh_token", "/auth/session"), ("csrf_token", "/")] {
+    for (name, path) in [
+        ("access_token", "/"),
+        ("refresh_token", "/auth/session"),
+        ("csrf_token", "/"),
+    ] {
         assert!(
             cleared
                 .iter()
@@ -316,7 +409,11 @@ async fn cookie_logout_clears_the_cookies_and_ends_the_session() {
         );
     }
     // The old cookies no longer work, for the API or for refresh.
-    let me = send(&app, with_cookies(Method::GET, "/me", &jar.site(), None, "")).await;
+    let me = send(
+        &app,
+        with_cookies(Method::GET, "/me", &jar.site(), None, ""),
+    )
+    .await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     let refresh = refresh_with(&app, &jar, Some(&jar.csrf)).await;
     assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
@@ -334,7 +431,13 @@ async fn the_page_has_the_forms_of_the_contract() {
             .starts_with("text/html")
     );
     let page = String::from_utf8(body_bytes(response).await).unwrap();
-    for needle in [r#"name="username""#, r#"name="password""#, r#"name="text""#, "X-CSRF-Token", "csrf_token"] {
+    for needle in [
+        r#"name="username""#,
+        r#"name="password""#,
+        r#"name="text""#,
+        "X-CSRF-Token",
+        "csrf_token",
+    ] {
         assert!(page.contains(needle), "{needle}");
     }
     assert!(!page.contains("src=\"http"), "no external assets");

@@ -37,7 +37,8 @@ fn layer() -> JwtAuthLayer {
         VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
         JwtConfig::new(),
     );
-    JwtAuthLayer::new(verifier).sources([TokenSource::bearer(), TokenSource::cookie("access_token")])
+    JwtAuthLayer::new(verifier)
+        .sources([TokenSource::bearer(), TokenSource::cookie("access_token")])
 }
 
 /// A router whose one handler counts its calls.
@@ -96,7 +97,10 @@ fn request(method: Method, pairs: &[(&str, &str)]) -> Request<Body> {
 
 impl Browser {
     fn cookie(&self) -> String {
-        format!("access_token={}; csrf_token={}", self.pair.access_token, self.csrf)
+        format!(
+            "access_token={}; csrf_token={}",
+            self.pair.access_token, self.csrf
+        )
     }
 }
 
@@ -106,7 +110,10 @@ async fn assert_csrf_refused(app: &App, request: Request<Body>) {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     assert_eq!(
-        response.extensions().get::<AuthError>().map(AuthError::kind),
+        response
+            .extensions()
+            .get::<AuthError>()
+            .map(AuthError::kind),
         Some(AuthErrorKind::CsrfRejected)
     );
     let body = to_bytes(response.into_body(), 1 << 16).await.unwrap();
@@ -126,7 +133,10 @@ async fn a_cookie_post_with_the_sessions_csrf_token_reaches_the_handler() {
     let app = App::new(layer().csrf(csrf()));
     let b = browser();
     for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
-        let request = request(method, &[("cookie", &b.cookie()), ("x-csrf-token", &b.csrf)]);
+        let request = request(
+            method,
+            &[("cookie", &b.cookie()), ("x-csrf-token", &b.csrf)],
+        );
         assert_handled(&app, request).await;
     }
 }
@@ -149,7 +159,10 @@ async fn a_cookie_post_with_a_wrong_csrf_token_is_403() {
     let app = App::new(layer().csrf(csrf()));
     let b = browser();
     let forged = format!("{}A", b.csrf);
-    let request = request(Method::POST, &[("cookie", &b.cookie()), ("x-csrf-token", &forged)]);
+    let request = request(
+        Method::POST,
+        &[("cookie", &b.cookie()), ("x-csrf-token", &forged)],
+    );
     assert_csrf_refused(&app, request).await;
 }
 
@@ -159,8 +172,14 @@ async fn another_sessions_csrf_token_is_403() {
     let ours = browser();
     let theirs = browser();
     // Cookie and header agree, and were minted by us, for another session.
-    let cookie = format!("access_token={}; csrf_token={}", ours.pair.access_token, theirs.csrf);
-    let request = request(Method::POST, &[("cookie", &cookie), ("x-csrf-token", &theirs.csrf)]);
+    let cookie = format!(
+        "access_token={}; csrf_token={}",
+        ours.pair.access_token, theirs.csrf
+    );
+    let request = request(
+        Method::POST,
+        &[("cookie", &cookie), ("x-csrf-token", &theirs.csrf)],
+    );
     assert_csrf_refused(&app, request).await;
 }
 
@@ -173,7 +192,10 @@ async fn a_token_minted_under_another_csrf_key_is_403() {
         .mint(&b.pair.session().id)
         .unwrap();
     let cookie = format!("access_token={}; csrf_token={other}", b.pair.access_token);
-    let request = request(Method::POST, &[("cookie", &cookie), ("x-csrf-token", &other)]);
+    let request = request(
+        Method::POST,
+        &[("cookie", &cookie), ("x-csrf-token", &other)],
+    );
     assert_csrf_refused(&app, request).await;
 }
 
@@ -184,7 +206,10 @@ async fn a_bearer_post_needs_no_csrf_token() {
     let bearer = format!("Bearer {}", b.pair.access_token);
     let request = request(
         Method::POST,
-        &[("authorization", &bearer), ("origin", "https://elsewhere.example")],
+        &[
+            ("authorization", &bearer),
+            ("origin", "https://elsewhere.example"),
+        ],
     );
     assert_handled(&app, request).await;
 }
@@ -194,7 +219,10 @@ async fn a_bearer_header_wins_over_a_cookie_and_needs_no_csrf_token() {
     let app = App::new(layer().csrf(csrf()));
     let b = browser();
     let bearer = format!("Bearer {}", b.pair.access_token);
-    let request = request(Method::POST, &[("authorization", &bearer), ("cookie", &b.cookie())]);
+    let request = request(
+        Method::POST,
+        &[("authorization", &bearer), ("cookie", &b.cookie())],
+    );
     assert_handled(&app, request).await;
 }
 
@@ -224,10 +252,18 @@ async fn a_cookie_post_from_another_origin_is_403_even_with_the_token() {
     };
     assert_csrf_refused(&app, with(&[("sec-fetch-site", "cross-site")])).await;
     assert_csrf_refused(&app, with(&[("sec-fetch-site", "same-site")])).await;
-    assert_csrf_refused(&app, with(&[("host", "app.example"), ("origin", "http://app.example:81")])).await;
+    assert_csrf_refused(
+        &app,
+        with(&[("host", "app.example"), ("origin", "http://app.example:81")]),
+    )
+    .await;
     assert_csrf_refused(&app, with(&[("origin", "null")])).await;
     // The request's own origin passes.
-    assert_handled(&app, with(&[("host", "app.example"), ("origin", "https://app.example")])).await;
+    assert_handled(
+        &app,
+        with(&[("host", "app.example"), ("origin", "https://app.example")]),
+    )
+    .await;
     assert_handled(&app, with(&[("sec-fetch-site", "same-origin")])).await;
 }
 
@@ -252,7 +288,10 @@ async fn a_trusted_origin_passes_with_the_token() {
 async fn without_csrf_protection_a_cookie_never_authorizes_a_post() {
     let app = App::new(layer());
     let b = browser();
-    let request = request(Method::POST, &[("cookie", &b.cookie()), ("x-csrf-token", &b.csrf)]);
+    let request = request(
+        Method::POST,
+        &[("cookie", &b.cookie()), ("x-csrf-token", &b.csrf)],
+    );
     assert_csrf_refused(&app, request).await;
     let get = request_get(&b);
     assert_handled(&app, get).await;
@@ -268,7 +307,10 @@ async fn a_cookie_token_without_a_session_cannot_post() {
     let token = issuer().access_token("alice", &NoCustomClaims {}).unwrap();
     let csrf = csrf().mint("").unwrap();
     let cookie = format!("access_token={token}; csrf_token={csrf}");
-    let request = request(Method::POST, &[("cookie", &cookie), ("x-csrf-token", &csrf)]);
+    let request = request(
+        Method::POST,
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+    );
     assert_csrf_refused(&app, request).await;
 }
 
@@ -276,7 +318,10 @@ async fn a_cookie_token_without_a_session_cannot_post() {
 async fn a_bad_cookie_token_is_401_before_any_csrf_question() {
     let app = App::new(layer().csrf(csrf()));
     let response = app
-        .send(request(Method::POST, &[("cookie", "access_token=not.a.token")]))
+        .send(request(
+            Method::POST,
+            &[("cookie", "access_token=not.a.token")],
+        ))
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.calls(), 0);
@@ -323,7 +368,10 @@ async fn a_grpc_csrf_failure_is_permission_denied() {
     let response = app
         .send(request(
             Method::POST,
-            &[("cookie", &b.cookie()), ("content-type", "application/grpc")],
+            &[
+                ("cookie", &b.cookie()),
+                ("content-type", "application/grpc"),
+            ],
         ))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -338,7 +386,10 @@ fn query_app() -> App {
         VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
         JwtConfig::new(),
     );
-    App::new(JwtAuthLayer::new(verifier).sources([TokenSource::bearer(), TokenSource::query("access_token")]))
+    App::new(
+        JwtAuthLayer::new(verifier)
+            .sources([TokenSource::bearer(), TokenSource::query("access_token")]),
+    )
 }
 
 fn with_query(method: Method, token: &str) -> Request<Body> {
@@ -363,7 +414,11 @@ async fn a_query_token_is_not_read_on_other_methods() {
     for method in [Method::POST, Method::HEAD, Method::DELETE] {
         let response = app.send(with_query(method.clone(), &token)).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method}");
-        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer", "as if absent");
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer",
+            "as if absent"
+        );
     }
     assert_eq!(app.calls(), 0);
 }
