@@ -278,7 +278,7 @@ impl TokenIssuer {
         if let Some(iss) = &config.issuer {
             claims.insert("iss".into(), iss.as_str().into());
         }
-        claims.insert("sub".into(), subject.into());
+        claims.insert(config.profile.subject_claim.to_string(), subject.into());
         if let Some(aud) = &config.audience {
             claims.insert("aud".into(), aud.as_str().into());
         }
@@ -290,9 +290,10 @@ impl TokenIssuer {
             claims.insert("sid".into(), session.sid.into());
             claims.insert("auth_time".into(), session.auth_time.into());
         }
+        let type_claim = config.profile.minted_type_claim();
         claims.insert(
-            config.token_type_claim.to_string(),
-            token_type.as_str().into(),
+            type_claim.name.to_string(),
+            type_claim.value(token_type).into(),
         );
 
         let payload = Value::Object(claims).to_string();

@@ -7,12 +7,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::rejection::AuthErrorKind;
 
 // With both backends enabled (as `--all-features` does), aws-lc-rs is used.
 #[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
@@ -680,6 +684,16 @@ impl KeySet {
         }
     }
 
+    /// How many keys the set holds.
+    pub fn len(&self) -> usize {
+        self.by_kid.len() + usize::from(self.primary.kid().is_none())
+    }
+
+    /// Never true: a set holds at least its primary key.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// The primary key's algorithm.
     pub fn primary_algorithm(&self) -> Algorithm {
         self.primary.algorithm()
@@ -689,6 +703,76 @@ impl KeySet {
 impl From<VerifyingKey> for KeySet {
     fn from(key: VerifyingKey) -> Self {
         Self::new(key)
+    }
+}
+
+// ===== impl KeySource =====
+
+/// A future that completes when a refetch of remote keys has finished.
+pub(crate) type KeysRefetch = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Where a [`Verifier`](crate::Verifier)'s keys come from: a [`KeySet`] (or
+/// one [`VerifyingKey`]) held in memory, or, with the `jwks` feature, a
+/// [`RemoteJwks`](crate::jwks::RemoteJwks) kept current from an issuer.
+#[derive(Clone, Debug)]
+pub struct KeySource(Source);
+
+#[derive(Clone, Debug)]
+enum Source {
+    Local(KeySet),
+    #[cfg(feature = "jwks")]
+    Remote(crate::jwks::RemoteJwks),
+}
+
+impl KeySource {
+    /// Runs `f` with the key a token with header `kid` must be verified with.
+    pub(crate) fn with_key<R>(
+        &self,
+        kid: Option<&str>,
+        f: impl FnOnce(&VerifyingKey) -> R,
+    ) -> Result<R, AuthErrorKind> {
+        match &self.0 {
+            Source::Local(keys) => keys.select(kid).map(f).ok_or(AuthErrorKind::UnknownKey),
+            #[cfg(feature = "jwks")]
+            Source::Remote(remote) => remote.with_key(kid, f),
+        }
+    }
+
+    /// Changes whenever a key may have left the set (never, for local keys).
+    pub(crate) fn epoch(&self) -> u64 {
+        match &self.0 {
+            Source::Local(_) => 0,
+            #[cfg(feature = "jwks")]
+            Source::Remote(remote) => remote.epoch(),
+        }
+    }
+
+    /// A refetch for a token whose `kid` is unknown, when one may be made now.
+    pub(crate) fn refetch(&self) -> Option<KeysRefetch> {
+        match &self.0 {
+            Source::Local(_) => None,
+            #[cfg(feature = "jwks")]
+            Source::Remote(remote) => remote.refetch_for_unknown_kid(),
+        }
+    }
+}
+
+impl From<KeySet> for KeySource {
+    fn from(keys: KeySet) -> Self {
+        Self(Source::Local(keys))
+    }
+}
+
+impl From<VerifyingKey> for KeySource {
+    fn from(key: VerifyingKey) -> Self {
+        Self(Source::Local(KeySet::new(key)))
+    }
+}
+
+#[cfg(feature = "jwks")]
+impl From<crate::jwks::RemoteJwks> for KeySource {
+    fn from(remote: crate::jwks::RemoteJwks) -> Self {
+        Self(Source::Remote(remote))
     }
 }
 

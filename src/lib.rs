@@ -74,6 +74,7 @@
 //! | `redis` (default) | `RedisStore`: revocations shared through Redis (`deadpool-redis`) |
 //! | `redis-cluster` | `RedisStore::cluster`, on a Redis Cluster |
 //! | `tonic` | [`grpc::ClaimsExt`]: claims from a `tonic::Request`, or `UNAUTHENTICATED` |
+//! | `jwks` | [`jwks::RemoteJwks`]: an issuer's keys fetched over HTTP(S) and kept current, discovery |
 //! | `full` | every feature that can be on together |
 
 pub mod auth;
@@ -85,8 +86,11 @@ pub mod cookies;
 pub mod csrf;
 pub mod guard;
 mod issue;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 mod jws;
 mod keys;
+mod profile;
 pub mod refresh;
 mod rejection;
 pub mod revocation;
@@ -109,16 +113,17 @@ pub use config::{
 pub use guard::{Guard, Permissions, RequireClaims, RequireClaimsLayer};
 pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
 pub use keys::{
-    Algorithm, Jwk, KeyError, KeySet, SigningKey, VerifyingKey, min_hmac_secret_len,
+    Algorithm, Jwk, KeyError, KeySet, KeySource, SigningKey, VerifyingKey, min_hmac_secret_len,
     parse_algorithm,
 };
+pub use profile::TokenProfile;
 pub use refresh::{RefreshRefused, RefreshService, SessionError, SessionManager};
 pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};
 #[cfg(feature = "redis")]
 pub use revocation::RedisStore;
 pub use revocation::{MemoryStore, RevocationStore, StoreError};
 pub use source::TokenSource;
-pub use verify::Verifier;
+pub use verify::{IssuersError, Verifier};
 
 /// Internals reachable only from the fuzz targets (`cargo fuzz` builds with
 /// `--cfg fuzzing`); not part of the API.

@@ -69,6 +69,9 @@ pub enum AuthErrorKind {
     /// The credential was a cookie and the unsafe request lacked a valid CSRF
     /// proof, or came from another origin (403, see [`crate::csrf`]).
     CsrfRejected,
+    /// The issuer's keys could not be had yet (no key set fetched so far):
+    /// the token may well be valid, so this is 503, not 401.
+    KeysUnavailable,
 }
 
 impl AuthError {
@@ -86,7 +89,9 @@ impl AuthError {
     pub const fn status(&self) -> StatusCode {
         match self.kind {
             AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => StatusCode::FORBIDDEN,
-            AuthErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -98,6 +103,7 @@ impl AuthError {
         match self.kind {
             AuthErrorKind::MissingCredentials
             | AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::KeysUnavailable
             | AuthErrorKind::CsrfRejected => None,
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
             _ => Some("invalid_token"),
@@ -109,7 +115,7 @@ impl AuthError {
     pub const fn grpc_code(&self) -> u8 {
         match self.kind {
             AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => 7,
-            AuthErrorKind::StoreUnavailable => 14,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => 14,
             _ => 16,
         }
     }
@@ -119,7 +125,9 @@ impl AuthError {
         match self.kind {
             AuthErrorKind::MissingCredentials => "authentication required",
             AuthErrorKind::InsufficientScope => "insufficient permissions",
-            AuthErrorKind::StoreUnavailable => "authentication temporarily unavailable",
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                "authentication temporarily unavailable"
+            }
             AuthErrorKind::CsrfRejected => "cross-site request refused",
             AuthErrorKind::MalformedCredentials => "malformed credentials",
             _ => "invalid token",
@@ -155,6 +163,7 @@ impl fmt::Display for AuthError {
             AuthErrorKind::SessionRefused => "session refused by the application",
             AuthErrorKind::InsufficientScope => "insufficient scope",
             AuthErrorKind::StoreUnavailable => "revocation store unavailable",
+            AuthErrorKind::KeysUnavailable => "the issuer's keys are not available yet",
             AuthErrorKind::CsrfRejected => "CSRF proof missing or wrong",
         };
         f.write_str(reason)
@@ -310,7 +319,10 @@ pub(crate) fn rfc6750_response<B>(
     let mut response = Response::new(body);
     *response.status_mut() = error.status();
     let headers = response.headers_mut();
-    if error.kind() == AuthErrorKind::StoreUnavailable {
+    if matches!(
+        error.kind(),
+        AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable
+    ) {
         headers.insert(
             header::RETRY_AFTER,
             HeaderValue::from_static(RETRY_AFTER_SECS),
