@@ -29,6 +29,9 @@ use tower_jwt_auth::{
     TokenIssuer, TokenSource, Verifier, VerifyingKey,
 };
 
+/// A bench name, the method, and the headers of its request.
+type Case<'h> = (&'static str, Method, Vec<(&'static str, &'h HeaderValue)>);
+
 const CSRF_SECRET: &[u8] = b"bench csrf secret, at least 32 bytes long";
 
 fn compare(c: &mut Criterion) {
@@ -88,7 +91,7 @@ fn compare(c: &mut Criterion) {
         }
         request
     };
-    let cases: [(&str, Method, Vec<(&'static str, &HeaderValue)>); 3] = [
+    let cases: [Case<'_>; 3] = [
         (
             "layer/bearer-post",
             Method::POST,
