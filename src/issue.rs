@@ -143,7 +143,9 @@ impl TokenIssuer {
         let alg = algorithm_name(key.algorithm()).unwrap_or_default();
         header.insert("alg".into(), alg.into());
         header.insert("typ".into(), "JWT".into());
-        if let Some(kid) = key.kid() {
+        // An asymmetric key's `kid` is stable: its name, or its RFC 7638
+        // thumbprint, so verifiers find it in our published JWK Set.
+        if let Some(kid) = key.kid().map(str::to_owned).or_else(|| key.thumbprint()) {
             header.insert("kid".into(), kid.into());
         }
         let header_b64 = B64.encode(Value::Object(header).to_string());

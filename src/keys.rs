@@ -191,11 +191,38 @@ fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// jsonwebtoken's JWK helpers use its process-wide provider, which it
+/// cannot choose itself when both backends are compiled in: make it ours.
+fn install_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = PROVIDER.install_default();
+    });
+}
+
+/// The RFC 7638 SHA-256 thumbprint of a public JWK, base64url.
+fn thumbprint(jwk: &Jwk) -> Option<String> {
+    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+        .ok()
+}
+
+/// A public JWK for publishing: `use: "sig"` and a `kid` (the given one, or
+/// the thumbprint), nothing private.
+fn named_public(mut jwk: Jwk, kid: Option<&str>) -> Jwk {
+    let kid = kid.map(str::to_owned).or_else(|| thumbprint(&jwk));
+    jwk.common.key_id = kid;
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk
+}
+
 // ===== impl SigningKey =====
 
 /// A private key (or HMAC secret) bound to one algorithm, used to sign tokens.
 ///
-/// `Debug` shows the algorithm and `kid`, never key material.
+/// `Debug` shows the algorithm and `kid`, never key material. `Clone` copies
+/// the key (a [`KeyRing`](crate::KeyRing) hands its current key to a
+/// [`TokenIssuer`](crate::TokenIssuer)).
+#[derive(Clone)]
 pub struct SigningKey {
     algorithm: Algorithm,
     kid: Option<String>,
@@ -267,6 +294,30 @@ impl SigningKey {
     /// The key id, if any.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The public half as a JWK (`alg`, `use: "sig"`, and `kid`: this key's,
+    /// or its RFC 7638 thumbprint); `None` for an HMAC secret, which is never
+    /// published.
+    pub fn public_jwk(&self) -> Option<Jwk> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        let jwk = Jwk::from_encoding_key(&self.key, self.algorithm).ok()?;
+        Some(named_public(jwk, self.kid.as_deref()))
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key (base64url); `None`
+    /// for HMAC. It is the `kid` minted into tokens when the key is unnamed.
+    pub fn thumbprint(&self) -> Option<String> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        Jwk::from_encoding_key(&self.key, self.algorithm)
+            .ok()
+            .and_then(|jwk| thumbprint(&jwk))
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
@@ -555,6 +606,39 @@ impl VerifyingKey {
     /// The key id, if any.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The public key as a JWK (`alg`, `use: "sig"`, and `kid`: this key's,
+    /// or its RFC 7638 thumbprint); `None` for an HMAC secret.
+    pub fn public_jwk(&self) -> Option<Jwk> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        let jwk = Jwk::from_decoding_key(&self.key, Some(self.algorithm)).ok()?;
+        Some(named_public(jwk, self.kid.as_deref()))
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key (base64url): the
+    /// `kid` an unnamed signing key mints. `None` for HMAC.
+    pub fn thumbprint(&self) -> Option<String> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        Jwk::from_decoding_key(&self.key, Some(self.algorithm))
+            .ok()
+            .and_then(|jwk| thumbprint(&jwk))
+    }
+
+    /// Names this key by its thumbprint (unless it is named already), so it
+    /// is found by the `kid` an unnamed signing key mints.
+    #[must_use]
+    pub fn with_thumbprint_kid(self) -> Self {
+        match (self.kid.is_some(), self.thumbprint()) {
+            (false, Some(kid)) => self.with_kid(kid),
+            _ => self,
+        }
     }
 
     /// True when `signature` is a valid signature of `message` under this key.

@@ -20,6 +20,10 @@
 //!   refresh behind HTTP.
 //! * Keys are bound to their algorithm ([`SigningKey`], [`VerifyingKey`],
 //!   [`KeySet`]): the header's `alg` never chooses it, and `none` does not exist.
+//! * Tokens of any issuer: [`TokenProfile`]s say what a token must carry
+//!   (this crate's own, RFC 9068, generic), `jwks::RemoteJwks` (feature
+//!   `jwks`) fetches an identity provider's keys by discovery and keeps them
+//!   current, and [`Verifier::any_of`] trusts several issuers at once.
 //!
 //! # Example
 //!
@@ -89,8 +93,10 @@ mod issue;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 mod jws;
+mod keyring;
 mod keys;
 mod profile;
+pub mod publish;
 pub mod refresh;
 mod rejection;
 pub mod revocation;
@@ -112,6 +118,7 @@ pub use config::{
 };
 pub use guard::{Guard, Permissions, RequireClaims, RequireClaimsLayer};
 pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
+pub use keyring::{KeyRing, KeyRingError};
 pub use keys::{
     Algorithm, Jwk, KeyError, KeySet, KeySource, SigningKey, VerifyingKey, min_hmac_secret_len,
     parse_algorithm,

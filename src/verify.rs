@@ -3,14 +3,16 @@
 //! Order of checks (each refuses before the next runs):
 //! 1. raw length ≤ the cap, before any decoding;
 //! 2. three base64url segments; the header is a UTF-8 JSON object;
-//! 3. no `crit`, an accepted `typ`;
-//! 4. the key: by `kid`, or the primary key when there is none;
+//! 3. no `crit`, an accepted `typ` (the RFC 9068 profile: `at+jwt` only);
+//! 4. with several trusted issuers, the payload's `iss` picks one; then the
+//!    key, from that issuer's keys only: by `kid`, or the primary key when
+//!    there is none;
 //! 5. header `alg` equals the key's algorithm — the algorithm comes from the key;
 //! 6. the signature, before the payload is decoded;
 //! 7. claims (a UTF-8 JSON object): `exp` (required, a number), `nbf` and `iat` not in the future,
 //!    `iss` when configured, `aud` (must name us when present; required when
-//!    configured), the token type, `sub` and `jti` required, no claim
-//!    name twice.
+//!    configured), the token type, the subject and what else the
+//!    [`TokenProfile`](crate::TokenProfile) requires, no claim name twice.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
