@@ -16,6 +16,7 @@
 //! | `ACCESS_TTL_SECS`, `REFRESH_TTL_SECS` | token lifetimes | 300, 86400 |
 //! | `JWT_PREVIOUS_PUBLIC_KEY_FILES` | comma-separated PEM files: retired keys that still verify and are still published (rotation without logouts) | unset |
 //! | `REDIS_URL` | share revocations through this Redis (`RedisStore`); several demo processes with the same URL (and keys) act as one service | unset: in memory |
+//! | `CSRF_SECRET` | keys the CSRF tokens of cookie sessions, ≥ 32 bytes | random, with a warning |
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
 //! (roles `["user"]`).
@@ -29,6 +30,12 @@
 //! `/.well-known/oauth-authorization-server`): `issuer` is `JWT_ISSUER`, or
 //! `http://{BIND}` when unset (set `JWT_ISSUER` to the demo's URL for
 //! discovery: tokens carry `iss` only when it is set).
+//! authentication), `GET /health`.
+//!
+//! Browser side (`support/browser.rs`): `GET /` (the page), `POST /auth/session`,
+//! `POST /auth/session/refresh`, `DELETE /auth/session` (cookie sessions with
+//! CSRF protection), `POST /notes`, `GET /notes`; `/me` and `/notes` read the
+//! bearer header, then the access cookie.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,6 +55,8 @@ use tower_jwt_auth::{
     SessionManager, TokenIssuer, Verifier,
 };
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/publish.rs"]
 mod publish;
 #[path = "support/settings.rs"]
@@ -73,6 +82,7 @@ type UserClaims = Claims<User>;
 #[derive(Clone)]
 struct AppState {
     sessions: SessionManager<User>,
+    browser: browser::BrowserState,
 }
 
 /// The demo's user database.
@@ -207,13 +217,14 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .shared_store(store.clone());
     let sessions = SessionManager::new(issuer, verifier, store);
     let refresh = sessions.refresh_service();
-    let state = AppState { sessions };
+    let browser = browser::BrowserState::from_env().expect("CSRF_SECRET is checked at startup");
+    let browser_routes = browser::routes(&auth, &browser);
+    let state = AppState { sessions, browser };
 
     let admin_only = Router::new()
         .route("/admin", get(admin))
         .route_layer(RequireClaimsLayer::new(Guard::<User>::role("admin")));
     let protected = Router::new()
-        .route("/me", get(me))
         .route("/protected/ping", get(ping))
         .route("/auth/logout", post(logout))
         .route("/auth/logout-all", post(logout_all))
@@ -229,6 +240,7 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .merge(protected)
         .merge(optional)
         .merge(well_known)
+        .merge(browser_routes)
         .with_state(state)
 }
 
@@ -266,6 +278,14 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), ExitCode> {
     let settings = startup::init("demo")?;
+    // A CSRF_SECRET that is set must be usable (unset: a random one).
+    if let (Some(_), Err(error)) = (
+        std::env::var_os("CSRF_SECRET"),
+        browser::BrowserState::from_env(),
+    ) {
+        eprintln!("demo: configuration error: {error}");
+        return Err(ExitCode::from(2));
+    }
     let store = revocation_store().await.map_err(|e| {
         eprintln!("demo: revocation store: {e}");
         ExitCode::from(1)

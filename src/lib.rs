@@ -11,6 +11,9 @@
 //! * Optional authentication, several token sources ([`TokenSource`]: bearer
 //!   header, cookie, custom header) and custom rejection responses
 //!   ([`OnRejection`]); gRPC requests get `grpc-status` answers.
+//! * Browser apps: [`cookies::SessionCookies`] delivers a pair as `HttpOnly`
+//!   cookies, and the layer demands a session-bound CSRF proof
+//!   ([`csrf::CsrfProtection`]) for cookie credentials on unsafe methods.
 //! * [`TokenIssuer`] mints access tokens, refresh tokens and [`TokenPair`]s.
 //! * [`SessionManager`] logs in, refreshes with rotation and replay
 //!   detection, logs out and logs out everywhere; [`RefreshService`] puts
@@ -83,6 +86,8 @@ mod cache;
 mod claims;
 mod clock;
 mod config;
+pub mod cookies;
+pub mod csrf;
 pub mod guard;
 mod issue;
 #[cfg(feature = "jwks")]

@@ -66,6 +66,9 @@ pub enum AuthErrorKind {
     InsufficientScope,
     /// The revocation store could not answer and the policy is to fail closed.
     StoreUnavailable,
+    /// The credential was a cookie and the unsafe request lacked a valid CSRF
+    /// proof, or came from another origin (403, see [`crate::csrf`]).
+    CsrfRejected,
     /// The issuer's keys could not be had yet (no key set fetched so far):
     /// the token may well be valid, so this is 503, not 401.
     KeysUnavailable,
@@ -85,7 +88,7 @@ impl AuthError {
     /// The HTTP status this error maps to: 401, 403 or 503.
     pub const fn status(&self) -> StatusCode {
         match self.kind {
-            AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => StatusCode::FORBIDDEN,
             AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -100,7 +103,8 @@ impl AuthError {
         match self.kind {
             AuthErrorKind::MissingCredentials
             | AuthErrorKind::StoreUnavailable
-            | AuthErrorKind::KeysUnavailable => None,
+            | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::CsrfRejected => None,
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
@@ -110,7 +114,7 @@ impl AuthError {
     /// 7 PERMISSION_DENIED or 14 UNAVAILABLE.
     pub const fn grpc_code(&self) -> u8 {
         match self.kind {
-            AuthErrorKind::InsufficientScope => 7,
+            AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => 7,
             AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => 14,
             _ => 16,
         }
@@ -124,6 +128,7 @@ impl AuthError {
             AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
                 "authentication temporarily unavailable"
             }
+            AuthErrorKind::CsrfRejected => "cross-site request refused",
             AuthErrorKind::MalformedCredentials => "malformed credentials",
             _ => "invalid token",
         }
@@ -159,6 +164,7 @@ impl fmt::Display for AuthError {
             AuthErrorKind::InsufficientScope => "insufficient scope",
             AuthErrorKind::StoreUnavailable => "revocation store unavailable",
             AuthErrorKind::KeysUnavailable => "the issuer's keys are not available yet",
+            AuthErrorKind::CsrfRejected => "CSRF proof missing or wrong",
         };
         f.write_str(reason)
     }
@@ -357,6 +363,8 @@ pub(crate) fn rfc6750_response<B>(
             header::RETRY_AFTER,
             HeaderValue::from_static(RETRY_AFTER_SECS),
         );
+    } else if error.kind() == AuthErrorKind::CsrfRejected {
+        // Not a token problem: no challenge, the token itself was fine.
     } else if let Some(value) = challenge_value(error, realm, required_scope) {
         headers.insert(header::WWW_AUTHENTICATE, value);
     }

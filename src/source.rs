@@ -1,11 +1,17 @@
 //! Where a token is read from: the `Authorization` header (default), a
-//! cookie, or a custom header, tried in the configured order.
+//! cookie, a custom header, or (on `GET` only) the query string, tried in the
+//! configured order.
 //!
 //! The first source that holds *anything* decides: a malformed credential
 //! there is an error, never a fall-through to the next source. So "no token"
 //! and "bad token" cannot be confused.
+//!
+//! A cookie is *ambient*: the browser attaches it to requests other sites
+//! make. The layer knows which source a credential came from and demands a
+//! CSRF proof for cookie credentials on unsafe methods (see [`crate::csrf`]).
 
 use http::header::{self, HeaderMap, HeaderName};
+use http::{Method, Uri};
 
 use crate::rejection::AuthErrorKind;
 
@@ -25,6 +31,14 @@ pub enum TokenSource {
     Cookie(String),
     /// The whole value of this header is the token.
     Header(HeaderName),
+    /// The query parameter with this name, read on `GET` requests only (a
+    /// browser's WebSocket upgrade cannot carry an `Authorization` header).
+    /// On any other method the query string is not looked at.
+    ///
+    /// URLs end up in access logs, proxy logs and browser history, so a token
+    /// there must be short-lived: keep the access lifetime in minutes, and
+    /// prefer a header or a cookie wherever the client can send one.
+    Query(String),
 }
 
 impl TokenSource {
@@ -45,16 +59,34 @@ impl TokenSource {
         Self::Header(name)
     }
 
+    /// The query parameter `name` (for example `access_token`), on `GET`
+    /// requests only; see [`TokenSource::Query`] for why such tokens must be
+    /// short-lived.
+    pub fn query(name: impl Into<String>) -> Self {
+        Self::Query(name.into())
+    }
+
     /// `Ok(None)` when this source holds nothing; `Err` when it holds
     /// something that is not a single credential of its kind. The credential
     /// is not yet checked to be a well-formed token.
-    fn extract<'h>(&self, headers: &'h HeaderMap) -> Result<Option<Credential<'h>>, AuthErrorKind> {
+    fn extract<'h>(&self, request: Head<'h>) -> Result<Option<Credential<'h>>, AuthErrorKind> {
+        let headers = request.headers;
         match self {
             Self::Authorization { scheme } => from_authorization(headers, scheme),
-            Self::Cookie(name) => from_cookies(headers, name),
+            Self::Cookie(name) => Ok(from_cookies(headers, name)?.map(Credential::ambient)),
             Self::Header(name) => from_header(headers, name),
+            Self::Query(name) if request.method == Method::GET => from_query(request.uri, name),
+            Self::Query(_) => Ok(None),
         }
     }
+}
+
+/// What a source may read: the request's method, URI and headers.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'h> {
+    pub(crate) method: &'h Method,
+    pub(crate) uri: &'h Uri,
+    pub(crate) headers: &'h HeaderMap,
 }
 
 impl Default for TokenSource {
@@ -69,40 +101,72 @@ impl Default for TokenSource {
 /// check, and checks them with [`token`](Self::token) only on a miss.
 /// No `Debug`: the bytes are a credential.
 #[derive(Clone, Copy)]
-pub(crate) struct Credential<'h>(&'h [u8]);
+pub(crate) struct Credential<'h> {
+    bytes: &'h [u8],
+    ambient: bool,
+}
 
 impl<'h> Credential<'h> {
+    /// A credential the client chose to send (a header, the query string).
+    const fn presented(bytes: &'h [u8]) -> Self {
+        Self {
+            bytes,
+            ambient: false,
+        }
+    }
+
+    /// A credential the browser attaches by itself (a cookie), so it proves
+    /// nothing about which page made the request.
+    const fn ambient(bytes: &'h [u8]) -> Self {
+        Self {
+            bytes,
+            ambient: true,
+        }
+    }
+
     pub(crate) fn as_bytes(self) -> &'h [u8] {
-        self.0
+        self.bytes
+    }
+
+    /// True for a cookie: an unsafe request needs a CSRF proof beside it.
+    pub(crate) fn is_ambient(self) -> bool {
+        self.ambient
     }
 
     /// The token, if the credential is one: non-empty visible ASCII without
     /// spaces (the verifier judges the rest); else a malformed credential.
     pub(crate) fn token(self) -> Result<&'h str, AuthErrorKind> {
-        checked_token(self.0)
+        checked_token(self.bytes)
     }
 }
 
 /// Reads the credential of the first of `sources` that holds one.
 pub(crate) fn extract_credential<'h>(
     sources: &[TokenSource],
-    headers: &'h HeaderMap,
+    request: Head<'h>,
 ) -> Result<Option<Credential<'h>>, AuthErrorKind> {
     for source in sources {
-        if let Some(credential) = source.extract(headers)? {
+        if let Some(credential) = source.extract(request)? {
             return Ok(Some(credential));
         }
     }
     Ok(None)
 }
 
-/// Reads a token from the first of `sources` that holds one, checked.
+/// Reads a token from the first of `sources` that holds one, checked, as
+/// for a `GET /` request with these headers.
 #[cfg_attr(not(any(test, fuzzing)), allow(dead_code))]
 pub(crate) fn extract_token<'h>(
     sources: &[TokenSource],
     headers: &'h HeaderMap,
 ) -> Result<Option<&'h str>, AuthErrorKind> {
-    extract_credential(sources, headers)?
+    static ROOT: std::sync::LazyLock<Uri> = std::sync::LazyLock::new(|| Uri::from_static("/"));
+    let request = Head {
+        method: &Method::GET,
+        uri: &ROOT,
+        headers,
+    };
+    extract_credential(sources, request)?
         .map(Credential::token)
         .transpose()
 }
@@ -155,20 +219,46 @@ fn from_authorization<'h>(
             Err(malformed)
         };
     }
-    Ok(Some(Credential(token)))
+    Ok(Some(Credential::presented(token)))
 }
 
 fn from_header<'h>(
     headers: &'h HeaderMap,
     name: &HeaderName,
 ) -> Result<Option<Credential<'h>>, AuthErrorKind> {
-    Ok(single(headers, name)?.map(Credential))
+    Ok(single(headers, name)?.map(Credential::presented))
 }
 
-fn from_cookies<'h>(
+/// The one `name=value` pair of the query string; two are a malformed
+/// credential. The value is taken as is: a JWT needs no percent-encoding,
+/// and an encoded one fails verification.
+fn from_query<'h>(uri: &'h Uri, name: &str) -> Result<Option<Credential<'h>>, AuthErrorKind> {
+    let Some(query) = uri.query() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for pair in query.as_bytes().split(|b| *b == b'&') {
+        let (key, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        if key != name.as_bytes() {
+            continue;
+        }
+        if found.is_some() {
+            return Err(AuthErrorKind::MalformedCredentials);
+        }
+        found = Some(Credential::presented(value));
+    }
+    Ok(found)
+}
+
+/// The value of the one cookie `name` among the `Cookie` headers; two are a
+/// malformed credential. Also read by [`crate::cookies`] and [`crate::csrf`].
+pub(crate) fn from_cookies<'h>(
     headers: &'h HeaderMap,
     name: &str,
-) -> Result<Option<Credential<'h>>, AuthErrorKind> {
+) -> Result<Option<&'h [u8]>, AuthErrorKind> {
     // Bytes, not `to_str`: a non-ASCII byte in some other cookie must not
     // hide ours (which would read as "no token").
     let mut found = None;
@@ -184,7 +274,7 @@ fn from_cookies<'h>(
             if found.is_some() {
                 return Err(AuthErrorKind::MalformedCredentials);
             }
-            found = Some(Credential(&pair[eq + 1..]));
+            found = Some(&pair[eq + 1..]);
         }
     }
     Ok(found)
@@ -219,7 +309,24 @@ mod tests {
         source: &TokenSource,
         headers: &'h HeaderMap,
     ) -> Result<Option<&'h str>, AuthErrorKind> {
-        source.extract(headers)?.map(Credential::token).transpose()
+        extract_token(std::slice::from_ref(source), headers)
+    }
+
+    fn from_request<'h>(
+        source: &TokenSource,
+        method: &'h Method,
+        uri: &'h Uri,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<(&'h str, bool)>, AuthErrorKind> {
+        let head = Head {
+            method,
+            uri,
+            headers,
+        };
+        match source.extract(head)? {
+            Some(credential) => Ok(Some((credential.token()?, credential.is_ambient()))),
+            None => Ok(None),
+        }
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -340,5 +447,69 @@ mod tests {
         );
         let h = headers(&[("cookie", "at=a.b.c")]);
         assert_eq!(extract_token(&sources, &h), Ok(Some("a.b.c")));
+    }
+
+    #[test]
+    fn query_source_reads_its_parameter_on_get() {
+        let uri = Uri::from_static("/ws?room=1&access_token=a.b.c&x");
+        let source = TokenSource::query("access_token");
+        let h = HeaderMap::new();
+        assert_eq!(
+            from_request(&source, &Method::GET, &uri, &h),
+            Ok(Some(("a.b.c", false)))
+        );
+        let none = Uri::from_static("/ws?room=1");
+        assert_eq!(from_request(&source, &Method::GET, &none, &h), Ok(None));
+        let bare = Uri::from_static("/ws");
+        assert_eq!(from_request(&source, &Method::GET, &bare, &h), Ok(None));
+    }
+
+    #[test]
+    fn query_source_is_not_read_on_other_methods() {
+        let uri = Uri::from_static("/notes?access_token=a.b.c");
+        let source = TokenSource::query("access_token");
+        let h = HeaderMap::new();
+        for method in [Method::POST, Method::HEAD, Method::PUT, Method::DELETE] {
+            assert_eq!(
+                from_request(&source, &method, &uri, &h),
+                Ok(None),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_source_refuses_two_tokens_and_empty_ones() {
+        let source = TokenSource::query("access_token");
+        let h = HeaderMap::new();
+        let two = Uri::from_static("/ws?access_token=a.b.c&access_token=d.e.f");
+        assert_eq!(
+            from_request(&source, &Method::GET, &two, &h),
+            Err(AuthErrorKind::MalformedCredentials)
+        );
+        let empty = Uri::from_static("/ws?access_token=");
+        assert_eq!(
+            from_request(&source, &Method::GET, &empty, &h),
+            Err(AuthErrorKind::MalformedCredentials)
+        );
+    }
+
+    #[test]
+    fn only_cookie_credentials_are_ambient() {
+        let h = headers(&[
+            ("authorization", "Bearer a.b.c"),
+            ("x-token", "a.b.c"),
+            ("cookie", "at=a.b.c"),
+        ]);
+        let uri = Uri::from_static("/?t=a.b.c");
+        let get = Method::GET;
+        let ambient =
+            |source: TokenSource| from_request(&source, &get, &uri, &h).unwrap().unwrap().1;
+        assert!(!ambient(TokenSource::bearer()));
+        assert!(!ambient(TokenSource::header(HeaderName::from_static(
+            "x-token"
+        ))));
+        assert!(!ambient(TokenSource::query("t")));
+        assert!(ambient(TokenSource::cookie("at")));
     }
 }

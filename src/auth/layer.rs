@@ -6,6 +6,7 @@ use tower_layer::Layer;
 
 use super::{JwtAuth, Shared};
 use crate::claims::NoCustomClaims;
+use crate::csrf::CsrfProtection;
 use crate::rejection::DefaultRejection;
 use crate::revocation::RevocationStore;
 use crate::source::TokenSource;
@@ -63,6 +64,14 @@ impl<T, R> JwtAuthLayer<T, R> {
     /// Where to read the token from, in order (default: `Authorization: Bearer`).
     pub fn sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
         Arc::make_mut(&mut self.shared).sources = sources.into_iter().collect();
+        self
+    }
+
+    /// The CSRF proof demanded when the credential came from a cookie and the
+    /// method is unsafe (see [`crate::csrf`]). Without one, such requests are
+    /// refused (403): a cookie alone never authorizes a state change.
+    pub fn csrf(mut self, csrf: CsrfProtection) -> Self {
+        Arc::make_mut(&mut self.shared).csrf = Some(csrf);
         self
     }
 

@@ -57,7 +57,7 @@ use crate::claims::{Claims, TokenType};
 use crate::keys::KeysRefetch;
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
 use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
-use crate::source::{TokenSource, extract_credential};
+use crate::source::{Head, TokenSource, extract_credential};
 use crate::verify::Verifier;
 
 /// The layer's answer for one request.
@@ -85,6 +85,7 @@ pub(crate) struct Shared {
     pub(crate) resource_metadata: Option<Arc<str>>,
     pub(crate) optional: bool,
     pub(crate) fail_open: bool,
+    pub(crate) csrf: Option<crate::csrf::CsrfProtection>,
 }
 
 impl fmt::Debug for Shared {
@@ -97,6 +98,7 @@ impl fmt::Debug for Shared {
             .field("resource_metadata", &self.resource_metadata)
             .field("optional", &self.optional)
             .field("fail_open", &self.fail_open)
+            .field("csrf", &self.csrf)
             .finish()
     }
 }
@@ -111,6 +113,7 @@ impl Shared {
             resource_metadata: None,
             optional: false,
             fail_open: false,
+            csrf: None,
         }
     }
 
@@ -120,10 +123,10 @@ impl Shared {
     /// now (only when `may_refetch`): the caller awaits it and decides again.
     pub(crate) fn authenticate<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
-        headers: &HeaderMap,
+        request: Head<'_>,
         may_refetch: bool,
     ) -> Decision<T> {
-        match self.decide(headers, may_refetch) {
+        match self.decide(request, may_refetch) {
             Ok(claims) => Decision::Accepted(claims),
             Err(Undecided::Rejected(rejection)) => Decision::Rejected(rejection),
             Err(Undecided::Refetch(wait)) => Decision::Refetch(wait),
@@ -132,9 +135,10 @@ impl Shared {
 
     fn decide<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
-        headers: &HeaderMap,
+        request: Head<'_>,
         may_refetch: bool,
     ) -> Result<Option<Arc<Claims<T>>>, Undecided> {
+        let headers: &HeaderMap = request.headers;
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
@@ -144,7 +148,7 @@ impl Shared {
                     .with_resource_metadata(self.resource_metadata.clone()),
             )
         };
-        let credential = match extract_credential(&self.sources, headers) {
+        let credential = match extract_credential(&self.sources, request) {
             Ok(Some(credential)) => credential,
             Ok(None) if self.optional => {
                 tracing::trace!(
@@ -234,6 +238,17 @@ impl Shared {
                 return Err(reject(AuthErrorKind::StoreUnavailable));
             }
         }
+        // ----- CSRF: a cookie is ambient authority (crate::csrf decides) -----
+        if credential.is_ambient() {
+            let (method, uri, sid) = (request.method, request.uri, claims.sid.as_deref());
+            if let Err(error) =
+                crate::csrf::check_ambient(self.csrf.as_ref(), method, uri, headers, sid)
+            {
+                tracing::info!(outcome = "rejected", reason = %error, sub = %claims.sub, jti = %claims.jti);
+                return Err(reject(AuthErrorKind::CsrfRejected));
+            }
+        }
+        // ----- end CSRF -----
         tracing::debug!(outcome = "accepted", sub = %claims.sub, jti = %claims.jti);
         Ok(Some(claims))
     }

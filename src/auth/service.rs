@@ -9,6 +9,7 @@ use tower_service::Service;
 
 use super::{Decision, ResponseFuture, Shared};
 use crate::rejection::{OnRejection, respond};
+use crate::source::Head;
 
 /// The service [`JwtAuthLayer`](super::JwtAuthLayer) wraps around `S`.
 #[must_use]
@@ -84,7 +85,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        match self.shared.authenticate::<T>(request.headers(), true) {
+        let head = Head {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        };
+        match self.shared.authenticate::<T>(head, true) {
             Decision::Accepted(Some(claims)) => {
                 request.extensions_mut().insert(claims);
                 ResponseFuture::inner(self.inner.call(request))
@@ -103,7 +109,12 @@ where
                 let on_rejection = self.rejection.clone();
                 ResponseFuture::deferred(Box::pin(async move {
                     wait.await;
-                    match shared.authenticate::<T>(request.headers(), false) {
+                    let head = Head {
+                        method: request.method(),
+                        uri: request.uri(),
+                        headers: request.headers(),
+                    };
+                    match shared.authenticate::<T>(head, false) {
                         Decision::Accepted(claims) => {
                             if let Some(claims) = claims {
                                 request.extensions_mut().insert(claims);

@@ -6,6 +6,8 @@
 mod demo;
 mod well_known;
 
+mod browser_api;
+
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use http::{Request, Response, StatusCode, header};

@@ -823,6 +823,7 @@ async fn layer_works_with_unit_requests_and_string_responses() {
     );
 }
 
+mod csrf;
 /// Optional mode, token sources, custom rejections, decision logs.
 #[path = "../support/log_capture.rs"]
 mod log_capture;
