@@ -196,6 +196,9 @@ impl VerifiedCache {
         Self::with_shards(capacity, shards(capacity), TailHash::default())
     }
 
+    /// As [`new`](Self::new), in `shards` shards (rounded up to a power of
+    /// two) hashed with `hasher`: the tests fix both, so they run alike on
+    /// every machine.
     fn with_shards(capacity: usize, shards: usize, hasher: TailHash) -> Self {
         let capacity = capacity.max(1);
         let mut options = OptionsBuilder::new();
@@ -238,7 +241,7 @@ impl VerifiedCache {
 }
 
 /// How many shards (independently locked parts) a cache of `capacity`
-/// slots gets: four per core, as `quick_cache` advises, but no more than
+/// slots gets: four per core (`quick_cache`'s default), but no more than
 /// leaves each shard [`MIN_SHARD_SLOTS`], and a power of two.
 fn shards(capacity: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
