@@ -19,7 +19,9 @@
 # POST /auth/login reused by every request; N: N distinct tokens from N
 # logins, and every request, to /health too, carries the next of them in
 # turn (wrk with benches/tokens.lua), so the verified-token cache sees N
-# clients; SAME_HEADERS does not apply).
+# clients; SAME_HEADERS does not apply. Before the rounds one pass sends
+# each token once (each verified in full, then cached) and prints the
+# server's RSS growth per token).
 # The demo uses its in-memory revocation store.
 set -euo pipefail
 

@@ -76,6 +76,10 @@ fn entry_cost(token_len: usize, payload_len: usize) -> u64 {
     bytes.max(SLOT_BYTES)
 }
 
+/// Below this many slots a shard's main queue takes all of it (see
+/// [`VerifiedCache::with_shards`]): scan resistance needs room to matter.
+const SMALL_SHARD_SLOTS: usize = 64;
+
 /// How many entries a shard should have room for at least: shards much
 /// smaller than this fill unevenly (one overflows while others have room),
 /// which would lose hits below the nominal capacity.
@@ -199,14 +203,22 @@ impl VerifiedCache {
         Self::with_shards(capacity, shards(capacity), TailHash::default())
     }
 
+    /// As [`new`](Self::new), in `shards` shards (rounded up to a power of
+    /// two) hashed with `hasher`: the tests fix both, so they run alike on
+    /// every machine.
     fn with_shards(capacity: usize, shards: usize, hasher: TailHash) -> Self {
         let capacity = capacity.max(1);
-        let options = OptionsBuilder::new()
+        let mut options = OptionsBuilder::new();
+        options
             .estimated_items_capacity(capacity)
             .weight_capacity((capacity as u64).saturating_mul(SLOT_BYTES))
-            .shards(shards)
-            .build()
-            .expect("both capacities are set");
+            .shards(shards);
+        if capacity / shards.max(1) < SMALL_SHARD_SLOTS {
+            // quick_cache admits an entry only if it fits its main queue (97 %
+            // of the shard by default), which for a shard of one slot is none.
+            options.hot_allocation(1.0);
+        }
+        let options = options.build().expect("both capacities are set");
         Self {
             capacity,
             entries: Cache::with_options(options, EntryWeight, hasher, DefaultLifecycle::default()),
@@ -236,7 +248,7 @@ impl VerifiedCache {
 }
 
 /// How many shards (independently locked parts) a cache of `capacity`
-/// slots gets: four per core, as `quick_cache` advises, but no more than
+/// slots gets: four per core (`quick_cache`'s default), but no more than
 /// leaves each shard [`MIN_SHARD_SLOTS`], and a power of two.
 fn shards(capacity: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -314,6 +326,27 @@ mod tests {
         );
         assert!(cache.get(format!("a.d.{tail}").as_bytes()).is_none());
         assert!(cache.get(tail.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn the_smallest_caches_hold_as_many_tokens_as_their_capacity() {
+        for capacity in 1..=4 {
+            let cache = VerifiedCache::new(capacity);
+            for i in 0..capacity {
+                cache.insert(format!("token-{i}").as_bytes(), payload(1));
+            }
+            assert_eq!(cache.len(), capacity, "capacity {capacity}");
+            let last = format!("token-{}", capacity - 1);
+            assert!(cache.get(last.as_bytes()).is_some(), "capacity {capacity}");
+        }
+    }
+
+    #[test]
+    fn a_huge_capacity_allocates_nothing_up_front() {
+        let cache = VerifiedCache::new(usize::MAX);
+        assert_eq!(cache.capacity(), usize::MAX);
+        cache.insert(b"a.b.c", payload(1));
+        assert_eq!(cache.get(b"a.b.c").unwrap().payload[..], [1]);
     }
 
     #[test]
