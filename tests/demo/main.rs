@@ -12,6 +12,8 @@ use serde_json::Value;
 use tower::ServiceExt;
 use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 
+mod lifecycle;
+
 const SECRET: &[u8] = b"demo-test-secret-of-at-least-32-bytes!!";
 
 fn app() -> Router {
