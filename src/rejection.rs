@@ -64,6 +64,10 @@ pub enum AuthErrorKind {
     SessionRefused,
     /// The claims are valid but lack a permission the route requires.
     InsufficientScope,
+    /// The login behind the token is older than the route allows (RFC 9470
+    /// step-up): 401 `insufficient_user_authentication` with `max_age`; only
+    /// a new login satisfies it.
+    InsufficientUserAuthentication,
     /// The revocation store could not answer and the policy is to fail closed.
     StoreUnavailable,
 }
@@ -95,6 +99,9 @@ impl AuthError {
         match self.kind {
             AuthErrorKind::MissingCredentials | AuthErrorKind::StoreUnavailable => None,
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
+            AuthErrorKind::InsufficientUserAuthentication => {
+                Some("insufficient_user_authentication")
+            }
             _ => Some("invalid_token"),
         }
     }
@@ -114,6 +121,7 @@ impl AuthError {
         match self.kind {
             AuthErrorKind::MissingCredentials => "authentication required",
             AuthErrorKind::InsufficientScope => "insufficient permissions",
+            AuthErrorKind::InsufficientUserAuthentication => "a more recent login is required",
             AuthErrorKind::StoreUnavailable => "authentication temporarily unavailable",
             AuthErrorKind::MalformedCredentials => "malformed credentials",
             _ => "invalid token",
@@ -148,6 +156,7 @@ impl fmt::Display for AuthError {
             AuthErrorKind::RefreshTokenReused => "refresh token reused; family revoked",
             AuthErrorKind::SessionRefused => "session refused by the application",
             AuthErrorKind::InsufficientScope => "insufficient scope",
+            AuthErrorKind::InsufficientUserAuthentication => "login older than the route's max_age",
             AuthErrorKind::StoreUnavailable => "revocation store unavailable",
         };
         f.write_str(reason)
@@ -164,6 +173,7 @@ pub struct Rejection {
     grpc: bool,
     realm: Option<Arc<str>>,
     required_scope: Option<Arc<str>>,
+    max_age: Option<u64>,
 }
 
 impl Rejection {
@@ -173,7 +183,19 @@ impl Rejection {
             grpc,
             realm,
             required_scope: None,
+            max_age: None,
         }
+    }
+
+    pub(crate) fn with_max_age(mut self, max_age_secs: u64) -> Self {
+        self.max_age = Some(max_age_secs);
+        self
+    }
+
+    /// The largest age (seconds) of a login the route accepts, when a
+    /// step-up check refused the request (RFC 9470 `max_age`).
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
     }
 
     pub(crate) fn with_required_scope(mut self, scope: Option<Arc<str>>) -> Self {
@@ -207,12 +229,24 @@ impl Rejection {
         if self.grpc {
             grpc_response(&self.error)
         } else {
-            rfc6750_response(
+            let mut response = rfc6750_response(
                 &self.error,
                 self.realm.as_deref(),
                 self.required_scope.as_deref(),
                 B::default(),
-            )
+            );
+            if let Some(max_age) = self.max_age
+                && let Some(value) = challenge_value(&self.error, self.realm.as_deref(), None)
+                && let Ok(value) = HeaderValue::from_str(&format!(
+                    "{}, max_age={max_age}",
+                    value.to_str().unwrap_or("Bearer")
+                ))
+            {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+            response
         }
     }
 }
