@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 
 mod lifecycle;
+mod sessions;
 
 const SECRET: &[u8] = b"demo-test-secret-of-at-least-32-bytes!!";
 
