@@ -322,7 +322,7 @@ where
             .store
             .start_session(NewSession {
                 family: &session.id,
-                subject: subject,
+                subject,
                 jti: &session.refresh_jti,
                 created_at: session.auth_time,
                 ends_at: session.session_expires_at,

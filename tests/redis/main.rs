@@ -14,6 +14,7 @@ mod redis_server;
 mod cluster;
 mod instances;
 mod outage;
+mod sessions;
 
 use std::time::Duration;
 
