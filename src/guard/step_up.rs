@@ -1,60 +1,4 @@
-//! Step-up authentication (RFC 9470): routes that need a *recent* login.
-//!
-//! [`RequireRecentLoginLayer`] admits a request only when the verified
-//! token's `auth_time` (the login that began its session) is at most
-//! `max_age` ago. Refresh keeps `auth_time`, so refreshing never satisfies
-//! it: only a new login does. Refusals:
-//!
-//! * no claims → 401, `WWW-Authenticate: Bearer`;
-//! * no `auth_time`, or an older login → 401,
-//!   `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=<secs>`
-//!   (gRPC: `grpc-status` 16, UNAUTHENTICATED).
-//!
-//! ```
-//! use std::time::Duration;
-//! use axum::{Router, body::Body, routing::get};
-//! use http::{Request, StatusCode};
-//! use tower::ServiceExt;
-//! use tower_jwt_auth::guard::RequireRecentLoginLayer;
-//! use tower_jwt_auth::{
-//!     Algorithm, JwtAuthLayer, JwtConfig, ManualClock, MemoryStore, SessionManager, SigningKey,
-//!     TokenIssuer, Verifier, VerifyingKey,
-//! };
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let clock = ManualClock::at_secs(1_800_000_000);
-//! let config = JwtConfig::new().clock(clock.clone());
-//! let secret = b"an example secret of at least 32 bytes!";
-//! let verifier = Verifier::new(VerifyingKey::hmac(Algorithm::HS256, secret)?, config.clone());
-//! let sessions: SessionManager = SessionManager::new(
-//!     TokenIssuer::new(SigningKey::hmac(Algorithm::HS256, secret)?, config.clone()),
-//!     verifier.clone(),
-//!     std::sync::Arc::new(MemoryStore::with_clock(clock.clone())),
-//! );
-//! let app = Router::new()
-//!     .route("/account/sensitive", get(|| async { "sensitive" }))
-//!     .route_layer(RequireRecentLoginLayer::new(Duration::from_secs(300)).clock_of(&config))
-//!     .route_layer(JwtAuthLayer::new(verifier).shared_store(sessions.store().clone()));
-//!
-//! let pair = sessions.login("alice", &Default::default()).await?;
-//! let request = || {
-//!     Request::get("/account/sensitive")
-//!         .header("authorization", format!("Bearer {}", pair.access_token))
-//!         .body(Body::empty())
-//! };
-//! assert_eq!(app.clone().oneshot(request()?).await?.status(), StatusCode::OK);
-//!
-//! clock.advance_secs(301);
-//! let refused = app.oneshot(request()?).await?;
-//! assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-//! assert_eq!(
-//!     refused.headers()["www-authenticate"],
-//!     r#"Bearer error="insufficient_user_authentication", max_age=300"#
-//! );
-//! # Ok(())
-//! # }
-//! ```
+//! Step-up authentication (RFC 9470): see [`RequireRecentLoginLayer`].
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -76,9 +20,67 @@ use crate::rejection::{
 
 // ===== impl RequireRecentLoginLayer =====
 
-/// Admits requests whose login (`auth_time`) is at most `max_age` old; see
-/// the [module docs](self). Goes under the auth layer, like
+/// Step-up authentication (RFC 9470): admits requests whose login
+/// (`auth_time`) is at most `max_age` old. Goes under the auth layer, like
 /// [`RequireClaimsLayer`](super::RequireClaimsLayer).
+///
+/// It admits a request only when the verified
+/// token's `auth_time` (the login that began its session) is at most
+/// `max_age` ago. Refresh keeps `auth_time`, so refreshing never satisfies
+/// it: only a new login does. Refusals:
+///
+/// * no claims → 401, `WWW-Authenticate: Bearer`;
+/// * no `auth_time`, or an older login → 401,
+///   `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=<secs>`
+///   (gRPC: `grpc-status` 16, UNAUTHENTICATED).
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, body::Body, routing::get};
+/// use http::{Request, StatusCode};
+/// use tower::ServiceExt;
+/// use tower_jwt_auth::guard::RequireRecentLoginLayer;
+/// use tower_jwt_auth::{
+///     Algorithm, JwtAuthLayer, JwtConfig, ManualClock, MemoryStore, NoCustomClaims, SessionManager,
+///     SigningKey, TokenIssuer, Verifier, VerifyingKey,
+/// };
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let clock = ManualClock::at_secs(1_800_000_000);
+/// let config = JwtConfig::new().clock(clock.clone());
+/// let secret = b"an example secret of at least 32 bytes!";
+/// let verifier = Verifier::new(VerifyingKey::hmac(Algorithm::HS256, secret)?, config.clone());
+/// let sessions: SessionManager = SessionManager::new(
+///     TokenIssuer::new(SigningKey::hmac(Algorithm::HS256, secret)?, config.clone()),
+///     verifier.clone(),
+///     std::sync::Arc::new(MemoryStore::with_clock(clock.clone())),
+/// );
+/// let app = Router::new()
+///     .route("/account/sensitive", get(|| async { "sensitive" }))
+///     .route_layer(
+///         RequireRecentLoginLayer::<NoCustomClaims>::new(Duration::from_secs(300)).clock_of(&config),
+///     )
+///     .route_layer(JwtAuthLayer::new(verifier).shared_store(sessions.store().clone()));
+///
+/// let pair = sessions.login("alice", &Default::default()).await?;
+/// let request = || {
+///     Request::get("/account/sensitive")
+///         .header("authorization", format!("Bearer {}", pair.access_token))
+///         .body(Body::empty())
+/// };
+/// assert_eq!(app.clone().oneshot(request()?).await?.status(), StatusCode::OK);
+///
+/// clock.advance_secs(301);
+/// let refused = app.oneshot(request()?).await?;
+/// assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(
+///     refused.headers()["www-authenticate"],
+///     r#"Bearer error="insufficient_user_authentication", max_age=300"#
+/// );
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub struct RequireRecentLoginLayer<T = NoCustomClaims, R = DefaultRejection> {
     max_age_secs: u64,
