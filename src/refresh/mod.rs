@@ -19,12 +19,22 @@
 //!   token expires after `auth_time +`
 //!   [`session_lifetime`](crate::JwtConfig::session_lifetime), and no refresh
 //!   succeeds after it.
-//! * **Logout** revokes the access token (and, given a refresh token, its
-//!   family); **logout everywhere** sets a per-subject cutoff in microseconds,
-//!   so a login in the same second right after it gets tokens that work.
+//! * **Retry after a lost response**: with a
+//!   [`reuse_grace`](SessionManager::reuse_grace), the refresh token the last
+//!   rotation retired may be presented again within the grace and rotates
+//!   once more instead of counting as a replay.
+//! * **Logout** ends the access token's whole session (its `sid` family);
+//!   **logout everywhere** sets a per-subject cutoff in microseconds, so a
+//!   login in the same second right after it gets tokens that work, and ends
+//!   every live session of the subject, so no refresh racing it keeps one
+//!   alive.
+//! * **Session management**: [`sessions`](SessionManager::sessions) lists a
+//!   subject's live sessions, [`end_session`](SessionManager::end_session)
+//!   ends one of them.
 //!
 //! Every revocation is kept until the last token it concerns would have
-//! expired anyway (plus the leeway), and no longer.
+//! expired anyway (plus the largest leeway of any verifier reading the
+//! store), and no longer.
 //!
 //! ```
 //! use std::sync::Arc;
