@@ -503,7 +503,8 @@ where
 
     /// The live sessions of `subject`, oldest first: each with its id
     /// (`sid`), when it began, when it was last refreshed and when it ends.
-    /// The work is proportional to that subject's live sessions.
+    /// At most [`MAX_LISTED_SESSIONS`](crate::revocation::MAX_LISTED_SESSIONS)
+    /// (the ones ending last), so one call's work is bounded.
     pub async fn sessions(&self, subject: &str) -> Result<Vec<SessionRecord>, SessionError> {
         Ok(self.inner.store.sessions(subject).await?)
     }
@@ -549,14 +550,28 @@ where
             .revoke_subject(subject, cutoff, until)
             .await?;
         let family_until = self.family_revocation_expiry(None);
-        let sessions = self.inner.store.sessions(subject).await?;
-        let ending = sessions.iter().map(|session| {
-            self.inner
-                .store
-                .end_session(subject, &session.id, family_until)
-        });
-        futures_util::future::try_join_all(ending).await?;
-        tracing::info!(sub = %subject, sessions = sessions.len(), "logged out everywhere");
+        // Page through the sessions begun before the cutoff: each listing is
+        // bounded, and the ones ended drop out of the next.
+        let cutoff_secs = cutoff / 1_000_000;
+        let mut ended = 0;
+        loop {
+            let listed = self.inner.store.sessions(subject).await?;
+            let older: Vec<_> = listed
+                .iter()
+                .filter(|session| session.created_at <= cutoff_secs)
+                .collect();
+            if older.is_empty() {
+                break;
+            }
+            let ending = older.iter().map(|session| {
+                self.inner
+                    .store
+                    .end_session(subject, &session.id, family_until)
+            });
+            futures_util::future::try_join_all(ending).await?;
+            ended += older.len();
+        }
+        tracing::info!(sub = %subject, sessions = ended, "logged out everywhere");
         Ok(())
     }
 

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord, StoreError, StoreFuture,
-    TokenRef,
+    MAX_LISTED_SESSIONS, NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord,
+    StoreError, StoreFuture, TokenRef,
 };
 use crate::clock::{Clock, SystemClock};
 
@@ -351,6 +351,9 @@ impl RevocationStore for MemoryStore {
             })
             .collect();
         drop(state);
+        // The ones ending last, then oldest first.
+        listed.sort_by(|a, b| (b.expires_at, &b.id).cmp(&(a.expires_at, &a.id)));
+        listed.truncate(MAX_LISTED_SESSIONS);
         listed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Box::pin(std::future::ready(Ok(listed)))
     }

@@ -23,6 +23,11 @@ pub use redis::{
     ViewStatus,
 };
 
+/// The most sessions [`RevocationStore::sessions`] answers with in one call:
+/// the subject's newest. Bounds the work of one call, whatever a subject
+/// accumulated.
+pub const MAX_LISTED_SESSIONS: usize = 256;
+
 /// A boxed, `Send` future, as the store's async methods return.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -210,8 +215,8 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()>;
 
     /// The live sessions of `subject` (not revoked, not past their end),
-    /// oldest first. The work is proportional to that subject's live
-    /// sessions only; expired entries are dropped on the way.
+    /// oldest first: at most [`MAX_LISTED_SESSIONS`], the ones ending last.
+    /// Ended entries are dropped on the way.
     fn sessions<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Vec<SessionRecord>>;
 
     /// Ends `subject`'s session `family`: revokes the family (its refresh

@@ -191,3 +191,32 @@ async fn a_session_and_its_place_in_the_subjects_list_expire_with_it() {
         assert_eq!(expiry, want as i64, "{key}");
     }
 }
+
+#[tokio::test]
+async fn listing_answers_the_sessions_ending_last_and_no_more_than_the_bound() {
+    use tower_jwt_auth::revocation::{MAX_LISTED_SESSIONS, NewSession};
+
+    let Some((store, _)) = two_instances().await else {
+        return;
+    };
+    let later = super::suite::later();
+    let count = MAX_LISTED_SESSIONS + 4;
+    for i in 0..count as u64 {
+        let family = format!("fam-{i:04}");
+        store
+            .start_session(NewSession {
+                family: &family,
+                subject: "bounded",
+                jti: "r0",
+                created_at: later - 3600 + i,
+                ends_at: later + i,
+                expires_at: later + i + 5,
+            })
+            .await
+            .unwrap();
+    }
+    let listed = store.sessions("bounded").await.unwrap();
+    assert_eq!(listed.len(), MAX_LISTED_SESSIONS);
+    assert_eq!(listed[0].id, "fam-0004", "the 4 ending first are left out");
+    assert_eq!(listed.last().unwrap().id, format!("fam-{:04}", count - 1));
+}

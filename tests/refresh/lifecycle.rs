@@ -206,3 +206,34 @@ async fn a_layer_with_a_larger_leeway_never_accepts_a_revoked_token_again() {
         "the revocation must be kept for the largest leeway reading the store"
     );
 }
+
+#[tokio::test]
+async fn listing_is_bounded_and_logout_all_still_ends_every_session() {
+    use tower_jwt_auth::revocation::MAX_LISTED_SESSIONS;
+    let f = fixture();
+    let count = MAX_LISTED_SESSIONS + 44;
+    let mut pairs = Vec::with_capacity(count);
+    for _ in 0..count {
+        pairs.push(f.sessions.login("alice", &user("admin")).await.unwrap());
+    }
+    assert_eq!(
+        f.sessions.sessions("alice").await.unwrap().len(),
+        MAX_LISTED_SESSIONS
+    );
+    f.sessions.logout_all("alice").await.unwrap();
+    assert!(f.sessions.sessions("alice").await.unwrap().is_empty());
+    for pair in &pairs {
+        let sid = &pair.session().id;
+        assert!(
+            f.store
+                .is_revoked(&TokenRef {
+                    jti: "any",
+                    subject: "someone-else",
+                    session: Some(sid),
+                    issued_at_micros: u64::MAX,
+                })
+                .unwrap(),
+            "every family is revoked, not only the listed ones"
+        );
+    }
+}

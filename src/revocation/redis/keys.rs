@@ -216,13 +216,13 @@ redis.call('EXPIREAT', KEYS[1], want)
     )
 }
 
-/// `KEYS[1]` a subject's session list; `ARGV`: now. Drops the ended
-/// entries and returns the others' family ids.
+/// `KEYS[1]` a subject's session list; `ARGV`: now, limit. Drops the ended
+/// entries and returns the family ids of the `limit` ending last.
 pub(super) fn listed_sessions_script() -> Script {
     Script::new(
         r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+return redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[2]), -1)
 ",
     )
 }

@@ -16,8 +16,8 @@ use tokio::sync::watch;
 use self::backend::Backend;
 use self::keys::{Event, Kind, Names};
 use super::{
-    MemoryStore, NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord, StoreError,
-    StoreFuture, TokenRef,
+    MAX_LISTED_SESSIONS, MemoryStore, NewSession, RevocationStore, Rotation, RotationRequest,
+    SessionRecord, StoreError, StoreFuture, TokenRef,
 };
 use futures_util::StreamExt;
 
@@ -466,7 +466,11 @@ impl Shared {
         let listed: Vec<String> = self
             .backend
             .invoke(
-                self.scripts.listed_sessions.key(&list_key).arg(self.now()),
+                self.scripts
+                    .listed_sessions
+                    .key(&list_key)
+                    .arg(self.now())
+                    .arg(MAX_LISTED_SESSIONS),
                 self.command_timeout,
             )
             .await?;
