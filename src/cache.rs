@@ -38,13 +38,20 @@ pub(crate) struct Verified {
     /// (a `Claims<T>` for the auth layer's `T`), so a hit need not parse the
     /// payload again. Their time-dependent checks are still made per call.
     pub(crate) claims: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// Which of the verifier's trusted issuers verified it.
+    pub(crate) issuer: usize,
+    /// That issuer's key-set epoch then: once a key may have left the set,
+    /// the entry no longer vouches for the token.
+    pub(crate) key_epoch: u64,
 }
 
 impl Verified {
-    pub(crate) fn new(payload: Box<[u8]>) -> Arc<Self> {
+    pub(crate) fn new(payload: Box<[u8]>, issuer: usize, key_epoch: u64) -> Arc<Self> {
         Arc::new(Self {
             payload,
             claims: OnceLock::new(),
+            issuer,
+            key_epoch,
         })
     }
 }
@@ -200,7 +207,7 @@ mod tests {
     use super::*;
 
     fn payload(n: u8) -> Arc<Verified> {
-        Verified::new(Box::from([n]))
+        Verified::new(Box::from([n]), 0, 0)
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub struct Claims<T = NoCustomClaims> {
     /// Issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// Subject: who the token is about. Required.
+    /// Subject: who the token is about. Required. Read from the profile's
+    /// subject claim (`sub` unless configured, e.g. simplejwt's `user_id`).
     pub sub: String,
     /// Audience(s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,10 +91,14 @@ pub struct Claims<T = NoCustomClaims> {
     /// Issued at, seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
-    /// Token id (128 random bits, base64url), the handle for revoking it. Required.
+    /// Token id (128 random bits, base64url, in this crate's tokens), the
+    /// handle for revoking it. Required by this crate's own and the RFC 9068
+    /// profiles; empty when a [generic](crate::TokenProfile::generic) token
+    /// carries none — such a token cannot be put on the `jti` deny-list.
     pub jti: String,
     /// Access or refresh. Serialized as `token_type`; inside tokens it sits
-    /// under the configured claim name.
+    /// under the profile's claim name (a profile without one makes every
+    /// token an access token).
     pub token_type: TokenType,
     /// Session id: the refresh-token family this token belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]

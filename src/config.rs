@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::claims::RESERVED_CLAIMS;
 use crate::clock::{Clock, SystemClock};
+use crate::profile::TokenProfile;
 
 /// Default leeway for `exp` and `nbf`: 5 seconds. Enough for NTP-synchronized
 /// hosts; small enough that an expired token is refused promptly.
@@ -34,7 +35,7 @@ pub const DEFAULT_TOKEN_TYPE_CLAIM: &str = "token_type";
 /// | audience (`aud`) | none: not minted, not checked |
 /// | leeway | [`DEFAULT_LEEWAY`] (5 s) |
 /// | max token length | [`DEFAULT_MAX_TOKEN_LEN`] (8 KiB) |
-/// | token type claim | `token_type` |
+/// | profile (what a token must carry) | [`TokenProfile::own`]: `sub`, `jti`, `token_type` |
 /// | access lifetime | [`DEFAULT_ACCESS_TTL`] (5 min) |
 /// | refresh lifetime | [`DEFAULT_REFRESH_TTL`] (1 day) |
 /// | session lifetime | [`DEFAULT_SESSION_LIFETIME`] (7 days) |
@@ -56,7 +57,7 @@ pub struct JwtConfig {
     pub(crate) audience: Option<String>,
     pub(crate) leeway_secs: u64,
     pub(crate) max_token_len: usize,
-    pub(crate) token_type_claim: Cow<'static, str>,
+    pub(crate) profile: TokenProfile,
     pub(crate) access_ttl_secs: u64,
     pub(crate) refresh_ttl_secs: u64,
     pub(crate) session_lifetime_secs: u64,
@@ -77,7 +78,7 @@ impl JwtConfig {
             audience: None,
             leeway_secs: DEFAULT_LEEWAY.as_secs(),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
-            token_type_claim: Cow::Borrowed(DEFAULT_TOKEN_TYPE_CLAIM),
+            profile: TokenProfile::own(),
             access_ttl_secs: DEFAULT_ACCESS_TTL.as_secs(),
             refresh_ttl_secs: DEFAULT_REFRESH_TTL.as_secs(),
             session_lifetime_secs: DEFAULT_SESSION_LIFETIME.as_secs(),
@@ -114,7 +115,9 @@ impl JwtConfig {
         self
     }
 
-    /// Name of the token-type claim (default `token_type`).
+    /// Name of the token-type claim (default `token_type`), keeping its
+    /// `access` / `refresh` values; see [`TokenProfile::token_type_claim`]
+    /// to change the values too.
     ///
     /// # Panics
     ///
@@ -127,8 +130,22 @@ impl JwtConfig {
             !name.is_empty() && !RESERVED_CLAIMS.contains(&name.as_ref()),
             "the token-type claim cannot be named `{name}`"
         );
-        self.token_type_claim = name;
+        self.profile.rename_token_type_claim(name);
         self
+    }
+
+    /// What a token must carry (default [`TokenProfile::own`]); for tokens of
+    /// an identity provider, [`TokenProfile::rfc9068`] or
+    /// [`TokenProfile::generic`].
+    #[must_use]
+    pub fn profile(mut self, profile: TokenProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The profile tokens are checked against.
+    pub fn profile_ref(&self) -> &TokenProfile {
+        &self.profile
     }
 
     /// Lifetime of access tokens (whole seconds, at least one).
@@ -191,9 +208,12 @@ impl JwtConfig {
         self.session_lifetime_secs
     }
 
-    /// The token-type claim name.
+    /// The token-type claim name this configuration mints (the profile's,
+    /// or `token_type` when the profile checks none).
     pub fn token_type_claim_name(&self) -> &str {
-        &self.token_type_claim
+        self.profile
+            .token_type_claim_name()
+            .unwrap_or(DEFAULT_TOKEN_TYPE_CLAIM)
     }
 
     /// The clock.
@@ -209,7 +229,7 @@ impl fmt::Debug for JwtConfig {
             .field("audience", &self.audience)
             .field("leeway_secs", &self.leeway_secs)
             .field("max_token_len", &self.max_token_len)
-            .field("token_type_claim", &self.token_type_claim)
+            .field("profile", &self.profile)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("session_lifetime_secs", &self.session_lifetime_secs)

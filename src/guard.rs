@@ -118,6 +118,14 @@ pub trait Permissions {
     fn scope(&self) -> Option<&str> {
         None
     }
+
+    /// True when the token grants `scope`. Default: `scope` (space-delimited)
+    /// holds it; the `serde_json` implementations also read `scp`, an array
+    /// (Okta) or a space-delimited string (Entra ID).
+    fn has_scope(&self, scope: &str) -> bool {
+        self.scope()
+            .is_some_and(|granted| granted.split(' ').any(|s| s == scope))
+    }
 }
 
 impl Permissions for NoCustomClaims {}
@@ -132,6 +140,20 @@ impl Permissions for serde_json::Map<String, serde_json::Value> {
     fn scope(&self) -> Option<&str> {
         self.get("scope").and_then(serde_json::Value::as_str)
     }
+
+    fn has_scope(&self, scope: &str) -> bool {
+        let in_scope = self
+            .scope()
+            .is_some_and(|granted| granted.split(' ').any(|s| s == scope));
+        in_scope
+            || match self.get("scp") {
+                Some(serde_json::Value::Array(granted)) => {
+                    granted.iter().any(|s| s.as_str() == Some(scope))
+                }
+                Some(serde_json::Value::String(granted)) => granted.split(' ').any(|s| s == scope),
+                _ => false,
+            }
+    }
 }
 
 impl Permissions for serde_json::Value {
@@ -141,6 +163,10 @@ impl Permissions for serde_json::Value {
 
     fn scope(&self) -> Option<&str> {
         self.as_object().and_then(Permissions::scope)
+    }
+
+    fn has_scope(&self, scope: &str) -> bool {
+        self.as_object().is_some_and(|map| map.has_scope(scope))
     }
 }
 
@@ -193,8 +219,9 @@ impl<T> Guard<T> {
         })
     }
 
-    /// Passes when the `scope` claim holds `scope` as one of its
-    /// space-delimited values (exact, case-sensitive match).
+    /// Passes when the token grants `scope` ([`Permissions::has_scope`]: the
+    /// space-delimited `scope` claim, or the `scp` array; exact,
+    /// case-sensitive match).
     pub fn scope(scope: impl Into<String>) -> Self
     where
         T: Permissions,
@@ -203,10 +230,7 @@ impl<T> Guard<T> {
         let wanted = Arc::clone(&scope);
         let label = format!("scope {scope}");
         Self::check(&label, Some(scope), move |claims: &Claims<T>| {
-            claims
-                .custom
-                .scope()
-                .is_some_and(|granted| granted.split(' ').any(|s| s == &*wanted))
+            claims.custom.has_scope(&wanted)
         })
     }
 
@@ -555,6 +579,18 @@ mod tests {
         assert!(!Guard::scope("orders:read profile").allows(&c));
         assert!(Guard::scopes(["profile", "orders:read"]).allows(&c));
         assert!(!Guard::scopes(["profile", "orders:write"]).allows(&c));
+    }
+
+    #[test]
+    fn scope_is_also_read_from_the_scp_array_or_string() {
+        let okta = claims(serde_json::json!({ "scp": ["read:ping", "profile"] }));
+        assert!(Guard::scope("read:ping").allows(&okta));
+        assert!(!Guard::scope("write:ping").allows(&okta));
+        let entra = claims(serde_json::json!({ "scp": "read:ping profile" }));
+        assert!(Guard::scope("read:ping").allows(&entra));
+        assert!(!Guard::scope("read").allows(&entra));
+        let neither = claims(serde_json::json!({ "scp": 7 }));
+        assert!(!Guard::scope("read:ping").allows(&neither));
     }
 
     #[test]

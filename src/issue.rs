@@ -143,7 +143,9 @@ impl TokenIssuer {
         let alg = algorithm_name(key.algorithm()).unwrap_or_default();
         header.insert("alg".into(), alg.into());
         header.insert("typ".into(), "JWT".into());
-        if let Some(kid) = key.kid() {
+        // An asymmetric key's `kid` is stable: its name, or its RFC 7638
+        // thumbprint, so verifiers find it in our published JWK Set.
+        if let Some(kid) = key.kid().map(str::to_owned).or_else(|| key.thumbprint()) {
             header.insert("kid".into(), kid.into());
         }
         let header_b64 = B64.encode(Value::Object(header).to_string());
@@ -278,7 +280,7 @@ impl TokenIssuer {
         if let Some(iss) = &config.issuer {
             claims.insert("iss".into(), iss.as_str().into());
         }
-        claims.insert("sub".into(), subject.into());
+        claims.insert(config.profile.subject_claim.to_string(), subject.into());
         if let Some(aud) = &config.audience {
             claims.insert("aud".into(), aud.as_str().into());
         }
@@ -290,9 +292,10 @@ impl TokenIssuer {
             claims.insert("sid".into(), session.sid.into());
             claims.insert("auth_time".into(), session.auth_time.into());
         }
+        let type_claim = config.profile.minted_type_claim();
         claims.insert(
-            config.token_type_claim.to_string(),
-            token_type.as_str().into(),
+            type_claim.name.to_string(),
+            type_claim.value(token_type).into(),
         );
 
         let payload = Value::Object(claims).to_string();

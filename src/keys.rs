@@ -7,12 +7,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::rejection::AuthErrorKind;
 
 // With both backends enabled (as `--all-features` does), aws-lc-rs is used.
 #[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
@@ -187,11 +191,38 @@ fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// jsonwebtoken's JWK helpers use its process-wide provider, which it
+/// cannot choose itself when both backends are compiled in: make it ours.
+fn install_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = PROVIDER.install_default();
+    });
+}
+
+/// The RFC 7638 SHA-256 thumbprint of a public JWK, base64url.
+fn thumbprint(jwk: &Jwk) -> Option<String> {
+    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+        .ok()
+}
+
+/// A public JWK for publishing: `use: "sig"` and a `kid` (the given one, or
+/// the thumbprint), nothing private.
+fn named_public(mut jwk: Jwk, kid: Option<&str>) -> Jwk {
+    let kid = kid.map(str::to_owned).or_else(|| thumbprint(&jwk));
+    jwk.common.key_id = kid;
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk
+}
+
 // ===== impl SigningKey =====
 
 /// A private key (or HMAC secret) bound to one algorithm, used to sign tokens.
 ///
-/// `Debug` shows the algorithm and `kid`, never key material.
+/// `Debug` shows the algorithm and `kid`, never key material. `Clone` copies
+/// the key (a [`KeyRing`](crate::KeyRing) hands its current key to a
+/// [`TokenIssuer`](crate::TokenIssuer)).
+#[derive(Clone)]
 pub struct SigningKey {
     algorithm: Algorithm,
     kid: Option<String>,
@@ -263,6 +294,30 @@ impl SigningKey {
     /// The key id, if any.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The public half as a JWK (`alg`, `use: "sig"`, and `kid`: this key's,
+    /// or its RFC 7638 thumbprint); `None` for an HMAC secret, which is never
+    /// published.
+    pub fn public_jwk(&self) -> Option<Jwk> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        let jwk = Jwk::from_encoding_key(&self.key, self.algorithm).ok()?;
+        Some(named_public(jwk, self.kid.as_deref()))
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key (base64url); `None`
+    /// for HMAC. It is the `kid` minted into tokens when the key is unnamed.
+    pub fn thumbprint(&self) -> Option<String> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        Jwk::from_encoding_key(&self.key, self.algorithm)
+            .ok()
+            .and_then(|jwk| thumbprint(&jwk))
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
@@ -553,6 +608,39 @@ impl VerifyingKey {
         self.kid.as_deref()
     }
 
+    /// The public key as a JWK (`alg`, `use: "sig"`, and `kid`: this key's,
+    /// or its RFC 7638 thumbprint); `None` for an HMAC secret.
+    pub fn public_jwk(&self) -> Option<Jwk> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        let jwk = Jwk::from_decoding_key(&self.key, Some(self.algorithm)).ok()?;
+        Some(named_public(jwk, self.kid.as_deref()))
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key (base64url): the
+    /// `kid` an unnamed signing key mints. `None` for HMAC.
+    pub fn thumbprint(&self) -> Option<String> {
+        if is_hmac(self.algorithm) {
+            return None;
+        }
+        install_provider();
+        Jwk::from_decoding_key(&self.key, Some(self.algorithm))
+            .ok()
+            .and_then(|jwk| thumbprint(&jwk))
+    }
+
+    /// Names this key by its thumbprint (unless it is named already), so it
+    /// is found by the `kid` an unnamed signing key mints.
+    #[must_use]
+    pub fn with_thumbprint_kid(self) -> Self {
+        match (self.kid.is_some(), self.thumbprint()) {
+            (false, Some(kid)) => self.with_kid(kid),
+            _ => self,
+        }
+    }
+
     /// True when `signature` is a valid signature of `message` under this key.
     /// HMAC comparison is constant-time in both backends.
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
@@ -680,6 +768,16 @@ impl KeySet {
         }
     }
 
+    /// How many keys the set holds.
+    pub fn len(&self) -> usize {
+        self.by_kid.len() + usize::from(self.primary.kid().is_none())
+    }
+
+    /// Never true: a set holds at least its primary key.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// The primary key's algorithm.
     pub fn primary_algorithm(&self) -> Algorithm {
         self.primary.algorithm()
@@ -689,6 +787,76 @@ impl KeySet {
 impl From<VerifyingKey> for KeySet {
     fn from(key: VerifyingKey) -> Self {
         Self::new(key)
+    }
+}
+
+// ===== impl KeySource =====
+
+/// A future that completes when a refetch of remote keys has finished.
+pub(crate) type KeysRefetch = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Where a [`Verifier`](crate::Verifier)'s keys come from: a [`KeySet`] (or
+/// one [`VerifyingKey`]) held in memory, or, with the `jwks` feature, a
+/// [`RemoteJwks`](crate::jwks::RemoteJwks) kept current from an issuer.
+#[derive(Clone, Debug)]
+pub struct KeySource(Source);
+
+#[derive(Clone, Debug)]
+enum Source {
+    Local(KeySet),
+    #[cfg(feature = "jwks")]
+    Remote(crate::jwks::RemoteJwks),
+}
+
+impl KeySource {
+    /// Runs `f` with the key a token with header `kid` must be verified with.
+    pub(crate) fn with_key<R>(
+        &self,
+        kid: Option<&str>,
+        f: impl FnOnce(&VerifyingKey) -> R,
+    ) -> Result<R, AuthErrorKind> {
+        match &self.0 {
+            Source::Local(keys) => keys.select(kid).map(f).ok_or(AuthErrorKind::UnknownKey),
+            #[cfg(feature = "jwks")]
+            Source::Remote(remote) => remote.with_key(kid, f),
+        }
+    }
+
+    /// Changes whenever a key may have left the set (never, for local keys).
+    pub(crate) fn epoch(&self) -> u64 {
+        match &self.0 {
+            Source::Local(_) => 0,
+            #[cfg(feature = "jwks")]
+            Source::Remote(remote) => remote.epoch(),
+        }
+    }
+
+    /// A refetch for a token whose `kid` is unknown, when one may be made now.
+    pub(crate) fn refetch(&self) -> Option<KeysRefetch> {
+        match &self.0 {
+            Source::Local(_) => None,
+            #[cfg(feature = "jwks")]
+            Source::Remote(remote) => remote.refetch_for_unknown_kid(),
+        }
+    }
+}
+
+impl From<KeySet> for KeySource {
+    fn from(keys: KeySet) -> Self {
+        Self(Source::Local(keys))
+    }
+}
+
+impl From<VerifyingKey> for KeySource {
+    fn from(key: VerifyingKey) -> Self {
+        Self(Source::Local(KeySet::new(key)))
+    }
+}
+
+#[cfg(feature = "jwks")]
+impl From<crate::jwks::RemoteJwks> for KeySource {
+    fn from(remote: crate::jwks::RemoteJwks) -> Self {
+        Self(Source::Remote(remote))
     }
 }
 

@@ -17,6 +17,10 @@
 //!   refresh behind HTTP.
 //! * Keys are bound to their algorithm ([`SigningKey`], [`VerifyingKey`],
 //!   [`KeySet`]): the header's `alg` never chooses it, and `none` does not exist.
+//! * Tokens of any issuer: [`TokenProfile`]s say what a token must carry
+//!   (this crate's own, RFC 9068, generic), `jwks::RemoteJwks` (feature
+//!   `jwks`) fetches an identity provider's keys by discovery and keeps them
+//!   current, and [`Verifier::any_of`] trusts several issuers at once.
 //!
 //! # Example
 //!
@@ -71,6 +75,7 @@
 //! | `redis` (default) | `RedisStore`: revocations shared through Redis (`deadpool-redis`) |
 //! | `redis-cluster` | `RedisStore::cluster`, on a Redis Cluster |
 //! | `tonic` | [`grpc::ClaimsExt`]: claims from a `tonic::Request`, or `UNAUTHENTICATED` |
+//! | `jwks` | [`jwks::RemoteJwks`]: an issuer's keys fetched over HTTP(S) and kept current, discovery |
 //! | `full` | every feature that can be on together |
 
 pub mod auth;
@@ -80,8 +85,13 @@ mod clock;
 mod config;
 pub mod guard;
 mod issue;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 mod jws;
+mod keyring;
 mod keys;
+mod profile;
+pub mod publish;
 pub mod refresh;
 mod rejection;
 pub mod revocation;
@@ -106,17 +116,19 @@ pub use guard::{
     RequireRecentLoginLayer,
 };
 pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
+pub use keyring::{KeyRing, KeyRingError};
 pub use keys::{
-    Algorithm, Jwk, KeyError, KeySet, SigningKey, VerifyingKey, min_hmac_secret_len,
+    Algorithm, Jwk, KeyError, KeySet, KeySource, SigningKey, VerifyingKey, min_hmac_secret_len,
     parse_algorithm,
 };
+pub use profile::TokenProfile;
 pub use refresh::{RefreshRefused, RefreshService, SessionError, SessionManager};
 pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};
 #[cfg(feature = "redis")]
 pub use revocation::RedisStore;
 pub use revocation::{MemoryStore, RevocationStore, StoreError};
 pub use source::TokenSource;
-pub use verify::Verifier;
+pub use verify::{IssuersError, Verifier};
 
 /// Internals reachable only from the fuzz targets (`cargo fuzz` builds with
 /// `--cfg fuzzing`); not part of the API.

@@ -70,6 +70,9 @@ pub enum AuthErrorKind {
     InsufficientUserAuthentication,
     /// The revocation store could not answer and the policy is to fail closed.
     StoreUnavailable,
+    /// The issuer's keys could not be had yet (no key set fetched so far):
+    /// the token may well be valid, so this is 503, not 401.
+    KeysUnavailable,
 }
 
 impl AuthError {
@@ -87,7 +90,9 @@ impl AuthError {
     pub const fn status(&self) -> StatusCode {
         match self.kind {
             AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
-            AuthErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -97,7 +102,9 @@ impl AuthError {
     /// A request without credentials gets no error code (RFC 6750 §3.1).
     pub const fn rfc6750_code(&self) -> Option<&'static str> {
         match self.kind {
-            AuthErrorKind::MissingCredentials | AuthErrorKind::StoreUnavailable => None,
+            AuthErrorKind::MissingCredentials
+            | AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::KeysUnavailable => None,
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
             AuthErrorKind::InsufficientUserAuthentication => {
                 Some("insufficient_user_authentication")
@@ -111,7 +118,7 @@ impl AuthError {
     pub const fn grpc_code(&self) -> u8 {
         match self.kind {
             AuthErrorKind::InsufficientScope => 7,
-            AuthErrorKind::StoreUnavailable => 14,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => 14,
             _ => 16,
         }
     }
@@ -122,7 +129,9 @@ impl AuthError {
             AuthErrorKind::MissingCredentials => "authentication required",
             AuthErrorKind::InsufficientScope => "insufficient permissions",
             AuthErrorKind::InsufficientUserAuthentication => "a more recent login is required",
-            AuthErrorKind::StoreUnavailable => "authentication temporarily unavailable",
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                "authentication temporarily unavailable"
+            }
             AuthErrorKind::MalformedCredentials => "malformed credentials",
             _ => "invalid token",
         }
@@ -158,6 +167,7 @@ impl fmt::Display for AuthError {
             AuthErrorKind::InsufficientScope => "insufficient scope",
             AuthErrorKind::InsufficientUserAuthentication => "login older than the route's max_age",
             AuthErrorKind::StoreUnavailable => "revocation store unavailable",
+            AuthErrorKind::KeysUnavailable => "the issuer's keys are not available yet",
         };
         f.write_str(reason)
     }
@@ -337,7 +347,10 @@ pub(crate) fn rfc6750_response<B>(
     let mut response = Response::new(body);
     *response.status_mut() = error.status();
     let headers = response.headers_mut();
-    if error.kind() == AuthErrorKind::StoreUnavailable {
+    if matches!(
+        error.kind(),
+        AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable
+    ) {
         headers.insert(
             header::RETRY_AFTER,
             HeaderValue::from_static(RETRY_AFTER_SECS),

@@ -3,14 +3,16 @@
 //! Order of checks (each refuses before the next runs):
 //! 1. raw length ≤ the cap, before any decoding;
 //! 2. three base64url segments; the header is a UTF-8 JSON object;
-//! 3. no `crit`, an accepted `typ`;
-//! 4. the key: by `kid`, or the primary key when there is none;
+//! 3. no `crit`, an accepted `typ` (the RFC 9068 profile: `at+jwt` only);
+//! 4. with several trusted issuers, the payload's `iss` picks one; then the
+//!    key, from that issuer's keys only: by `kid`, or the primary key when
+//!    there is none;
 //! 5. header `alg` equals the key's algorithm — the algorithm comes from the key;
 //! 6. the signature, before the payload is decoded;
 //! 7. claims (a UTF-8 JSON object): `exp` (required, a number), `nbf` and `iat` not in the future,
 //!    `iss` when configured, `aud` (must name us when present; required when
-//!    configured), the token type, `sub` and `jti` required, no claim
-//!    name twice.
+//!    configured), the token type, the subject and what else the
+//!    [`TokenProfile`](crate::TokenProfile) requires, no claim name twice.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -25,10 +27,13 @@ use crate::cache::{DEFAULT_VERIFIED_CACHE_CAPACITY, Verified, VerifiedCache};
 use crate::claims::{Audience, Claims, TokenType};
 use crate::config::JwtConfig;
 use crate::jws::{CompactJws, Header, Skip, decode_segment, decode_segment_inline};
-use crate::keys::{KeySet, algorithm_name};
+use crate::keys::{KeySource, KeysRefetch, algorithm_name};
+use crate::profile::TokenProfile;
 use crate::rejection::{AuthError, AuthErrorKind};
 
-/// Verifies tokens against a [`KeySet`] and a [`JwtConfig`]. Cheap to clone.
+/// Verifies tokens against a [`KeySet`](crate::KeySet) (or a remote key set)
+/// and a [`JwtConfig`], or against several trusted issuers
+/// ([`any_of`](Self::any_of)). Cheap to clone.
 ///
 /// ```
 /// use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, TokenIssuer, TokenType, Verifier, VerifyingKey};
@@ -63,22 +68,125 @@ pub struct Verifier {
 
 #[derive(Debug)]
 struct Inner {
-    keys: KeySet,
-    config: JwtConfig,
+    /// The trusted issuers, each with its own keys and rules. With one, a
+    /// token is checked against it alone (its `iss` only when configured);
+    /// with several, the token's `iss` picks exactly one of them.
+    issuers: Box<[Trusted]>,
     cache: Option<VerifiedCache>,
 }
 
+/// One trusted issuer: where its keys come from and what its tokens carry.
+#[derive(Debug, Clone)]
+struct Trusted {
+    keys: KeySource,
+    config: JwtConfig,
+}
+
+/// Why [`Verifier::any_of`] refused a set of verifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssuersError {
+    /// No verifier was given.
+    Empty,
+    /// A verifier has no issuer configured, so no token's `iss` could pick it.
+    MissingIssuer,
+    /// Two verifiers trust the same issuer.
+    DuplicateIssuer(String),
+}
+
+impl fmt::Display for IssuersError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("no issuer to trust"),
+            Self::MissingIssuer => {
+                f.write_str("every verifier of several issuers needs its issuer configured")
+            }
+            Self::DuplicateIssuer(iss) => write!(f, "the issuer `{iss}` is trusted twice"),
+        }
+    }
+}
+
+impl std::error::Error for IssuersError {}
+
 impl Verifier {
-    /// A verifier for tokens signed by any key of `keys`, with the
+    /// A verifier for tokens signed by any key of `keys` (a [`KeySet`](crate::KeySet), one
+    /// [`VerifyingKey`](crate::VerifyingKey), or a remote key set), with the
     /// verified-token cache on.
-    pub fn new(keys: impl Into<KeySet>, config: JwtConfig) -> Self {
-        Self {
-            inner: Arc::new(Inner {
+    pub fn new(keys: impl Into<KeySource>, config: JwtConfig) -> Self {
+        Self::from_issuers(
+            Box::new([Trusted {
                 keys: keys.into(),
                 config,
-                cache: Some(VerifiedCache::new(DEFAULT_VERIFIED_CACHE_CAPACITY)),
+            }]),
+            DEFAULT_VERIFIED_CACHE_CAPACITY,
+        )
+    }
+
+    fn from_issuers(issuers: Box<[Trusted]>, capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                issuers,
+                cache: (capacity > 0).then(|| VerifiedCache::new(capacity)),
             }),
         }
+    }
+
+    /// One verifier for several issuers: each of `verifiers` must have its
+    /// issuer configured ([`JwtConfig::issuer`]), and the token's `iss` picks
+    /// the one it is checked against — only that issuer's keys, audience and
+    /// profile. A token naming no trusted issuer, or naming one but signed by
+    /// another's key, is refused; keys are never tried one after another.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtConfig, TokenProfile, Verifier, VerifyingKey};
+    ///
+    /// let ours = Verifier::new(
+    ///     VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?,
+    ///     JwtConfig::new().issuer("https://auth.example.com").audience("api"),
+    /// );
+    /// let partner = Verifier::new(
+    ///     VerifyingKey::hmac(Algorithm::HS256, b"the partner's secret of at least 32 bytes")?,
+    ///     JwtConfig::new()
+    ///         .issuer("https://partner.example.org")
+    ///         .audience("api")
+    ///         .profile(TokenProfile::generic()),
+    /// );
+    /// let verifier = Verifier::any_of([ours, partner])?;
+    /// assert_eq!(verifier.issuer_names().count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn any_of(verifiers: impl IntoIterator<Item = Verifier>) -> Result<Self, IssuersError> {
+        let mut issuers: Vec<Trusted> = Vec::new();
+        for verifier in verifiers {
+            for trusted in verifier.inner.issuers.iter() {
+                let Some(name) = trusted.config.issuer.as_deref() else {
+                    return Err(IssuersError::MissingIssuer);
+                };
+                if issuers
+                    .iter()
+                    .any(|t| t.config.issuer.as_deref() == Some(name))
+                {
+                    return Err(IssuersError::DuplicateIssuer(name.to_owned()));
+                }
+                issuers.push(trusted.clone());
+            }
+        }
+        if issuers.is_empty() {
+            return Err(IssuersError::Empty);
+        }
+        Ok(Self::from_issuers(
+            issuers.into(),
+            DEFAULT_VERIFIED_CACHE_CAPACITY,
+        ))
+    }
+
+    /// The issuers this verifier trusts by name (none for a single verifier
+    /// with no issuer configured).
+    pub fn issuer_names(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .issuers
+            .iter()
+            .filter_map(|t| t.config.issuer.as_deref())
     }
 
     /// Remember up to `capacity` verified tokens (see [the
@@ -97,13 +205,7 @@ impl Verifier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verified_cache(self, capacity: usize) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                keys: self.inner.keys.clone(),
-                config: self.inner.config.clone(),
-                cache: (capacity > 0).then(|| VerifiedCache::new(capacity)),
-            }),
-        }
+        Self::from_issuers(self.inner.issuers.clone(), capacity)
     }
 
     /// The most tokens the verified-token cache holds; `0` when it is off.
@@ -117,9 +219,21 @@ impl Verifier {
         self.inner.cache.as_ref().map_or(0, VerifiedCache::len)
     }
 
-    /// The configuration tokens are checked against.
+    /// The configuration tokens are checked against (the first issuer's,
+    /// when there are several).
     pub fn config(&self) -> &JwtConfig {
-        &self.inner.config
+        &self.inner.issuers[0].config
+    }
+
+    /// The largest leeway of any trusted issuer: how long past `exp` this
+    /// verifier may accept a token, so how long a revocation must be kept.
+    pub(crate) fn max_leeway_secs(&self) -> u64 {
+        self.inner
+            .issuers
+            .iter()
+            .map(|issuer| issuer.config.leeway_secs())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Verifies `token` completely (except revocation, which needs a store)
@@ -129,7 +243,7 @@ impl Verifier {
         token: &str,
         expected: TokenType,
     ) -> Result<Claims<T>, AuthError> {
-        self.verify_at(token, expected, self.inner.config.clock.now_secs())
+        self.verify_at(token, expected, self.config().clock.now_secs())
     }
 
     /// As [`verify`](Self::verify), at `now` (seconds since the epoch).
@@ -140,27 +254,43 @@ impl Verifier {
         now: u64,
     ) -> Result<Claims<T>, AuthError> {
         let Some(cache) = &self.inner.cache else {
-            let payload = self.verify_jws(token)?;
+            let (payload, issuer) = self.verify_signed(token)?;
             return self
-                .check_claims(&payload, expected, now)
+                .check_claims(issuer, &payload, expected, now)
                 .map_err(AuthError::new);
         };
-        if token.len() > self.inner.config.max_token_len {
+        if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
-        if let Some(verified) = cache.get(token.as_bytes()) {
+        if let Some(verified) = self.cached(cache, token.as_bytes()) {
             // The signature was verified when this exact token was cached;
             // the claims are checked again at `now`.
             return self
-                .check_claims(&verified.payload, expected, now)
+                .check_claims(verified.issuer, &verified.payload, expected, now)
                 .map_err(AuthError::new);
         }
-        let payload = self.verify_jws(token)?;
+        let (payload, issuer) = self.verify_signed(token)?;
         let claims = self
-            .check_claims(&payload, expected, now)
+            .check_claims(issuer, &payload, expected, now)
             .map_err(AuthError::new)?;
-        cache.insert(token.as_bytes(), Verified::new(payload.into()));
+        cache.insert(
+            token.as_bytes(),
+            Verified::new(payload.into(), issuer, self.key_epoch(issuer)),
+        );
         Ok(claims)
+    }
+
+    /// The key-set epoch of issuer `index`: a cached token is trusted only
+    /// while the keys it was verified with may still be there.
+    fn key_epoch(&self, issuer: usize) -> u64 {
+        self.inner.issuers[issuer].keys.epoch()
+    }
+
+    /// The cache entry for exactly `token`, unless the issuer's key set lost
+    /// a key since it was made (then the token is verified again in full).
+    fn cached(&self, cache: &VerifiedCache, token: &[u8]) -> Option<Arc<Verified>> {
+        let verified = cache.get(token)?;
+        (verified.key_epoch == self.key_epoch(verified.issuer)).then_some(verified)
     }
 
     /// The claims kept for exactly these bytes, if the cache holds them for
@@ -175,20 +305,22 @@ impl Verifier {
     where
         T: Send + Sync + 'static,
     {
-        let verified = self.inner.cache.as_ref()?.get(token)?;
+        let verified = self.cached(self.inner.cache.as_ref()?, token)?;
         let kept = verified.claims.get()?.downcast_ref::<Arc<Claims<T>>>()?;
-        Some(self.check_kept(kept, expected))
+        Some(self.check_kept(verified.issuer, kept, expected))
     }
 
     fn check_kept<T>(
         &self,
+        issuer: usize,
         kept: &Arc<Claims<T>>,
         expected: TokenType,
     ) -> Result<Arc<Claims<T>>, AuthError> {
         // Everything but the times and the type was checked when these
         // claims were kept, against the same config.
-        let now = self.inner.config.clock.now_secs();
-        self.check_times(kept.exp, kept.nbf, kept.iat, kept.iat_us, now)
+        let config = &self.inner.issuers[issuer].config;
+        let now = config.clock.now_secs();
+        check_times(config, kept.exp, kept.nbf, kept.iat, kept.iat_us, now)
             .map_err(AuthError::new)?;
         if kept.token_type != expected {
             return Err(AuthErrorKind::WrongTokenType.into());
@@ -211,30 +343,31 @@ impl Verifier {
         let Some(cache) = &self.inner.cache else {
             return self.verify(token, expected).map(Arc::new);
         };
-        let now = self.inner.config.clock.now_secs();
-        if token.len() > self.inner.config.max_token_len {
+        if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
-        let (verified, claims) = match cache.get(token.as_bytes()) {
+        let (verified, claims) = match self.cached(cache, token.as_bytes()) {
             Some(verified) => {
                 if let Some(kept) = verified
                     .claims
                     .get()
                     .and_then(|kept| kept.downcast_ref::<Arc<Claims<T>>>())
                 {
-                    return self.check_kept(kept, expected);
+                    return self.check_kept(verified.issuer, kept, expected);
                 }
+                let now = self.inner.issuers[verified.issuer].config.clock.now_secs();
                 let claims = self
-                    .check_claims::<T>(&verified.payload, expected, now)
+                    .check_claims::<T>(verified.issuer, &verified.payload, expected, now)
                     .map_err(AuthError::new)?;
                 (verified, claims)
             }
             None => {
-                let payload = self.verify_jws(token)?;
+                let (payload, issuer) = self.verify_signed(token)?;
+                let now = self.inner.issuers[issuer].config.clock.now_secs();
                 let claims = self
-                    .check_claims::<T>(&payload, expected, now)
+                    .check_claims::<T>(issuer, &payload, expected, now)
                     .map_err(AuthError::new)?;
-                let verified = Verified::new(payload.into());
+                let verified = Verified::new(payload.into(), issuer, self.key_epoch(issuer));
                 cache.insert(token.as_bytes(), Arc::clone(&verified));
                 (verified, claims)
             }
@@ -250,65 +383,92 @@ impl Verifier {
     /// JSON. For signed objects that are not claims; tokens go through
     /// [`verify`](Self::verify).
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
-        let config = &self.inner.config;
-        if token.len() > config.max_token_len {
+        self.verify_signed(token).map(|(payload, _)| payload)
+    }
+
+    /// Steps 1–6, and which issuer the token was checked against.
+    fn verify_signed(&self, token: &str) -> Result<(Vec<u8>, usize), AuthError> {
+        if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
         let jws = CompactJws::split(token)?;
         let header_json = decode_segment_inline::<256>(jws.header)?;
         let header = Header::parse(&header_json)?;
-        let key = self
-            .inner
-            .keys
-            .select(header.kid.as_deref())
-            .ok_or(AuthErrorKind::UnknownKey)?;
-        if algorithm_name(key.algorithm()) != Some(header.alg.as_ref()) {
-            return Err(AuthErrorKind::AlgorithmMismatch.into());
+        // With several issuers, the payload's `iss` (still untrusted) picks
+        // the one issuer whose keys may verify it.
+        let (issuer, payload) = match self.inner.issuers.len() {
+            1 => (0, None),
+            _ => {
+                let payload = decode_segment(jws.payload)?;
+                (self.issuer_of(&payload)?, Some(payload))
+            }
+        };
+        let trusted = &self.inner.issuers[issuer];
+        if !trusted.config.profile.accepts_typ(header.typ.as_deref()) {
+            return Err(AuthErrorKind::UnsupportedHeader.into());
         }
         let signature = decode_segment_inline::<512>(jws.signature)?;
-        if !key.verify(jws.signing_input.as_bytes(), &signature) {
-            return Err(AuthErrorKind::InvalidSignature.into());
-        }
-        Ok(decode_segment(jws.payload)?)
+        trusted.keys.with_key(header.kid.as_deref(), |key| {
+            if algorithm_name(key.algorithm()) != Some(header.alg.as_ref()) {
+                return Err(AuthError::from(AuthErrorKind::AlgorithmMismatch));
+            }
+            if !key.verify(jws.signing_input.as_bytes(), &signature) {
+                return Err(AuthErrorKind::InvalidSignature.into());
+            }
+            Ok(())
+        })??;
+        let payload = match payload {
+            Some(payload) => payload,
+            None => decode_segment(jws.payload)?,
+        };
+        Ok((payload, issuer))
     }
 
-    /// The checks of step 7 that depend on the time: `exp`, then `nbf`, `iat`
-    /// and `iat_us` not in the future.
-    fn check_times(
-        &self,
-        exp: u64,
-        nbf: Option<u64>,
-        iat: Option<u64>,
-        iat_us: Option<u64>,
-        now: u64,
-    ) -> Result<(), AuthErrorKind> {
-        let leeway = self.inner.config.leeway_secs;
-        if exp.saturating_add(leeway) <= now {
-            return Err(AuthErrorKind::Expired);
+    /// The issuer a token names, among several trusted ones.
+    fn issuer_of(&self, payload: &[u8]) -> Result<usize, AuthErrorKind> {
+        #[derive(Deserialize)]
+        struct Iss<'a> {
+            #[serde(borrow)]
+            iss: Option<Cow<'a, str>>,
         }
-        // A token from the future (`nbf`, or an `iat`/`iat_us` past now) is not
-        // valid yet; a future issuance time would also dodge revocation cutoffs.
-        let latest = now.saturating_add(leeway);
-        if nbf.is_some_and(|nbf| nbf > latest)
-            || iat.is_some_and(|iat| iat > latest)
-            || iat_us.is_some_and(|us| us / 1_000_000 > latest)
-        {
-            return Err(AuthErrorKind::NotYetValid);
-        }
-        Ok(())
+        let iss = serde_json::from_slice::<Iss<'_>>(payload)
+            .map_err(|_| AuthErrorKind::MalformedToken)?
+            .iss
+            .ok_or(AuthErrorKind::InvalidIssuer)?;
+        self.inner
+            .issuers
+            .iter()
+            .position(|t| t.config.issuer.as_deref() == Some(iss.as_ref()))
+            .ok_or(AuthErrorKind::InvalidIssuer)
     }
 
-    /// Step 7, on a payload whose signature has been verified.
+    /// When `token` was refused for an unknown `kid` by an issuer whose keys
+    /// are fetched, a future that completes once a refetch (coalesced and
+    /// rate-limited by the key source) has finished; `None` when no refetch
+    /// may be made now. The auth layer awaits it and verifies again.
+    pub(crate) fn refetch_for_unknown_key(&self, token: &str) -> Option<KeysRefetch> {
+        let issuer = match self.inner.issuers.len() {
+            1 => 0,
+            _ => {
+                let jws = CompactJws::split(token).ok()?;
+                self.issuer_of(&decode_segment(jws.payload).ok()?).ok()?
+            }
+        };
+        self.inner.issuers[issuer].keys.refetch()
+    }
+
+    /// Step 7, on a payload whose signature has been verified by issuer
+    /// `issuer`'s keys.
     fn check_claims<T: DeserializeOwned>(
         &self,
+        issuer: usize,
         payload: &[u8],
         expected: TokenType,
         now: u64,
     ) -> Result<Claims<T>, AuthErrorKind> {
-        let config = &self.inner.config;
-        let seed = RegisteredSeed {
-            token_type_claim: &config.token_type_claim,
-        };
+        let config = &self.inner.issuers[issuer].config;
+        let profile = &config.profile;
+        let seed = RegisteredSeed { profile };
         // JSON text is UTF-8 (RFC 8259 §8.1). serde_json skips the bytes of a
         // string it ignores without validating them, so check the whole
         // payload first: no invalid UTF-8 hides in an unread claim.
@@ -318,25 +478,50 @@ impl Verifier {
         de.end().map_err(classify)?;
 
         let exp = registered.exp.ok_or(AuthErrorKind::InvalidClaims)?;
-        self.check_times(exp, registered.nbf, registered.iat, registered.iat_us, now)?;
-        if let Some(issuer) = &config.issuer
-            && registered.iss.as_deref() != Some(issuer.as_str())
-        {
-            return Err(AuthErrorKind::InvalidIssuer);
+        check_times(
+            config,
+            exp,
+            registered.nbf,
+            registered.iat,
+            registered.iat_us,
+            now,
+        )?;
+        match (&config.issuer, &registered.iss) {
+            (Some(ours), Some(iss)) if ours == iss => {}
+            (Some(_), _) => return Err(AuthErrorKind::InvalidIssuer),
+            (None, None) if profile.require_iss => return Err(AuthErrorKind::InvalidIssuer),
+            (None, _) => {}
         }
         // RFC 7519 §4.1.3: a present `aud` must name us; with no audience
         // configured, no `aud` can.
         match (&config.audience, &registered.aud) {
             (Some(ours), Some(aud)) if aud.contains(ours) => {}
-            (None, None) => {}
+            (None, None) if !profile.require_aud => {}
             _ => return Err(AuthErrorKind::InvalidAudience),
         }
-        let token_type = registered.token_type.ok_or(AuthErrorKind::InvalidClaims)?;
+        let token_type = match (&profile.token_type, registered.token_type) {
+            (Some(claim), Some(value)) => {
+                claim.parse(&value).ok_or(AuthErrorKind::WrongTokenType)?
+            }
+            (Some(_), None) => return Err(AuthErrorKind::InvalidClaims),
+            // No type claim in this profile: whatever verifies is an access
+            // token, and nothing is a refresh token.
+            (None, _) => TokenType::Access,
+        };
         if token_type != expected {
             return Err(AuthErrorKind::WrongTokenType);
         }
         let sub = registered.sub.ok_or(AuthErrorKind::InvalidClaims)?;
-        let jti = registered.jti.ok_or(AuthErrorKind::InvalidClaims)?;
+        let jti = match registered.jti {
+            Some(jti) => jti,
+            None if profile.require_jti => return Err(AuthErrorKind::InvalidClaims),
+            None => String::new(),
+        };
+        if (profile.require_iat && registered.iat.is_none())
+            || (profile.require_client_id && !registered.client_id)
+        {
+            return Err(AuthErrorKind::InvalidClaims);
+        }
         let custom =
             serde_json::from_str::<T>(payload).map_err(|_| AuthErrorKind::InvalidClaims)?;
 
@@ -355,6 +540,32 @@ impl Verifier {
             custom,
         })
     }
+}
+
+/// The checks of step 7 that depend on the time: `exp`, then `nbf`, `iat`
+/// and `iat_us` not in the future.
+fn check_times(
+    config: &JwtConfig,
+    exp: u64,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    iat_us: Option<u64>,
+    now: u64,
+) -> Result<(), AuthErrorKind> {
+    let leeway = config.leeway_secs;
+    if exp.saturating_add(leeway) <= now {
+        return Err(AuthErrorKind::Expired);
+    }
+    // A token from the future (`nbf`, or an `iat`/`iat_us` past now) is not
+    // valid yet; a future issuance time would also dodge revocation cutoffs.
+    let latest = now.saturating_add(leeway);
+    if nbf.is_some_and(|nbf| nbf > latest)
+        || iat.is_some_and(|iat| iat > latest)
+        || iat_us.is_some_and(|us| us / 1_000_000 > latest)
+    {
+        return Err(AuthErrorKind::NotYetValid);
+    }
+    Ok(())
 }
 
 fn classify(error: serde_json::Error) -> AuthErrorKind {
@@ -378,14 +589,17 @@ struct Registered {
     nbf: Option<u64>,
     iat: Option<u64>,
     jti: Option<String>,
-    token_type: Option<TokenType>,
+    /// The token-type claim's value, mapped by the profile.
+    token_type: Option<String>,
     sid: Option<String>,
     auth_time: Option<u64>,
     iat_us: Option<u64>,
+    /// Whether a `client_id` (a string) is present (RFC 9068 §2.2).
+    client_id: bool,
 }
 
 struct RegisteredSeed<'c> {
-    token_type_claim: &'c str,
+    profile: &'c TokenProfile,
 }
 
 impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
@@ -427,13 +641,32 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
                 return Err(de::Error::custom("duplicate claim"));
             }
             let key = name.as_ref();
-            if key == self.token_type_claim {
+            let profile = self.profile;
+            if profile
+                .token_type
+                .as_ref()
+                .is_some_and(|claim| key == claim.name)
+            {
                 set(&mut out.token_type, &mut map, "token type")?;
+                continue;
+            }
+            if key == profile.subject_claim {
+                if out.sub.is_some() {
+                    return Err(de::Error::duplicate_field("subject"));
+                }
+                out.sub = Some(if key == "sub" {
+                    map.next_value::<String>()?
+                } else {
+                    map.next_value::<Subject>()?.0
+                });
                 continue;
             }
             match key {
                 "iss" => set(&mut out.iss, &mut map, "iss")?,
-                "sub" => set(&mut out.sub, &mut map, "sub")?,
+                "client_id" => {
+                    let _: String = map.next_value()?;
+                    out.client_id = true;
+                }
                 "aud" => set(&mut out.aud, &mut map, "aud")?,
                 "jti" => set(&mut out.jti, &mut map, "jti")?,
                 "sid" => set(&mut out.sid, &mut map, "sid")?,
@@ -494,6 +727,32 @@ fn set_date<'de, A: MapAccess<'de>>(
     }
     *slot = Some(map.next_value::<NumericDate>()?.0);
     Ok(())
+}
+
+/// A subject under a name other than `sub`: a JSON string, or an integer
+/// (simplejwt's `user_id`), kept as its decimal text.
+struct Subject(String);
+
+impl<'de> Deserialize<'de> for Subject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SubjectVisitor;
+        impl Visitor<'_> for SubjectVisitor {
+            type Value = Subject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Subject, E> {
+                Ok(Subject(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Subject, E> {
+                Ok(Subject(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Subject, E> {
+                Ok(Subject(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(SubjectVisitor)
+    }
 }
 
 /// A claim name, borrowed from the payload when it has no escapes.

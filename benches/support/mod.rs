@@ -152,9 +152,12 @@ impl Fixture {
 
 /// The inner service every layer wraps: answers 200 with an empty body of
 /// the body type the layer's rejections need.
-pub fn inner<B: Default + Send + 'static>()
--> impl tower::Service<Request<axum::body::Body>, Response = Response<B>, Error = Infallible>
-+ Clone
+pub fn inner<B: Default + Send + 'static>() -> impl tower::Service<
+    Request<axum::body::Body>,
+    Response = Response<B>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
 + Send
 + 'static {
     tower::service_fn(|_request: Request<axum::body::Body>| async {

@@ -10,13 +10,17 @@ use pin_project::pin_project;
 /// future, or a rejection that is ready at once.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture<F, B> {
+pub struct ResponseFuture<F: Future, B> {
     #[pin]
     kind: Kind<F, B>,
 }
 
+/// The rare request that must wait (its token's `kid` is being refetched),
+/// boxed so every other request keeps the unboxed path.
+type Deferred<O> = Pin<Box<dyn Future<Output = O> + Send>>;
+
 #[pin_project(project = KindProj)]
-enum Kind<F, B> {
+enum Kind<F: Future, B> {
     Inner {
         #[pin]
         future: F,
@@ -24,9 +28,12 @@ enum Kind<F, B> {
     Rejected {
         response: Option<Response<B>>,
     },
+    Deferred {
+        future: Deferred<F::Output>,
+    },
 }
 
-impl<F, B> ResponseFuture<F, B> {
+impl<F: Future, B> ResponseFuture<F, B> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
@@ -38,6 +45,12 @@ impl<F, B> ResponseFuture<F, B> {
             kind: Kind::Rejected {
                 response: Some(response),
             },
+        }
+    }
+
+    pub(crate) fn deferred(future: Deferred<F::Output>) -> Self {
+        Self {
+            kind: Kind::Deferred { future },
         }
     }
 }
@@ -54,11 +67,12 @@ where
             KindProj::Rejected { response } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
+            KindProj::Deferred { future } => future.as_mut().poll(cx),
         }
     }
 }
 
-impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+impl<F: Future, B> std::fmt::Debug for ResponseFuture<F, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

@@ -57,7 +57,7 @@ impl<T, R> JwtAuthLayer<T, R> {
 
     /// As [`store`](Self::store), for a store already behind an `Arc`.
     pub fn shared_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        store.note_leeway(self.shared.verifier.config().leeway_secs());
+        store.note_leeway(self.shared.verifier.max_leeway_secs());
         Arc::make_mut(&mut self.shared).store = store;
         self
     }

@@ -54,10 +54,26 @@ use http::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use crate::claims::{Claims, TokenType};
+use crate::keys::KeysRefetch;
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
 use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
 use crate::source::{TokenSource, extract_credential};
 use crate::verify::Verifier;
+
+/// The layer's answer for one request.
+pub(crate) enum Decision<T> {
+    /// Pass it on, with its claims (none: anonymous, in optional mode).
+    Accepted(Option<Arc<Claims<T>>>),
+    /// Answer with this rejection.
+    Rejected(Rejection),
+    /// Wait for the issuer's keys to be refetched, then decide again.
+    Refetch(KeysRefetch),
+}
+
+enum Undecided {
+    Rejected(Rejection),
+    Refetch(KeysRefetch),
+}
 
 /// What every clone of the layer and its services shares.
 #[derive(Clone)]
@@ -95,17 +111,36 @@ impl Shared {
         }
     }
 
-    /// The whole decision for one request: `Ok(None)` only in optional mode
-    /// when no credential was presented at all.
+    /// The whole decision for one request: `Accepted(None)` only in optional
+    /// mode when no credential was presented at all; `Refetch` when the
+    /// token's `kid` is unknown to a remote key set that may be refetched
+    /// now (only when `may_refetch`): the caller awaits it and decides again.
     pub(crate) fn authenticate<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         headers: &HeaderMap,
-    ) -> Result<Option<Arc<Claims<T>>>, Rejection> {
+        may_refetch: bool,
+    ) -> Decision<T> {
+        match self.decide(headers, may_refetch) {
+            Ok(claims) => Decision::Accepted(claims),
+            Err(Undecided::Rejected(rejection)) => Decision::Rejected(rejection),
+            Err(Undecided::Refetch(wait)) => Decision::Refetch(wait),
+        }
+    }
+
+    fn decide<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        headers: &HeaderMap,
+        may_refetch: bool,
+    ) -> Result<Option<Arc<Claims<T>>>, Undecided> {
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
         let reject = |kind: AuthErrorKind| {
-            Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
+            Undecided::Rejected(Rejection::new(
+                AuthError::new(kind),
+                is_grpc(headers),
+                self.realm.clone(),
+            ))
         };
         let credential = match extract_credential(&self.sources, headers) {
             Ok(Some(credential)) => credential,
@@ -141,6 +176,24 @@ impl Shared {
         };
         let claims = match verified {
             Ok(claims) => claims,
+            Err(error) if error.kind() == AuthErrorKind::UnknownKey && may_refetch => {
+                // A key the issuer may just have added: refetch (coalesced,
+                // rate-limited) and decide again once it is in.
+                match credential
+                    .token()
+                    .ok()
+                    .and_then(|token| self.verifier.refetch_for_unknown_key(token))
+                {
+                    Some(wait) => {
+                        tracing::debug!(reason = %error, "refetching the issuer's keys");
+                        return Err(Undecided::Refetch(wait));
+                    }
+                    None => {
+                        tracing::info!(outcome = "rejected", reason = %error);
+                        return Err(reject(error.kind()));
+                    }
+                }
+            }
             Err(error) => {
                 tracing::info!(outcome = "rejected", reason = %error);
                 return Err(reject(error.kind()));

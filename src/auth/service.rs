@@ -7,7 +7,7 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::{ResponseFuture, Shared};
+use super::{Decision, ResponseFuture, Shared};
 use crate::rejection::{OnRejection, respond};
 
 /// The service [`JwtAuthLayer`](super::JwtAuthLayer) wraps around `S`.
@@ -67,9 +67,13 @@ impl<S: fmt::Debug, T, R> fmt::Debug for JwtAuth<S, T, R> {
 
 impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, T, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
     T: DeserializeOwned + Clone + Send + Sync + 'static,
-    R: OnRejection<ResBody>,
+    R: OnRejection<ResBody> + Clone + Send + Sync + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -80,13 +84,37 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        match self.shared.authenticate::<T>(request.headers()) {
-            Ok(Some(claims)) => {
+        match self.shared.authenticate::<T>(request.headers(), true) {
+            Decision::Accepted(Some(claims)) => {
                 request.extensions_mut().insert(claims);
                 ResponseFuture::inner(self.inner.call(request))
             }
-            Ok(None) => ResponseFuture::inner(self.inner.call(request)),
-            Err(rejection) => ResponseFuture::rejected(respond(&self.rejection, &rejection)),
+            Decision::Accepted(None) => ResponseFuture::inner(self.inner.call(request)),
+            Decision::Rejected(rejection) => {
+                ResponseFuture::rejected(respond(&self.rejection, &rejection))
+            }
+            Decision::Refetch(wait) => {
+                // The one path that waits: the service that was driven ready
+                // goes with the request (tower's advice on cloning inner
+                // services), a clone stays for the next call.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let shared = Arc::clone(&self.shared);
+                let on_rejection = self.rejection.clone();
+                ResponseFuture::deferred(Box::pin(async move {
+                    wait.await;
+                    match shared.authenticate::<T>(request.headers(), false) {
+                        Decision::Accepted(claims) => {
+                            if let Some(claims) = claims {
+                                request.extensions_mut().insert(claims);
+                            }
+                            inner.call(request).await
+                        }
+                        Decision::Rejected(rejection) => Ok(respond(&on_rejection, &rejection)),
+                        Decision::Refetch(_) => unreachable!("no refetch after a refetch"),
+                    }
+                }))
+            }
         }
     }
 }

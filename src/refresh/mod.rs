@@ -227,7 +227,7 @@ where
     /// keeping families and revocations in `store` — the same store the
     /// [`JwtAuthLayer`](crate::JwtAuthLayer) reads.
     pub fn new(issuer: TokenIssuer, verifier: Verifier, store: Arc<dyn RevocationStore>) -> Self {
-        store.note_leeway(verifier.config().leeway_secs());
+        store.note_leeway(verifier.max_leeway_secs());
         Self {
             inner: Arc::new(Inner {
                 issuer,

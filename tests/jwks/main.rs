@@ -1,0 +1,482 @@
+//! Remote key sets through the real layer, against a JWKS server on a
+//! loopback port that rotates, fails, hangs, sends junk and oversized
+//! bodies, and counts fetches.
+
+#[path = "../support/jwks_server.rs"]
+mod jwks_server;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tower_jwt_auth::jwks::{DiscoveryError, RemoteJwks, RemoteJwksBuilder};
+use tower_jwt_auth::{
+    Algorithm, Claims, JwtAuthLayer, JwtConfig, NoCustomClaims, SigningKey, TokenIssuer, Verifier,
+};
+
+use jwks_server::{JwksServer, Mode, ed25519_jwk, es256_jwk};
+
+const K1_PRIVATE: &str = include_str!("../keys/es256_private.pem");
+const K1_PUBLIC: &str = include_str!("../keys/es256_public.pem");
+const K2_PRIVATE: &str = include_str!("../keys/es256_next_private.pem");
+const K2_PUBLIC: &str = include_str!("../keys/es256_next_public.pem");
+const ED_PRIVATE: &str = include_str!("../keys/ed25519_private.pem");
+const ED_PUBLIC: &str = include_str!("../keys/ed25519_public.pem");
+
+/// A bound on awaits that should finish at once, so a regression fails the
+/// test instead of hanging it; not a timing assertion.
+const GUARD: Duration = Duration::from_secs(20);
+
+fn config() -> JwtConfig {
+    JwtConfig::new()
+        .issuer("https://issuer.test")
+        .audience("api")
+}
+
+fn issuer(private_pem: &str, kid: &str) -> TokenIssuer {
+    issuer_for(Algorithm::ES256, private_pem, kid)
+}
+
+fn issuer_for(algorithm: Algorithm, private_pem: &str, kid: &str) -> TokenIssuer {
+    let key = SigningKey::from_pem(algorithm, private_pem.as_bytes())
+        .unwrap()
+        .with_kid(kid);
+    TokenIssuer::new(key, config())
+}
+
+fn token(issuer: &TokenIssuer) -> String {
+    issuer.access_token("alice", &NoCustomClaims {}).unwrap()
+}
+
+fn k1() -> Value {
+    es256_jwk("k1", K1_PUBLIC)
+}
+
+fn k2() -> Value {
+    es256_jwk("k2", K2_PUBLIC)
+}
+
+/// A remote key set with rules fit for tests: refetches rate-limited to one
+/// a minute unless the test says otherwise, short fetch deadline.
+fn remote(server: &JwksServer) -> RemoteJwksBuilder {
+    RemoteJwks::builder(server.jwks_url())
+        .min_refresh(Duration::from_secs(60))
+        .max_age(Duration::from_secs(600))
+        .fetch_timeout(Duration::from_secs(1))
+}
+
+fn app(keys: RemoteJwks) -> Router {
+    async fn me(claims: Claims) -> String {
+        claims.sub
+    }
+    Router::new()
+        .route("/me", get(me))
+        .layer(JwtAuthLayer::new(Verifier::new(keys, config())))
+}
+
+async fn status(app: &Router, token: &str) -> StatusCode {
+    response(app, token).await.status()
+}
+
+async fn response(app: &Router, token: &str) -> http::Response<Body> {
+    let request = Request::get("/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    tokio::time::timeout(GUARD, app.clone().oneshot(request))
+        .await
+        .expect("the layer answers")
+        .unwrap()
+}
+
+async fn ready(keys: &RemoteJwks) {
+    assert!(keys.ready(GUARD).await, "a first key set was fetched");
+}
+
+#[tokio::test]
+async fn a_token_signed_by_a_published_key_verifies() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1(), ed25519_jwk("ed", ED_PUBLIC)],
+        cache_control: None,
+    })
+    .await;
+    let keys = remote(&server).build().unwrap();
+    ready(&keys).await;
+    let app = app(keys.clone());
+    assert_eq!(
+        status(&app, &token(&issuer(K1_PRIVATE, "k1"))).await,
+        StatusCode::OK
+    );
+    let eddsa = issuer_for(Algorithm::EdDSA, ED_PRIVATE, "ed");
+    assert_eq!(status(&app, &token(&eddsa)).await, StatusCode::OK);
+    assert_eq!(keys.status().keys, 2);
+}
+
+#[tokio::test]
+async fn until_a_first_key_set_is_fetched_requests_get_503_with_retry_after() {
+    let server = JwksServer::start(Mode::Fail).await;
+    // The process starts anyway: building does not wait for the issuer.
+    let keys = remote(&server).build().unwrap();
+    let app = app(keys.clone());
+    server.wait_for_fetches(1).await;
+    let refused = response(&app, &token(&issuer(K1_PRIVATE, "k1"))).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    assert!(!refused.headers().contains_key(header::WWW_AUTHENTICATE));
+
+    // The source keeps retrying; once the issuer answers, tokens verify.
+    server.serve(vec![k1()]);
+    ready(&keys).await;
+    assert!(keys.status().failures >= 1);
+    assert_eq!(
+        status(&app, &token(&issuer(K1_PRIVATE, "k1"))).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_request_without_credentials_is_401_even_before_keys_arrive() {
+    let server = JwksServer::start(Mode::Fail).await;
+    let app = app(remote(&server).build().unwrap());
+    let response = tokio::time::timeout(
+        GUARD,
+        app.oneshot(Request::get("/me").body(Body::empty()).unwrap()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_key_the_issuer_just_added_works_on_the_first_request_that_uses_it() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    let keys = remote(&server).build().unwrap();
+    ready(&keys).await;
+    let app = app(keys.clone());
+    assert_eq!(server.fetches(), 1);
+
+    server.serve(vec![k1(), k2()]);
+    assert_eq!(
+        status(&app, &token(&issuer(K2_PRIVATE, "k2"))).await,
+        StatusCode::OK
+    );
+    assert_eq!(server.fetches(), 2, "one refetch for the unknown kid");
+    assert_eq!(keys.status().unknown_kid_refetches, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_requests_with_an_unknown_kid_cost_one_fetch() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    let keys = remote(&server).build().unwrap();
+    ready(&keys).await;
+    let app = app(keys);
+    server.serve(vec![k1(), k2()]);
+
+    let token = token(&issuer(K2_PRIVATE, "k2"));
+    let requests = (0..1000).map(|_| {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { status(&app, &token).await })
+    });
+    for outcome in futures_util::future::join_all(requests).await {
+        assert_eq!(outcome.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(server.fetches(), 2, "the first fetch and one refetch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_interval() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    let keys = remote(&server).build().unwrap();
+    ready(&keys).await;
+    let app = app(keys.clone());
+
+    let tokens: Vec<String> = (0..500)
+        .map(|i| token(&issuer(K1_PRIVATE, &format!("random-{i}"))))
+        .collect();
+    let requests = tokens.into_iter().map(|token| {
+        let app = app.clone();
+        tokio::spawn(async move { status(&app, &token).await })
+    });
+    for outcome in futures_util::future::join_all(requests).await {
+        assert_eq!(outcome.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    // And one by one, after the flood: refused at once, no fetch.
+    for i in 0..50 {
+        let flood = token(&issuer(K1_PRIVATE, &format!("later-{i}")));
+        assert_eq!(status(&app, &flood).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        server.fetches(),
+        2,
+        "the first fetch and one refetch in the interval"
+    );
+    // Known kids still verify after the flood.
+    assert_eq!(
+        status(&app, &token(&issuer(K1_PRIVATE, "k1"))).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn requests_with_a_known_kid_never_wait_on_a_fetch() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    let keys = remote(&server)
+        .fetch_timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    ready(&keys).await;
+    let app = app(keys);
+
+    server.set_mode(Mode::Hang);
+    let unknown = token(&issuer(K2_PRIVATE, "k2"));
+    let waiting = tokio::spawn({
+        let app = app.clone();
+        async move {
+            let request = Request::get("/me")
+                .header(header::AUTHORIZATION, format!("Bearer {unknown}"))
+                .body(Body::empty())
+                .unwrap();
+            app.oneshot(request).await.unwrap().status()
+        }
+    });
+    server.wait_for_fetches(2).await;
+    // The refetch hangs (its deadline is ten minutes away); a known kid is
+    // answered meanwhile.
+    assert_eq!(
+        status(&app, &token(&issuer(K1_PRIVATE, "k1"))).await,
+        StatusCode::OK
+    );
+    assert!(!waiting.is_finished(), "the unknown kid is still waiting");
+    waiting.abort();
+}
+
+#[tokio::test]
+async fn failed_slow_malformed_oversized_or_empty_fetches_keep_the_last_good_keys() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    // No rate limit, so each unknown kid makes a fetch in the bad mode.
+    let keys = remote(&server).min_refresh(Duration::ZERO).build().unwrap();
+    ready(&keys).await;
+    let app = app(keys.clone());
+    let good = token(&issuer(K1_PRIVATE, "k1"));
+    let unknown = token(&issuer(K2_PRIVATE, "k2"));
+    let bad_modes = [
+        Mode::Fail,
+        Mode::Hang,
+        Mode::Junk,
+        Mode::Oversized,
+        Mode::Serve {
+            keys: vec![],
+            cache_control: None,
+        },
+        Mode::Serve {
+            keys: vec![json!({"kty": "oct", "kid": "k1", "k": "c2VjcmV0"})],
+            cache_control: None,
+        },
+    ];
+    for (round, mode) in bad_modes.into_iter().enumerate() {
+        let label = format!("{mode:?}").chars().take(40).collect::<String>();
+        server.set_mode(mode);
+        assert_eq!(
+            status(&app, &unknown).await,
+            StatusCode::UNAUTHORIZED,
+            "{label}"
+        );
+        assert_eq!(server.fetches(), round + 2, "{label}: one fetch was made");
+        assert_eq!(
+            status(&app, &good).await,
+            StatusCode::OK,
+            "{label}: k1 kept"
+        );
+    }
+    assert_eq!(keys.status().keys, 1);
+    assert!(keys.status().failures >= 6);
+}
+
+#[tokio::test]
+async fn a_key_the_issuer_removed_stops_verifying_once_a_fetch_succeeds_without_it() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    let keys = remote(&server).build().unwrap();
+    ready(&keys).await;
+    let app = app(keys);
+    let old = token(&issuer(K1_PRIVATE, "k1"));
+    // Verified once, so the verified-token cache holds it.
+    assert_eq!(status(&app, &old).await, StatusCode::OK);
+    assert_eq!(status(&app, &old).await, StatusCode::OK);
+
+    server.serve(vec![k2()]);
+    // The new key triggers the fetch that drops k1.
+    assert_eq!(
+        status(&app, &token(&issuer(K2_PRIVATE, "k2"))).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&app, &old).await,
+        StatusCode::UNAUTHORIZED,
+        "cached, but k1 is gone"
+    );
+}
+
+#[tokio::test]
+async fn cache_control_max_age_schedules_the_background_refresh() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: Some("public, max-age=1".into()),
+    })
+    .await;
+    let _keys = remote(&server)
+        .min_refresh(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    // No request at all: the refresh task fetches again by itself, after
+    // the issuer's max-age (clamped to min_refresh), not after max_age (10 min).
+    tokio::time::timeout(GUARD, server.wait_for_fetches(3))
+        .await
+        .expect("refreshed in the background");
+}
+
+#[tokio::test]
+async fn symmetric_keys_in_a_published_set_are_ignored() {
+    let secret = b"a published secret is no secret at all!!";
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![
+            k1(),
+            json!({
+                "kty": "oct", "kid": "shared", "alg": "HS256",
+                "k": base64_url(secret),
+            }),
+        ],
+        cache_control: None,
+    })
+    .await;
+    let keys = remote(&server).build().unwrap();
+    ready(&keys).await;
+    assert_eq!(keys.status().keys, 1);
+    let app = app(keys);
+    let hmac = TokenIssuer::new(
+        SigningKey::hmac(Algorithm::HS256, secret)
+            .unwrap()
+            .with_kid("shared"),
+        config(),
+    );
+    assert_eq!(status(&app, &token(&hmac)).await, StatusCode::UNAUTHORIZED);
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+// ===== discovery =====
+
+#[tokio::test]
+async fn discovery_finds_the_key_set_through_openid_configuration() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    server.metadata(&server.base(), false);
+    let client = reqwest::Client::new();
+    let metadata = tower_jwt_auth::jwks::discover(&client, &server.base(), GUARD)
+        .await
+        .unwrap();
+    assert_eq!(metadata.jwks_uri, server.jwks_url());
+
+    let keys = RemoteJwks::discover(server.base()).build().unwrap();
+    ready(&keys).await;
+    let app = app(keys);
+    assert_eq!(
+        status(&app, &token(&issuer(K1_PRIVATE, "k1"))).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn discovery_falls_back_to_rfc8414_metadata() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    server.metadata(&server.base(), true);
+    let metadata = tower_jwt_auth::jwks::discover(&reqwest::Client::new(), &server.base(), GUARD)
+        .await
+        .unwrap();
+    assert_eq!(metadata.issuer, server.base());
+}
+
+#[tokio::test]
+async fn metadata_naming_another_issuer_is_a_mix_up_and_yields_no_keys() {
+    let server = JwksServer::start(Mode::Serve {
+        keys: vec![k1()],
+        cache_control: None,
+    })
+    .await;
+    server.metadata("https://evil.test", false);
+    let error = tower_jwt_auth::jwks::discover(&reqwest::Client::new(), &server.base(), GUARD)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        DiscoveryError::IssuerMismatch {
+            configured: server.base(),
+            document: "https://evil.test".into(),
+        }
+    );
+    assert!(error.to_string().contains("https://evil.test"));
+    assert!(error.to_string().contains(&server.base()));
+
+    // A key source built on it never takes that JWKS: 503, not acceptance.
+    let keys = RemoteJwks::discover(server.base()).build().unwrap();
+    assert!(!keys.ready(Duration::from_millis(1500)).await);
+    assert_eq!(server.fetches(), 0, "the mixed-up JWKS is never fetched");
+    let app = app(keys);
+    assert_eq!(
+        status(&app, &token(&issuer(K1_PRIVATE, "k1"))).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn urls_other_than_https_or_loopback_http_are_refused_at_build() {
+    assert!(
+        RemoteJwks::builder("http://id.example.com/jwks")
+            .build()
+            .is_err()
+    );
+    assert!(RemoteJwks::builder("ftp://127.0.0.1/jwks").build().is_err());
+    assert!(
+        RemoteJwks::builder("https://id.example.com/jwks")
+            .build()
+            .is_ok()
+    );
+}

@@ -1,0 +1,17 @@
+//! `examples/resource_server.rs` checked from outside: the built example runs
+//! as a child process on a loopback port, configured only through its
+//! environment contract, and is driven over HTTP with tokens from
+//!
+//! * a real OpenID provider — node's `oidc-provider` (`oidc.rs`);
+//! * other libraries — PyJWT, djangorestframework-simplejwt, AuthX,
+//!   fastapi-users, through `mint.py` (`libraries.rs`);
+//! * two issuers at once, and the startup rules (`issuers.rs`).
+//!
+//! Python and node packages come from `.ci/run` (see `support.rs`); where
+//! they are missing these tests skip with a message, and fail under `CI=true`.
+
+mod issuers;
+mod keys;
+mod libraries;
+mod oidc;
+mod support;
