@@ -1,41 +1,4 @@
 //! `KeyRing`: signing-key rotation without logging anyone out.
-//!
-//! One current signing key, optionally a next key that is published but does
-//! not sign yet, and retired keys that still verify until the last token they
-//! signed would have expired. The schedule, and why:
-//!
-//! 1. **Stage** the next key ([`KeyRing::stage`]): it appears in the JWK Set
-//!    at once. Verifiers that cache the set for `max-age` (the
-//!    `Cache-Control` the set is served with) learn it within that time.
-//! 2. **Rotate** ([`KeyRing::rotate`]) no sooner than `max-age` after
-//!    staging: the next key signs from now on, so every verifier already
-//!    knows it (ours would also refetch once on the unknown `kid`).
-//! 3. The old key is **retired**: it still verifies, and stays published,
-//!    until `rotation time + longest token lifetime + leeway` — the longest
-//!    lifetime being the session lifetime, since a refresh token minted just
-//!    before the rotation may be rotated up to the session's end.
-//! 4. [`KeyRing::prune`] drops retired keys past that time from the ring,
-//!    the key set and the JWK Set.
-//!
-//! ```
-//! use std::time::Duration;
-//! use tower_jwt_auth::{Algorithm, JwtConfig, KeyRing, SigningKey};
-//!
-//! # let (old_pem, new_pem) = (
-//! #     include_bytes!("../tests/keys/es256_private.pem"),
-//! #     include_bytes!("../tests/keys/es256_next_private.pem"),
-//! # );
-//! let config = JwtConfig::new().session_lifetime(Duration::from_secs(3600));
-//! let mut ring = KeyRing::new(SigningKey::from_pem(Algorithm::ES256, old_pem)?, &config);
-//! ring.stage(SigningKey::from_pem(Algorithm::ES256, new_pem)?);
-//! let old_kid = ring.signing_key().thumbprint();
-//! ring.rotate(1_000)?;
-//! assert_ne!(ring.signing_key().thumbprint(), old_kid);
-//! assert_eq!(ring.retired_until(), vec![1_000 + 3600 + 5]);
-//! ring.prune(1_000 + 3600 + 5);
-//! assert!(ring.retired_until().is_empty());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::collections::HashSet;
 use std::fmt;
@@ -66,8 +29,46 @@ impl fmt::Display for KeyRingError {
 
 impl std::error::Error for KeyRingError {}
 
-/// The current signing key, a staged next key, and retired keys that still
-/// verify; see the [module docs](self) for the schedule.
+/// `KeyRing`: signing-key rotation without logging anyone out.
+///
+/// One current signing key, optionally a next key that is published but does
+/// not sign yet, and retired keys that still verify until the last token they
+/// signed would have expired. The schedule, and why:
+///
+/// 1. **Stage** the next key ([`KeyRing::stage`]): it appears in the JWK Set
+///    at once. Verifiers that cache the set for `max-age` (the
+///    `Cache-Control` the set is served with) learn it within that time.
+/// 2. **Rotate** ([`KeyRing::rotate`]) no sooner than `max-age` after
+///    staging: the next key signs from now on, so every verifier already
+///    knows it (ours would also refetch once on the unknown `kid`).
+/// 3. The old key is **retired**: it still verifies, and stays published,
+///    until `rotation time + longest token lifetime + leeway` — the longest
+///    lifetime being the session lifetime, since a refresh token minted just
+///    before the rotation may be rotated up to the session's end.
+/// 4. [`KeyRing::prune`] drops retired keys past that time from the ring,
+///    the key set and the JWK Set.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Algorithm, JwtConfig, KeyRing, SigningKey};
+///
+/// # let (old_pem, new_pem) = (
+/// #     include_bytes!("../tests/keys/es256_private.pem"),
+/// #     include_bytes!("../tests/keys/es256_next_private.pem"),
+/// # );
+/// let config = JwtConfig::new()
+///     .refresh_ttl(Duration::from_secs(1800))
+///     .session_lifetime(Duration::from_secs(3600));
+/// let mut ring = KeyRing::new(SigningKey::from_pem(Algorithm::ES256, old_pem)?, &config);
+/// ring.stage(SigningKey::from_pem(Algorithm::ES256, new_pem)?);
+/// let old_kid = ring.signing_key().thumbprint();
+/// ring.rotate(1_000)?;
+/// assert_ne!(ring.signing_key().thumbprint(), old_kid);
+/// assert_eq!(ring.retired_until(), vec![1_000 + 3600 + 5]);
+/// ring.prune(1_000 + 3600 + 5);
+/// assert!(ring.retired_until().is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct KeyRing {
     current: SigningKey,
     next: Option<SigningKey>,

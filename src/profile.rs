@@ -1,49 +1,49 @@
 //! `TokenProfile`: what a token must carry to be accepted.
-//!
-//! Profiles are data: the verifier reads one value and never asks which
-//! preset it came from. Three presets cover the issuers people run:
-//!
-//! | | [`own`](TokenProfile::own) (default) | [`rfc9068`](TokenProfile::rfc9068) | [`generic`](TokenProfile::generic) |
-//! |---|---|---|---|
-//! | header `typ` | absent, `JWT` or `at+jwt` | `at+jwt` / `application/at+jwt` only | absent, `JWT` or `at+jwt` |
-//! | `exp` | required | required | required |
-//! | subject (`sub`, or the configured name) | required | required | required |
-//! | `jti` | required | required | optional |
-//! | `iss` | when configured | required | when configured |
-//! | `aud` | when configured | required | when configured |
-//! | `iat` | — | required | — |
-//! | `client_id` | — | required | — |
-//! | token-type claim | `token_type`: `access` / `refresh` | none | none, unless configured |
-//!
-//! `exp`, `nbf` and `iat` may be JSON integers or fractions (AuthX writes
-//! fractions); fractions are floored.
-//!
-//! A token without `jti` cannot be put on the `jti` deny-list (its `jti` is
-//! empty in [`Claims`](crate::Claims)); it is still refused by a "logout
-//! everywhere" cutoff on its subject, and by its session's revocation when it
-//! carries a `sid`.
-//!
-//! ```
-//! use tower_jwt_auth::{JwtConfig, TokenProfile};
-//!
-//! // djangorestframework-simplejwt: `user_id` is the subject,
-//! // `token_type: "access"` marks access tokens.
-//! let simplejwt = TokenProfile::generic()
-//!     .subject_claim("user_id")
-//!     .token_type_claim("token_type", "access", "refresh");
-//! // AuthX: `type: "access"`.
-//! let authx = TokenProfile::generic().token_type_claim("type", "access", "refresh");
-//! let config = JwtConfig::new().profile(authx);
-//! assert_eq!(config.profile_ref().subject_claim_name(), "sub");
-//! # let _ = simplejwt;
-//! ```
 
 use std::borrow::Cow;
 
 use crate::claims::{RESERVED_CLAIMS, TokenType};
 use crate::config::DEFAULT_TOKEN_TYPE_CLAIM;
 
-/// What a token must carry; see the [module docs](self) for the presets.
+/// `TokenProfile`: what a token must carry to be accepted.
+///
+/// Profiles are data: the verifier reads one value and never asks which
+/// preset it came from. Three presets cover the issuers people run:
+///
+/// | | [`own`](TokenProfile::own) (default) | [`rfc9068`](TokenProfile::rfc9068) | [`generic`](TokenProfile::generic) |
+/// |---|---|---|---|
+/// | header `typ` | absent, `JWT` or `at+jwt` | `at+jwt` / `application/at+jwt` only | absent, `JWT` or `at+jwt` |
+/// | `exp` | required | required | required |
+/// | subject (`sub`, or the configured name) | required | required | required |
+/// | `jti` | required | required | optional |
+/// | `iss` | when configured | required | when configured |
+/// | `aud` | when configured | required | when configured |
+/// | `iat` | — | required | — |
+/// | `client_id` | — | required | — |
+/// | token-type claim | `token_type`: `access` / `refresh` | none | none, unless configured |
+///
+/// `exp`, `nbf` and `iat` may be JSON integers or fractions (AuthX writes
+/// fractions); fractions are floored.
+///
+/// A token without `jti` cannot be put on the `jti` deny-list (its `jti` is
+/// empty in [`Claims`](crate::Claims)); it is still refused by a "logout
+/// everywhere" cutoff on its subject, and by its session's revocation when it
+/// carries a `sid`.
+///
+/// ```
+/// use tower_jwt_auth::{JwtConfig, TokenProfile};
+///
+/// // djangorestframework-simplejwt: `user_id` is the subject,
+/// // `token_type: "access"` marks access tokens.
+/// let simplejwt = TokenProfile::generic()
+///     .subject_claim("user_id")
+///     .token_type_claim("token_type", "access", "refresh");
+/// // AuthX: `type: "access"`.
+/// let authx = TokenProfile::generic().token_type_claim("type", "access", "refresh");
+/// let config = JwtConfig::new().profile(authx);
+/// assert_eq!(config.profile_ref().subject_claim_name(), "sub");
+/// # let _ = simplejwt;
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenProfile {
     pub(crate) subject_claim: Cow<'static, str>,

@@ -185,7 +185,7 @@ impl IssuerMetadata {
 /// authorization servers whose tokens it accepts, its scopes, and how it
 /// takes a bearer token. Serve it at `/.well-known/oauth-protected-resource`
 /// and point challenges at it with
-/// [`JwtAuthLayer::resource_metadata`](crate::JwtAuthLayer::resource_metadata).
+/// `JwtAuthLayer::resource_metadata`.
 ///
 /// ```
 /// use tower_jwt_auth::publish::ProtectedResourceMetadata;

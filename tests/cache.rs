@@ -136,3 +136,50 @@ async fn a_forged_signature_on_a_cached_token_is_refused() {
         (StatusCode::UNAUTHORIZED, true)
     );
 }
+
+/// More clients than the old cache's generation (2 048) held, each with its
+/// own token: the security checks still run on every request of every one.
+#[tokio::test]
+async fn with_thousands_of_cached_clients_revocation_and_expiry_still_apply() {
+    let setup = setup();
+    let tokens: Vec<String> = (0..3000)
+        .map(|i| {
+            setup
+                .issuer
+                .access_token(&format!("client-{i}"), &NoCustomClaims {})
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..2 {
+        for token in &tokens {
+            assert_eq!(status(&setup, token).await.0, StatusCode::OK);
+        }
+    }
+
+    let revoked = &tokens[1234];
+    let claims = setup
+        .verifier
+        .verify::<NoCustomClaims>(revoked, TokenType::Access)
+        .unwrap();
+    setup
+        .store
+        .revoke_token(&claims.jti, claims.exp)
+        .await
+        .unwrap();
+    for (i, token) in tokens.iter().enumerate() {
+        let expected = if i == 1234 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(status(&setup, token).await.0, expected, "client {i}");
+    }
+
+    setup.clock.advance_secs(61);
+    for token in tokens.iter().step_by(7) {
+        assert_eq!(
+            status(&setup, token).await,
+            (StatusCode::UNAUTHORIZED, true)
+        );
+    }
+}

@@ -28,6 +28,13 @@ pub fn app_and_bearer(rt: &tokio::runtime::Runtime) -> (Router, HeaderValue) {
         verifying: VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
         config: JwtConfig::new().access_ttl(Duration::from_secs(86_400)),
     });
+    let bearer = login(rt, &app);
+    (app, bearer)
+}
+
+/// `Bearer <token>` for a fresh access token from the app's own
+/// `POST /auth/login` (a new session, so a new token, at every call).
+pub fn login(rt: &tokio::runtime::Runtime, app: &Router) -> HeaderValue {
     let login = Request::post("/auth/login")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(
@@ -40,10 +47,9 @@ pub fn app_and_bearer(rt: &tokio::runtime::Runtime) -> (Router, HeaderValue) {
         .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
         .unwrap();
     let pair: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let bearer = HeaderValue::from_str(&format!(
+    HeaderValue::from_str(&format!(
         "Bearer {}",
         pair["access_token"].as_str().unwrap()
     ))
-    .unwrap();
-    (app, bearer)
+    .unwrap()
 }

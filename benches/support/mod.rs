@@ -34,6 +34,9 @@ pub struct Fixture {
     /// `Bearer <token>`, built once and cloned per request (a cheap
     /// reference-count increment) for every contender alike.
     pub bearer: HeaderValue,
+    /// The issuer of `token` (day-long tokens), for benches that need many
+    /// distinct ones.
+    pub issuer: TokenIssuer,
 }
 
 fn keys_dir() -> &'static Path {
@@ -111,6 +114,7 @@ pub fn fixtures() -> Vec<Fixture> {
             verifying,
             token,
             bearer,
+            issuer,
         }
     })
     .collect()
@@ -138,6 +142,17 @@ impl Fixture {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub"]);
         (key, validation)
+    }
+
+    /// `n` distinct valid access tokens (distinct `jti`s), for as many clients.
+    pub fn distinct_tokens(&self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                self.issuer
+                    .access_token(&format!("client-{i}"), &NoCustomClaims {})
+                    .unwrap()
+            })
+            .collect()
     }
 
     /// A request carrying this fixture's token.
