@@ -17,20 +17,23 @@
 //! | `JWT_PREVIOUS_PUBLIC_KEY_FILES` | comma-separated PEM files: retired keys that still verify and are still published (rotation without logouts) | unset |
 //! | `REDIS_URL` | share revocations through this Redis (`RedisStore`); several demo processes with the same URL (and keys) act as one service | unset: in memory |
 //! | `CSRF_SECRET` | keys the CSRF tokens of cookie sessions, ≥ 32 bytes | random, with a warning |
+//! | `FRESH_MAX_AGE_SECS` | how recent a login `GET /account/sensitive` wants | 300 |
+//! | `REFRESH_REUSE_GRACE_SECS` | how long a retired refresh token may be retried (a lost response) | 0 |
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
 //! (roles `["user"]`).
 //!
-//! Endpoints: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`,
-//! `POST /auth/logout-all`, `GET /me`, `GET /protected/ping`, `GET /admin`
-//! (role `admin`, through the role guard), `GET /hello` (optional
-//! authentication), `GET /health`; with an asymmetric `JWT_ALGORITHM`,
+//! Endpoints: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`
+//! (ends the token's whole session; 204), `POST /auth/logout-all`,
+//! `GET /auth/sessions`, `DELETE /auth/sessions/{sid}`, `GET /me`,
+//! `GET /protected/ping`, `GET /admin` (role `admin`, through the role
+//! guard), `GET /account/sensitive` (a login at most `FRESH_MAX_AGE_SECS`
+//! old), `GET /hello` (optional authentication), `GET /health`; with an asymmetric `JWT_ALGORITHM`,
 //! `GET /.well-known/jwks.json` and the discovery document at
 //! `GET /.well-known/openid-configuration` (and
 //! `/.well-known/oauth-authorization-server`): `issuer` is `JWT_ISSUER`, or
 //! `http://{BIND}` when unset (set `JWT_ISSUER` to the demo's URL for
 //! discovery: tokens carry `iss` only when it is set).
-//! authentication), `GET /health`.
 //!
 //! Browser side (`support/browser.rs`): `GET /` (the page), `POST /auth/session`,
 //! `POST /auth/session/refresh`, `DELETE /auth/session` (cookie sessions with
@@ -41,28 +44,32 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_jwt_auth::refresh::session_error_response;
 use tower_jwt_auth::revocation::RevocationStore;
 use tower_jwt_auth::{
-    Claims, Guard, JwtAuthLayer, MemoryStore, Permissions, RequireClaimsLayer, SessionError,
-    SessionManager, TokenIssuer, Verifier,
+    Claims, Guard, JwtAuthLayer, MemoryStore, Permissions, RequireClaimsLayer,
+    RequireRecentLoginLayer, SessionError, SessionManager, TokenIssuer, Verifier,
 };
 
 #[path = "support/browser.rs"]
 mod browser;
 #[path = "support/publish.rs"]
 mod publish;
+#[path = "support/sessions.rs"]
+mod sessions;
 #[path = "support/settings.rs"]
 mod settings;
 #[path = "support/startup.rs"]
 mod startup;
+pub use sessions::SessionOptions;
 pub use settings::Settings;
 
 /// The demo's custom claims: the user's roles.
@@ -85,14 +92,23 @@ struct AppState {
     browser: browser::BrowserState,
 }
 
-/// The demo's user database.
+/// The demo's user database. Every entry is compared, each in constant
+/// time, so the answer's timing says nothing about which part was wrong.
 fn check_password(username: &str, password: &str) -> Option<User> {
-    let roles = match (username, password) {
-        ("alice", "alice-password") => vec!["admin".to_owned()],
-        ("bob", "bob-password") => vec!["user".to_owned()],
-        _ => return None,
-    };
-    Some(User { roles })
+    let mut found = None;
+    for (name, secret, role) in [
+        ("alice", "alice-password", "admin"),
+        ("bob", "bob-password", "user"),
+    ] {
+        let name_ok = sessions::same_secret(username, name);
+        let secret_ok = sessions::same_secret(password, secret);
+        if name_ok & secret_ok {
+            found = Some(User {
+                roles: vec![role.to_owned()],
+            });
+        }
+    }
+    found
 }
 
 fn json_error(status: StatusCode, error: &str) -> Response {
@@ -118,13 +134,14 @@ struct LoginRequest {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, body: Bytes) -> Response {
-    let request: LoginRequest = match parse_body(&body) {
+async fn login(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let request: LoginRequest = match sessions::capped_body(body).and_then(|b| parse_body(&b)) {
         Ok(request) => request,
         Err(response) => return *response,
     };
     let Some(user) = check_password(&request.username, &request.password) else {
-        tracing::info!(username = %request.username, "login refused");
+        // Never the username: users type their password there.
+        tracing::info!("login refused");
         return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     };
     match state.sessions.login(&request.username, &user).await {
@@ -144,22 +161,25 @@ struct LogoutRequest {
     refresh_token: Option<String>,
 }
 
-/// Revokes the access token and, when the body names a refresh token, its
-/// whole session. The body is optional.
-async fn logout(State(state): State<AppState>, claims: UserClaims, body: Bytes) -> Response {
-    let request = if body.iter().all(u8::is_ascii_whitespace) {
-        LogoutRequest {
-            refresh_token: None,
-        }
-    } else {
-        match parse_body(&body) {
-            Ok(request) => request,
-            Err(response) => return *response,
-        }
+/// Ends the access token's whole session (its `sid` family: every access
+/// token and the refresh token), and the session of a refresh token named in
+/// the body. The body is optional; one that is not `{"refresh_token": …}`,
+/// or names a bad token, never stops the session from ending: 204.
+async fn logout(
+    State(state): State<AppState>,
+    claims: UserClaims,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match sessions::capped_body(body) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
+    let refresh_token = serde_json::from_slice::<LogoutRequest>(&body)
+        .ok()
+        .and_then(|request| request.refresh_token);
     match state
         .sessions
-        .logout(&claims, request.refresh_token.as_deref())
+        .logout(&claims, refresh_token.as_deref())
         .await
     {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -208,6 +228,18 @@ pub fn app(settings: Settings) -> Router {
 
 /// The whole app over `store` (in memory, or Redis when `REDIS_URL` is set).
 pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Router {
+    app_with(settings, store, SessionOptions::default())
+}
+
+/// The whole app over `store`, with the session options read from the
+/// environment (`FRESH_MAX_AGE_SECS`, `REFRESH_REUSE_GRACE_SECS`).
+pub fn app_with(
+    settings: Settings,
+    store: Arc<dyn RevocationStore>,
+    options: SessionOptions,
+) -> Router {
+    let step_up =
+        RequireRecentLoginLayer::<User>::new(options.fresh_max_age).clock_of(&settings.config);
     let well_known = publish::well_known(&settings);
     let issuer = TokenIssuer::new(settings.signing, settings.config.clone());
     let keys = publish::key_set(settings.verifying, settings.previous);
@@ -215,7 +247,7 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
     let auth = JwtAuthLayer::new(verifier.clone())
         .claims::<User>()
         .shared_store(store.clone());
-    let sessions = SessionManager::new(issuer, verifier, store);
+    let sessions = SessionManager::new(issuer, verifier, store).reuse_grace(options.reuse_grace);
     let refresh = sessions.refresh_service();
     let browser = browser::BrowserState::from_env().expect("CSRF_SECRET is checked at startup");
     let browser_routes = browser::routes(&auth, &browser);
@@ -226,8 +258,17 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .route_layer(RequireClaimsLayer::new(Guard::<User>::role("admin")));
     let protected = Router::new()
         .route("/protected/ping", get(ping))
-        .route("/auth/logout", post(logout))
+        .route(
+            "/auth/logout",
+            post(logout).layer(DefaultBodyLimit::max(sessions::MAX_BODY_LEN)),
+        )
         .route("/auth/logout-all", post(logout_all))
+        .route("/auth/sessions", get(sessions::list))
+        .route("/auth/sessions/{sid}", delete(sessions::end))
+        .route(
+            "/account/sensitive",
+            get(sessions::sensitive).route_layer(step_up),
+        )
         .merge(admin_only)
         .route_layer(auth.clone());
     let optional = Router::new()
@@ -235,7 +276,10 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
         .route_layer(auth.optional(true));
     Router::new()
         .route("/health", get(health))
-        .route("/auth/login", post(login))
+        .route(
+            "/auth/login",
+            post(login).layer(DefaultBodyLimit::max(sessions::MAX_BODY_LEN)),
+        )
         .route_service("/auth/refresh", refresh)
         .merge(protected)
         .merge(optional)
@@ -286,12 +330,16 @@ async fn run() -> Result<(), ExitCode> {
         eprintln!("demo: configuration error: {error}");
         return Err(ExitCode::from(2));
     }
+    let options = SessionOptions::from_env().map_err(|e| {
+        eprintln!("demo: configuration error: {e}");
+        ExitCode::from(2)
+    })?;
     let store = revocation_store().await.map_err(|e| {
         eprintln!("demo: revocation store: {e}");
         ExitCode::from(1)
     })?;
     let listener = startup::listen("demo", startup::bind_address(&settings, 3000)).await?;
-    axum::serve(listener, app_with_store(settings, store))
+    axum::serve(listener, app_with(settings, store, options))
         .with_graceful_shutdown(startup::shutdown_signal())
         .await
         .map_err(|e| {

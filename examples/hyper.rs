@@ -8,9 +8,14 @@
 //!
 //! Same environment as the demo (`BIND`, default `127.0.0.1:3001` here;
 //! `JWT_ALGORITHM`; `JWT_SECRET` or the key files; `JWT_ISSUER`;
-//! `JWT_AUDIENCE`): a token from the demo's `/auth/login` works here when the
-//! settings match. Every path answers `hello, <sub>` with a valid token and
-//! 401 with `WWW-Authenticate: Bearer …` without one.
+//! `JWT_AUDIENCE`; `REDIS_URL`): a token from the demo's `/auth/login` works
+//! here when the settings match. Every path answers `hello, <sub>` with a
+//! valid token and 401 with `WWW-Authenticate: Bearer …` without one.
+//!
+//! **Revocations:** the demo's logouts are enforced here only when both
+//! share a store — set `REDIS_URL` to the demo's Redis. Without it this
+//! process has a private in-memory store, and a token logged out through the
+//! demo keeps working here until it expires (startup logs a warning).
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -25,12 +30,15 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_jwt_auth::{Claims, JwtAuthLayer, Verifier};
+use tower_jwt_auth::revocation::RevocationStore;
+use tower_jwt_auth::{Claims, JwtAuthLayer, MemoryStore, Verifier};
 
 #[path = "support/settings.rs"]
 mod settings;
 #[path = "support/startup.rs"]
 mod startup;
+#[path = "support/store.rs"]
+mod store;
 pub use settings::Settings;
 
 /// The application: by the time it runs, the layer has verified the token
@@ -46,10 +54,21 @@ async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infa
 }
 
 /// Serves the layered `hello` on `listener`, one task per connection,
-/// forever. The tests call this with a loopback listener.
+/// forever, with revocations of its own (none). The tests call this with a
+/// loopback listener.
 pub async fn serve(listener: TcpListener, verifier: Verifier) {
+    serve_with_store(listener, verifier, Arc::new(MemoryStore::new())).await;
+}
+
+/// As [`serve`], checking revocations in `store` (the demo's, to enforce
+/// its logouts here).
+pub async fn serve_with_store(
+    listener: TcpListener,
+    verifier: Verifier,
+    store: Arc<dyn RevocationStore>,
+) {
     let service = ServiceBuilder::new()
-        .layer(JwtAuthLayer::new(verifier))
+        .layer(JwtAuthLayer::new(verifier).shared_store(store))
         .service_fn(hello);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -83,9 +102,16 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
+    let store = match store::revocation_store("hyper").await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("hyper: revocation store: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let verifier = Verifier::new(settings.verifying, settings.config);
     tokio::select! {
-        () = serve(listener, verifier) => {}
+        () = serve_with_store(listener, verifier, store) => {}
         () = startup::shutdown_signal() => {}
     }
     ExitCode::SUCCESS

@@ -21,6 +21,11 @@
 //! grpcurl -plaintext -H "authorization: Bearer $TOKEN" 127.0.0.1:50051 grpc.health.v1.Health/Check
 //! ```
 //!
+//! **Revocations:** the demo's logouts are enforced here only when both
+//! share a store — set `REDIS_URL` to the demo's Redis. Without it this
+//! process has a private in-memory store, and a token logged out through the
+//! demo keeps working here until it expires (startup logs a warning).
+//!
 //! Answers: no or bad token → `grpc-status` 16 (UNAUTHENTICATED); a token
 //! without the required role → 7 (PERMISSION_DENIED); revocation store down
 //! → 14 (UNAVAILABLE); otherwise the health service's answer (`SERVING`).
@@ -37,14 +42,14 @@ use tonic::{Request, Status};
 use tonic_health::server::health_reporter;
 use tower_jwt_auth::grpc::ClaimsExt;
 use tower_jwt_auth::revocation::RevocationStore;
-use tower_jwt_auth::{
-    Claims, Guard, JwtAuthLayer, MemoryStore, Permissions, RequireClaimsLayer, Verifier,
-};
+use tower_jwt_auth::{Claims, Guard, JwtAuthLayer, Permissions, RequireClaimsLayer, Verifier};
 
 #[path = "support/settings.rs"]
 mod settings;
 #[path = "support/startup.rs"]
 mod startup;
+#[path = "support/store.rs"]
+mod store;
 pub use settings::Settings;
 
 /// The custom claims this server reads: roles and OAuth scopes.
@@ -129,16 +134,15 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     tracing::info!(?guard, "gRPC health server");
+    let store = match store::revocation_store("tonic").await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("tonic: revocation store: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let verifier = Verifier::new(settings.verifying, settings.config);
-    if let Err(e) = serve(
-        listener,
-        verifier,
-        Arc::new(MemoryStore::new()),
-        guard,
-        startup::shutdown_signal(),
-    )
-    .await
-    {
+    if let Err(e) = serve(listener, verifier, store, guard, startup::shutdown_signal()).await {
         eprintln!("tonic: server error: {e}");
         return ExitCode::from(1);
     }

@@ -12,6 +12,10 @@
 //!   `scope="…"` when the guard requires scopes (RFC 6750 §3.1);
 //! * gRPC requests get `grpc-status` 16 and 7 instead.
 //!
+//! [`RequireRecentLoginLayer`] is the step-up check (RFC 9470): it wants a
+//! login at most `max_age` old and refuses with 401
+//! `insufficient_user_authentication`.
+//!
 //! Put it under the auth layer with axum's `route_layer`, so that unknown
 //! paths still answer 404 rather than 401/403:
 //!
@@ -77,6 +81,10 @@
 //! let layer = RequireClaimsLayer::new(guard).realm("orders");
 //! # let _ = layer;
 //! ```
+
+mod step_up;
+
+pub use step_up::{RequireRecentLogin, RequireRecentLoginLayer};
 
 use std::fmt;
 use std::sync::Arc;

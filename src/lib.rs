@@ -116,7 +116,10 @@ pub use config::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REFRESH_TTL,
     DEFAULT_SESSION_LIFETIME, DEFAULT_TOKEN_TYPE_CLAIM, JwtConfig,
 };
-pub use guard::{Guard, Permissions, RequireClaims, RequireClaimsLayer};
+pub use guard::{
+    Guard, Permissions, RequireClaims, RequireClaimsLayer, RequireRecentLogin,
+    RequireRecentLoginLayer,
+};
 pub use issue::{IssueError, SessionInfo, TokenIssuer, TokenPair};
 pub use keyring::{KeyRing, KeyRingError};
 pub use keys::{

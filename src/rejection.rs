@@ -64,6 +64,10 @@ pub enum AuthErrorKind {
     SessionRefused,
     /// The claims are valid but lack a permission the route requires.
     InsufficientScope,
+    /// The login behind the token is older than the route allows (RFC 9470
+    /// step-up): 401 `insufficient_user_authentication` with `max_age`; only
+    /// a new login satisfies it.
+    InsufficientUserAuthentication,
     /// The revocation store could not answer and the policy is to fail closed.
     StoreUnavailable,
     /// The credential was a cookie and the unsafe request lacked a valid CSRF
@@ -106,6 +110,9 @@ impl AuthError {
             | AuthErrorKind::KeysUnavailable
             | AuthErrorKind::CsrfRejected => None,
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
+            AuthErrorKind::InsufficientUserAuthentication => {
+                Some("insufficient_user_authentication")
+            }
             _ => Some("invalid_token"),
         }
     }
@@ -125,6 +132,7 @@ impl AuthError {
         match self.kind {
             AuthErrorKind::MissingCredentials => "authentication required",
             AuthErrorKind::InsufficientScope => "insufficient permissions",
+            AuthErrorKind::InsufficientUserAuthentication => "a more recent login is required",
             AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
                 "authentication temporarily unavailable"
             }
@@ -162,6 +170,7 @@ impl fmt::Display for AuthError {
             AuthErrorKind::RefreshTokenReused => "refresh token reused; family revoked",
             AuthErrorKind::SessionRefused => "session refused by the application",
             AuthErrorKind::InsufficientScope => "insufficient scope",
+            AuthErrorKind::InsufficientUserAuthentication => "login older than the route's max_age",
             AuthErrorKind::StoreUnavailable => "revocation store unavailable",
             AuthErrorKind::KeysUnavailable => "the issuer's keys are not available yet",
             AuthErrorKind::CsrfRejected => "CSRF proof missing or wrong",
@@ -181,6 +190,7 @@ pub struct Rejection {
     realm: Option<Arc<str>>,
     required_scope: Option<Arc<str>>,
     resource_metadata: Option<Arc<str>>,
+    max_age: Option<u64>,
 }
 
 impl Rejection {
@@ -190,6 +200,7 @@ impl Rejection {
             grpc,
             realm,
             required_scope: None,
+            max_age: None,
             resource_metadata: None,
         }
     }
@@ -203,6 +214,17 @@ impl Rejection {
     /// in its challenges.
     pub fn resource_metadata(&self) -> Option<&str> {
         self.resource_metadata.as_deref()
+    }
+
+    pub(crate) fn with_max_age(mut self, max_age_secs: u64) -> Self {
+        self.max_age = Some(max_age_secs);
+        self
+    }
+
+    /// The largest age (seconds) of a login the route accepts, when a
+    /// step-up check refused the request (RFC 9470 `max_age`).
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
     }
 
     pub(crate) fn with_required_scope(mut self, scope: Option<Arc<str>>) -> Self {
@@ -236,12 +258,23 @@ impl Rejection {
         if self.grpc {
             grpc_response(&self.error)
         } else {
-            let response = rfc6750_response(
+            let mut response = rfc6750_response(
                 &self.error,
                 self.realm.as_deref(),
                 self.required_scope.as_deref(),
                 B::default(),
             );
+            if let Some(max_age) = self.max_age
+                && let Some(value) = challenge_value(&self.error, self.realm.as_deref(), None)
+                && let Ok(value) = HeaderValue::from_str(&format!(
+                    "{}, max_age={max_age}",
+                    value.to_str().unwrap_or("Bearer")
+                ))
+            {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
             with_resource_metadata(response, self.resource_metadata.as_deref())
         }
     }

@@ -225,6 +225,17 @@ impl Verifier {
         &self.inner.issuers[0].config
     }
 
+    /// The largest leeway of any trusted issuer: how long past `exp` this
+    /// verifier may accept a token, so how long a revocation must be kept.
+    pub(crate) fn max_leeway_secs(&self) -> u64 {
+        self.inner
+            .issuers
+            .iter()
+            .map(|issuer| issuer.config.leeway_secs())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Verifies `token` completely (except revocation, which needs a store)
     /// as a token of type `expected`, at the configured clock's time.
     pub fn verify<T: DeserializeOwned>(

@@ -50,13 +50,15 @@ impl<T, R> JwtAuthLayer<T, R> {
     }
 
     /// Check revocations in `store` (share it with the refresh service).
-    pub fn store(mut self, store: impl RevocationStore) -> Self {
-        Arc::make_mut(&mut self.shared).store = Arc::new(store);
-        self
+    /// The store learns this layer's leeway, so revocations are kept that
+    /// long past their token's expiry (see [`RevocationStore::note_leeway`]).
+    pub fn store(self, store: impl RevocationStore) -> Self {
+        self.shared_store(Arc::new(store))
     }
 
     /// As [`store`](Self::store), for a store already behind an `Arc`.
     pub fn shared_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        store.note_leeway(self.shared.verifier.max_leeway_secs());
         Arc::make_mut(&mut self.shared).store = store;
         self
     }

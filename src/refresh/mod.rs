@@ -19,12 +19,22 @@
 //!   token expires after `auth_time +`
 //!   [`session_lifetime`](crate::JwtConfig::session_lifetime), and no refresh
 //!   succeeds after it.
-//! * **Logout** revokes the access token (and, given a refresh token, its
-//!   family); **logout everywhere** sets a per-subject cutoff in microseconds,
-//!   so a login in the same second right after it gets tokens that work.
+//! * **Retry after a lost response**: with a
+//!   [`reuse_grace`](SessionManager::reuse_grace), the refresh token the last
+//!   rotation retired may be presented again within the grace and rotates
+//!   once more instead of counting as a replay.
+//! * **Logout** ends the access token's whole session (its `sid` family);
+//!   **logout everywhere** sets a per-subject cutoff in microseconds, so a
+//!   login in the same second right after it gets tokens that work, and ends
+//!   every live session of the subject, so no refresh racing it keeps one
+//!   alive.
+//! * **Session management**: [`sessions`](SessionManager::sessions) lists a
+//!   subject's live sessions, [`end_session`](SessionManager::end_session)
+//!   ends one of them.
 //!
 //! Every revocation is kept until the last token it concerns would have
-//! expired anyway (plus the leeway), and no longer.
+//! expired anyway (plus the largest leeway of any verifier reading the
+//! store), and no longer.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -64,6 +74,7 @@ pub use service::{
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -72,7 +83,9 @@ use serde::de::DeserializeOwned;
 use crate::claims::{Claims, NoCustomClaims, TokenType};
 use crate::issue::{IssueError, TokenIssuer, TokenPair};
 use crate::rejection::{AuthError, AuthErrorKind};
-use crate::revocation::{RevocationStore, Rotation, StoreError, TokenRef};
+use crate::revocation::{
+    NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord, StoreError, TokenRef,
+};
 use crate::verify::Verifier;
 
 /// Why a session operation failed.
@@ -181,6 +194,7 @@ struct Inner<T> {
     verifier: Verifier,
     store: Arc<dyn RevocationStore>,
     reload: Option<ReloadHook<T>>,
+    reuse_grace_secs: u64,
 }
 
 impl<T> Clone for SessionManager<T> {
@@ -198,6 +212,7 @@ impl<T> fmt::Debug for SessionManager<T> {
             .field("verifier", &self.inner.verifier)
             .field("store", &self.inner.store)
             .field("reload_hook", &self.inner.reload.is_some())
+            .field("reuse_grace_secs", &self.inner.reuse_grace_secs)
             .finish()
     }
 }
@@ -212,13 +227,41 @@ where
     /// keeping families and revocations in `store` — the same store the
     /// [`JwtAuthLayer`](crate::JwtAuthLayer) reads.
     pub fn new(issuer: TokenIssuer, verifier: Verifier, store: Arc<dyn RevocationStore>) -> Self {
+        store.note_leeway(verifier.max_leeway_secs());
         Self {
             inner: Arc::new(Inner {
                 issuer,
                 verifier,
                 store,
                 reload: None,
+                reuse_grace_secs: 0,
             }),
+        }
+    }
+
+    /// Lets a client whose refresh response was lost (a timeout, a mobile
+    /// network) retry with the same refresh token for `grace` after it was
+    /// rotated: within it, the refresh token that was current just before
+    /// the last rotation rotates again (a new pair; the pair minted before
+    /// becomes the retired one) instead of counting as a replay. After it,
+    /// a replay revokes the family as always. Default: zero, no grace.
+    ///
+    /// The trade-off: for `grace` after each refresh, a thief holding the
+    /// previous refresh token can refresh too, without revoking the session
+    /// (the victim's next refresh then does, as a replay). Keep it to the
+    /// seconds a retry takes. The window belongs to the rotation that
+    /// retired the token; retrying never extends it.
+    #[must_use]
+    pub fn reuse_grace(self, grace: Duration) -> Self {
+        let inner = Inner {
+            issuer: self.inner.issuer.clone(),
+            verifier: self.inner.verifier.clone(),
+            store: Arc::clone(&self.inner.store),
+            reload: self.inner.reload.clone(),
+            reuse_grace_secs: grace.as_secs(),
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -237,6 +280,7 @@ where
             verifier: self.inner.verifier.clone(),
             store: Arc::clone(&self.inner.store),
             reload: Some(hook),
+            reuse_grace_secs: self.inner.reuse_grace_secs,
         };
         Self {
             inner: Arc::new(inner),
@@ -263,8 +307,16 @@ where
         RefreshService::new(self.clone())
     }
 
+    /// How long past a token's expiry its revocation is kept: the largest
+    /// leeway of any verifier reading the store (this manager's own, every
+    /// [`JwtAuthLayer`](crate::JwtAuthLayer) given the store, and what the
+    /// store was configured with), so none accepts a revoked token again.
     fn leeway(&self) -> u64 {
-        self.inner.verifier.config().leeway_secs()
+        self.inner
+            .verifier
+            .config()
+            .leeway_secs()
+            .max(self.inner.store.max_leeway())
     }
 
     fn now(&self) -> u64 {
@@ -278,11 +330,14 @@ where
         let session = pair.session();
         self.inner
             .store
-            .start_family(
-                &session.id,
-                &session.refresh_jti,
-                session.session_expires_at.saturating_add(self.leeway()),
-            )
+            .start_session(NewSession {
+                family: &session.id,
+                subject,
+                jti: &session.refresh_jti,
+                created_at: session.auth_time,
+                ends_at: session.session_expires_at,
+                expires_at: session.session_expires_at.saturating_add(self.leeway()),
+            })
             .await?;
         tracing::debug!(sub = %subject, sid = %session.id, "session started");
         Ok(pair)
@@ -332,16 +387,27 @@ where
         let rotation = self
             .inner
             .store
-            .rotate_family(
-                &family,
-                &claims.jti,
-                &next.refresh_jti,
-                next.session_expires_at.saturating_add(self.leeway()),
-            )
+            .rotate_session(RotationRequest {
+                family: &family,
+                presented: &claims.jti,
+                next: &next.refresh_jti,
+                now: self.now(),
+                reuse_grace_secs: self.inner.reuse_grace_secs,
+                revoke_until: self.family_revocation_expiry(Some(next.auth_time)),
+            })
             .await?;
         match rotation {
             Rotation::Rotated => {
                 tracing::debug!(outcome = "rotated", sub = %claims.sub, sid = %family);
+                Ok(pair)
+            }
+            Rotation::Retried => {
+                tracing::info!(
+                    outcome = "rotated",
+                    sub = %claims.sub,
+                    sid = %family,
+                    "retired refresh token presented again within the reuse grace: rotated again"
+                );
                 Ok(pair)
             }
             Rotation::Reused => {
@@ -380,39 +446,50 @@ where
         Ok(claims)
     }
 
-    /// Logs out: revokes the access token (its `jti`, until it would expire)
-    /// and, when `refresh_token` is given, that token's whole family. A refresh
-    /// token that does not verify, or belongs to another subject, is refused
-    /// before anything is revoked.
+    /// Logs out: ends the access token's whole session — the access token
+    /// itself (its `jti`, until it would expire), and its `sid` family: every
+    /// other access token of the session and its refresh token.
+    ///
+    /// `refresh_token`, when given and valid for the same subject, has its
+    /// own session ended too (a client that kept a refresh token of another
+    /// session). One that does not verify, or belongs to another subject, is
+    /// ignored (and logged): it never stops the access token's session from
+    /// ending.
     pub async fn logout<U>(
         &self,
         access: &Claims<U>,
         refresh_token: Option<&str>,
     ) -> Result<(), SessionError> {
-        let family = match refresh_token {
-            None => None,
-            Some(token) => {
-                let refresh = self
-                    .inner
-                    .verifier
-                    .verify::<NoCustomClaims>(token, TokenType::Refresh)?;
-                if refresh.sub != access.sub {
-                    tracing::info!(outcome = "rejected", reason = "refresh token of another subject", sub = %access.sub);
-                    return Err(SessionError::kind(AuthErrorKind::InvalidClaims));
-                }
-                refresh.sid.map(|sid| (sid, refresh.auth_time))
-            }
-        };
         let leeway = self.leeway();
         self.inner
             .store
             .revoke_token(&access.jti, access.exp.saturating_add(leeway))
             .await?;
-        if let Some((family, auth_time)) = family {
-            let until = self.family_revocation_expiry(auth_time);
-            self.inner.store.revoke_family(&family, until).await?;
+        if let Some(sid) = &access.sid {
+            let until = self.family_revocation_expiry(access.auth_time);
+            self.inner.store.revoke_family(sid, until).await?;
         }
-        tracing::info!(sub = %access.sub, jti = %access.jti, "logged out");
+        if let Some(token) = refresh_token {
+            match self
+                .inner
+                .verifier
+                .verify::<NoCustomClaims>(token, TokenType::Refresh)
+            {
+                Ok(refresh) if refresh.sub != access.sub => {
+                    tracing::info!(reason = "refresh token of another subject", sub = %access.sub, "logout ignores the refresh token");
+                }
+                Ok(refresh) => {
+                    if let Some(sid) = refresh.sid.filter(|sid| Some(sid) != access.sid.as_ref()) {
+                        let until = self.family_revocation_expiry(refresh.auth_time);
+                        self.inner.store.revoke_family(&sid, until).await?;
+                    }
+                }
+                Err(error) => {
+                    tracing::info!(reason = %error, sub = %access.sub, "logout ignores a refresh token that does not verify");
+                }
+            }
+        }
+        tracing::info!(sub = %access.sub, jti = %access.jti, sid = access.sid.as_deref().unwrap_or("-"), "logged out");
         Ok(())
     }
 
@@ -424,9 +501,42 @@ where
         Ok(())
     }
 
+    /// The live sessions of `subject`, oldest first: each with its id
+    /// (`sid`), when it began, when it was last refreshed and when it ends.
+    /// At most [`MAX_LISTED_SESSIONS`](crate::revocation::MAX_LISTED_SESSIONS)
+    /// (the ones ending last), so one call's work is bounded.
+    pub async fn sessions(&self, subject: &str) -> Result<Vec<SessionRecord>, SessionError> {
+        Ok(self.inner.store.sessions(subject).await?)
+    }
+
+    /// Ends `subject`'s session `session_id`: its refresh token can no longer
+    /// rotate and its access tokens are refused, until the last of them
+    /// would have expired. `Ok(false)` — and nothing changes — when it is
+    /// not a live session of `subject` (another subject's, unknown, ended).
+    pub async fn end_session(&self, subject: &str, session_id: &str) -> Result<bool, SessionError> {
+        let until = self.family_revocation_expiry(None);
+        let ended = self
+            .inner
+            .store
+            .end_session(subject, session_id, until)
+            .await?;
+        if ended {
+            tracing::info!(sub = %subject, sid = %session_id, "session ended");
+        } else {
+            tracing::info!(sub = %subject, "no such session to end");
+        }
+        Ok(ended)
+    }
+
     /// Logs `subject` out everywhere: every access and refresh token issued
     /// before this call is rejected, by the layer and by refresh. Tokens minted
-    /// after it — even in the same second — work.
+    /// after it — even in the same second — by a new login work.
+    ///
+    /// Besides the cutoff, every live session of the subject is ended. A
+    /// refresh that passed its checks just before the cutoff was stored (and
+    /// so mints a pair stamped after it) rotates a family this call then
+    /// revokes, or finds it revoked: no session that existed when the call
+    /// began outlives it.
     pub async fn logout_all(&self, subject: &str) -> Result<(), SessionError> {
         let cutoff = self.inner.issuer.next_stamp();
         let config = self.inner.issuer.config();
@@ -439,22 +549,48 @@ where
             .store
             .revoke_subject(subject, cutoff, until)
             .await?;
-        tracing::info!(sub = %subject, "logged out everywhere");
+        let family_until = self.family_revocation_expiry(None);
+        // Page through the sessions begun before the cutoff: each listing is
+        // bounded, and the ones ended drop out of the next.
+        let cutoff_secs = cutoff / 1_000_000;
+        let mut ended = 0;
+        loop {
+            let listed = self.inner.store.sessions(subject).await?;
+            let older: Vec<_> = listed
+                .iter()
+                .filter(|session| session.created_at <= cutoff_secs)
+                .collect();
+            if older.is_empty() {
+                break;
+            }
+            let ending = older.iter().map(|session| {
+                self.inner
+                    .store
+                    .end_session(subject, &session.id, family_until)
+            });
+            futures_util::future::try_join_all(ending).await?;
+            ended += older.len();
+        }
+        tracing::info!(sub = %subject, sessions = ended, "logged out everywhere");
         Ok(())
     }
 
     /// When a revoked family can be forgotten: once its newest tokens have
-    /// expired (no new ones are minted once it is revoked), and never after
-    /// the session's absolute end.
+    /// expired (no new ones are minted once it is revoked). Refresh tokens
+    /// end with the session, but an access token minted just before the
+    /// session's end lives an access lifetime past it, so the revocation is
+    /// kept until then (plus the leeway), never shorter.
     fn family_revocation_expiry(&self, auth_time: Option<u64>) -> u64 {
         let config = self.inner.issuer.config();
         let newest_expiry = self
             .now()
             .saturating_add(config.access_ttl_secs().max(config.refresh_ttl_secs()));
         let expiry = match auth_time {
-            Some(auth_time) => {
-                newest_expiry.min(auth_time.saturating_add(config.session_lifetime_secs()))
-            }
+            Some(auth_time) => newest_expiry.min(
+                auth_time
+                    .saturating_add(config.session_lifetime_secs())
+                    .saturating_add(config.access_ttl_secs()),
+            ),
             None => newest_expiry,
         };
         expiry.saturating_add(self.leeway())

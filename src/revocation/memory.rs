@@ -1,10 +1,14 @@
 //! `MemoryStore`: revocation state in this process.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{RevocationStore, Rotation, StoreError, StoreFuture, TokenRef};
+use super::{
+    MAX_LISTED_SESSIONS, NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord,
+    StoreError, StoreFuture, TokenRef,
+};
 use crate::clock::{Clock, SystemClock};
 
 /// Revocations held in this process: the default store, needing no server.
@@ -18,6 +22,8 @@ use crate::clock::{Clock, SystemClock};
 pub struct MemoryStore {
     state: Arc<RwLock<State>>,
     clock: Arc<dyn Clock>,
+    /// The largest leeway of a verifier reading this store.
+    leeway: Arc<AtomicU64>,
 }
 
 /// A copy of a [`MemoryStore`]'s revocations, each with its expiry.
@@ -38,9 +44,25 @@ struct State {
     revoked_families: HashMap<String, u64>,
     /// subject → (cutoff in µs, expires_at)
     cutoffs: HashMap<String, (u64, u64)>,
-    /// family → (current jti, expires_at)
-    families: HashMap<String, (String, u64)>,
+    /// Live families by id.
+    families: HashMap<String, Family>,
+    /// subject → ids of its live families.
+    sessions: HashMap<String, HashSet<String>>,
     expiries: BinaryHeap<Reverse<(u64, EntryKind, String)>>,
+}
+
+/// A live refresh family: one session.
+#[derive(Debug)]
+struct Family {
+    current: String,
+    /// The `jti` the last rotation retired, and until when (inclusive) it
+    /// may be presented again under the reuse grace.
+    retired: Option<(String, u64)>,
+    subject: String,
+    created_at: u64,
+    last_refreshed_at: u64,
+    ends_at: u64,
+    expires_at: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +90,7 @@ impl MemoryStore {
         Self {
             state: Arc::default(),
             clock: Arc::new(clock),
+            leeway: Arc::default(),
         }
     }
 
@@ -142,10 +165,38 @@ impl State {
                     remove_if_expired(&mut self.cutoffs, &key, expires_at, |v| v.1)
                 }
                 EntryKind::Family => {
-                    remove_if_expired(&mut self.families, &key, expires_at, |v| v.1)
+                    if self
+                        .families
+                        .get(&key)
+                        .is_some_and(|f| f.expires_at <= expires_at)
+                    {
+                        self.remove_family(&key);
+                    }
                 }
             }
         }
+    }
+
+    /// Drops a live family and its place in its subject's list; returns it.
+    fn remove_family(&mut self, family: &str) -> Option<Family> {
+        let removed = self.families.remove(family)?;
+        if let Some(listed) = self.sessions.get_mut(&removed.subject) {
+            listed.remove(family);
+            if listed.is_empty() {
+                self.sessions.remove(&removed.subject);
+            }
+        }
+        Some(removed)
+    }
+
+    /// Revokes `family` until the later of `until` and its own expiry.
+    fn revoke_family(&mut self, family: &str, until: u64) {
+        let until = self
+            .remove_family(family)
+            .map_or(until, |removed| removed.expires_at.max(until));
+        let slot = self.revoked_families.entry(family.to_owned()).or_insert(0);
+        *slot = (*slot).max(until);
+        self.track(until, EntryKind::RevokedFamily, family);
     }
 
     fn track(&mut self, expires_at: u64, kind: EntryKind, key: &str) {
@@ -205,43 +256,65 @@ impl RevocationStore for MemoryStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn start_family<'a>(
-        &'a self,
-        family: &'a str,
-        jti: &'a str,
-        expires_at: u64,
-    ) -> StoreFuture<'a, ()> {
+    fn start_session<'a>(&'a self, session: NewSession<'a>) -> StoreFuture<'a, ()> {
         let mut state = self.write();
-        state
-            .families
-            .insert(family.to_owned(), (jti.to_owned(), expires_at));
-        state.track(expires_at, EntryKind::Family, family);
+        state.remove_family(session.family);
+        state.families.insert(
+            session.family.to_owned(),
+            Family {
+                current: session.jti.to_owned(),
+                retired: None,
+                subject: session.subject.to_owned(),
+                created_at: session.created_at,
+                last_refreshed_at: session.created_at,
+                ends_at: session.ends_at,
+                expires_at: session.expires_at,
+            },
+        );
+        if !session.subject.is_empty() {
+            state
+                .sessions
+                .entry(session.subject.to_owned())
+                .or_default()
+                .insert(session.family.to_owned());
+        }
+        state.track(session.expires_at, EntryKind::Family, session.family);
         drop(state);
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn rotate_family<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        next: &'a str,
-        expires_at: u64,
-    ) -> StoreFuture<'a, Rotation> {
+    fn rotate_session<'a>(&'a self, rotation: RotationRequest<'a>) -> StoreFuture<'a, Rotation> {
         let mut state = self.write();
-        let outcome = if state.revoked_families.contains_key(family) {
+        let outcome = if state.revoked_families.contains_key(rotation.family) {
             Rotation::Unknown
         } else {
-            match state.families.get_mut(family) {
+            match state.families.get_mut(rotation.family) {
                 None => Rotation::Unknown,
-                Some((current, _)) if current == presented => {
-                    next.clone_into(current);
+                Some(family) if family.current == rotation.presented => {
+                    family.retired = (rotation.reuse_grace_secs > 0).then(|| {
+                        (
+                            rotation.presented.to_owned(),
+                            rotation.now.saturating_add(rotation.reuse_grace_secs),
+                        )
+                    });
+                    rotation.next.clone_into(&mut family.current);
+                    family.last_refreshed_at = rotation.now;
                     Rotation::Rotated
                 }
-                Some((_, family_expires_at)) => {
-                    let until = (*family_expires_at).max(expires_at);
-                    state.families.remove(family);
-                    state.revoked_families.insert(family.to_owned(), until);
-                    state.track(until, EntryKind::RevokedFamily, family);
+                Some(family)
+                    if family.retired.as_ref().is_some_and(|(jti, until)| {
+                        jti == rotation.presented && rotation.now <= *until
+                    }) =>
+                {
+                    // The retired token stays the one a retry may present, with
+                    // the grace of the rotation that retired it: retrying never
+                    // extends the window.
+                    rotation.next.clone_into(&mut family.current);
+                    family.last_refreshed_at = rotation.now;
+                    Rotation::Retried
+                }
+                Some(_) => {
+                    state.revoke_family(rotation.family, rotation.revoke_until);
                     Rotation::Reused
                 }
             }
@@ -252,16 +325,63 @@ impl RevocationStore for MemoryStore {
 
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
         let mut state = self.write();
-        let until = state
-            .families
-            .remove(family)
-            .map_or(expires_at, |(_, family_expires_at)| {
-                family_expires_at.max(expires_at)
-            });
-        let slot = state.revoked_families.entry(family.to_owned()).or_insert(0);
-        *slot = (*slot).max(until);
-        state.track(until, EntryKind::RevokedFamily, family);
+        state.revoke_family(family, expires_at);
         drop(state);
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn sessions<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Vec<SessionRecord>> {
+        let now = self.clock.now_secs();
+        let state = self.read();
+        let mut listed: Vec<SessionRecord> = state
+            .sessions
+            .get(subject)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                let family = state.families.get(id)?;
+                (family.ends_at >= now && !state.revoked_families.contains_key(id)).then(|| {
+                    SessionRecord {
+                        id: id.clone(),
+                        created_at: family.created_at,
+                        last_refreshed_at: family.last_refreshed_at,
+                        expires_at: family.ends_at,
+                    }
+                })
+            })
+            .collect();
+        drop(state);
+        // The ones ending last, then oldest first.
+        listed.sort_by(|a, b| (b.expires_at, &b.id).cmp(&(a.expires_at, &a.id)));
+        listed.truncate(MAX_LISTED_SESSIONS);
+        listed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Box::pin(std::future::ready(Ok(listed)))
+    }
+
+    fn end_session<'a>(
+        &'a self,
+        subject: &'a str,
+        family: &'a str,
+        revoke_until: u64,
+    ) -> StoreFuture<'a, bool> {
+        let mut state = self.write();
+        let owned = !subject.is_empty()
+            && state
+                .families
+                .get(family)
+                .is_some_and(|f| f.subject == subject);
+        if owned {
+            state.revoke_family(family, revoke_until);
+        }
+        drop(state);
+        Box::pin(std::future::ready(Ok(owned)))
+    }
+
+    fn note_leeway(&self, leeway_secs: u64) {
+        self.leeway.fetch_max(leeway_secs, Ordering::Relaxed);
+    }
+
+    fn max_leeway(&self) -> u64 {
+        self.leeway.load(Ordering::Relaxed)
     }
 }

@@ -23,6 +23,11 @@ pub use redis::{
     ViewStatus,
 };
 
+/// The most sessions [`RevocationStore::sessions`] answers with in one call:
+/// the subject's newest. Bounds the work of one call, whatever a subject
+/// accumulated.
+pub const MAX_LISTED_SESSIONS: usize = 256;
+
 /// A boxed, `Send` future, as the store's async methods return.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -40,16 +45,71 @@ pub struct TokenRef<'a> {
     pub issued_at_micros: u64,
 }
 
-/// The outcome of [`RevocationStore::rotate_family`].
+/// The outcome of [`RevocationStore::rotate_session`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// The presented `jti` was the family's current one; the new one replaced it.
     Rotated,
+    /// The presented `jti` was the one the last rotation retired, presented
+    /// again within the reuse grace (a client retrying after a lost
+    /// response): the new one replaced the current one, which is now retired.
+    Retried,
     /// The presented `jti` was retired earlier: a replay. The store has revoked
     /// the whole family.
     Reused,
     /// The family is revoked, expired, or was never started.
     Unknown,
+}
+
+/// A new session (refresh family), as [`RevocationStore::start_session`]
+/// records it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSession<'a> {
+    /// The family id (the tokens' `sid`).
+    pub family: &'a str,
+    /// Whose session it is; [`RevocationStore::sessions`] lists it under
+    /// this subject. Empty: not listed.
+    pub subject: &'a str,
+    /// The `jti` of its first refresh token.
+    pub jti: &'a str,
+    /// When it began (the login), seconds since the epoch.
+    pub created_at: u64,
+    /// Its absolute end, seconds since the epoch (as listed).
+    pub ends_at: u64,
+    /// When the store may forget it (its end plus the leeway).
+    pub expires_at: u64,
+}
+
+/// One refresh of a family, as [`RevocationStore::rotate_session`] decides it.
+#[derive(Clone, Copy, Debug)]
+pub struct RotationRequest<'a> {
+    /// The family id.
+    pub family: &'a str,
+    /// The `jti` of the refresh token presented.
+    pub presented: &'a str,
+    /// The `jti` of the refresh token just minted.
+    pub next: &'a str,
+    /// Now, seconds since the epoch (the session's clock, not the store's).
+    pub now: u64,
+    /// How long after a rotation the token it retired may be presented again
+    /// and rotate once more instead of counting as a replay. 0: never.
+    pub reuse_grace_secs: u64,
+    /// On a replay, how long the family's revocation is kept: until the last
+    /// token the family minted could expire.
+    pub revoke_until: u64,
+}
+
+/// A live session, as [`RevocationStore::sessions`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The session id (`sid`).
+    pub id: String,
+    /// When it began (the login), seconds since the epoch.
+    pub created_at: u64,
+    /// When it was last refreshed (its start if never), seconds since the epoch.
+    pub last_refreshed_at: u64,
+    /// Its absolute end, seconds since the epoch.
+    pub expires_at: u64,
 }
 
 /// The store could not answer (unreachable, timed out, or unsure its view is
@@ -98,29 +158,90 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
         expires_at: u64,
     ) -> StoreFuture<'a, ()>;
 
-    /// Records a new family whose current refresh token is `jti`, kept until
-    /// `expires_at` (the session's absolute end).
+    /// Records a new session (refresh family) whose current refresh token
+    /// is `session.jti`, and lists it under its subject.
+    fn start_session<'a>(&'a self, session: NewSession<'a>) -> StoreFuture<'a, ()>;
+
+    /// Shorthand for [`start_session`](Self::start_session) with no subject
+    /// (the family is not listed by [`sessions`](Self::sessions)).
     fn start_family<'a>(
         &'a self,
         family: &'a str,
         jti: &'a str,
         expires_at: u64,
-    ) -> StoreFuture<'a, ()>;
+    ) -> StoreFuture<'a, ()> {
+        self.start_session(NewSession {
+            family,
+            subject: "",
+            jti,
+            created_at: 0,
+            ends_at: expires_at,
+            expires_at,
+        })
+    }
 
     /// Atomically: if `presented` is the family's current `jti`, make `next`
-    /// current ([`Rotation::Rotated`]); if the family exists with another
-    /// current `jti`, revoke the family ([`Rotation::Reused`]); otherwise
-    /// [`Rotation::Unknown`]. Of many concurrent calls with the same
-    /// `presented`, exactly one rotates.
+    /// current ([`Rotation::Rotated`]); if it is the `jti` the last rotation
+    /// retired and that rotation is at most `reuse_grace_secs` old, make
+    /// `next` current and retire the current one ([`Rotation::Retried`]);
+    /// if the family exists with another current `jti`, revoke the family
+    /// until `revoke_until` ([`Rotation::Reused`]); otherwise
+    /// [`Rotation::Unknown`]. With no grace, of many concurrent calls with
+    /// the same `presented`, exactly one rotates.
+    fn rotate_session<'a>(&'a self, rotation: RotationRequest<'a>) -> StoreFuture<'a, Rotation>;
+
+    /// Shorthand for [`rotate_session`](Self::rotate_session) with no reuse
+    /// grace, now on the system clock, revoking until `expires_at` on a replay.
     fn rotate_family<'a>(
         &'a self,
         family: &'a str,
         presented: &'a str,
         next: &'a str,
         expires_at: u64,
-    ) -> StoreFuture<'a, Rotation>;
+    ) -> StoreFuture<'a, Rotation> {
+        use crate::clock::{Clock, SystemClock};
+        self.rotate_session(RotationRequest {
+            family,
+            presented,
+            next,
+            now: SystemClock.now_secs(),
+            reuse_grace_secs: 0,
+            revoke_until: expires_at,
+        })
+    }
 
     /// Revokes a family: its refresh tokens can no longer rotate, and its
     /// access tokens are revoked. Kept until `expires_at`.
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()>;
+
+    /// The live sessions of `subject` (not revoked, not past their end),
+    /// oldest first: at most [`MAX_LISTED_SESSIONS`], the ones ending last.
+    /// Ended entries are dropped on the way.
+    fn sessions<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Vec<SessionRecord>>;
+
+    /// Ends `subject`'s session `family`: revokes the family (its refresh
+    /// and access tokens) until `revoke_until`, and answers `true`. A family
+    /// that is not a live session of `subject` (another subject's, unknown,
+    /// already ended) is left as it is: `false`.
+    fn end_session<'a>(
+        &'a self,
+        subject: &'a str,
+        family: &'a str,
+        revoke_until: u64,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Records that a verifier with this leeway (seconds) reads the store:
+    /// revocations must then be kept `leeway_secs` past the expiry of the
+    /// tokens they concern. [`JwtAuthLayer`](crate::JwtAuthLayer) and
+    /// [`SessionManager`](crate::SessionManager) call it when given the store.
+    fn note_leeway(&self, leeway_secs: u64) {
+        let _ = leeway_secs;
+    }
+
+    /// The largest leeway [`note_leeway`](Self::note_leeway) recorded (or
+    /// the store was configured with): what every revocation is kept past
+    /// its token's expiry.
+    fn max_leeway(&self) -> u64 {
+        0
+    }
 }

@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use tower_jwt_auth::revocation::{RevocationStore, Rotation, TokenRef};
+use tower_jwt_auth::revocation::{
+    NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord, TokenRef,
+};
 
 /// A fresh id, unique across runs and processes.
 pub fn unique(prefix: &str) -> String {
@@ -248,6 +250,281 @@ pub async fn revoking_an_unknown_family_still_revokes_it<S: RevocationStore>(sto
     );
 }
 
+/// Now, in seconds since the epoch.
+pub fn now() -> u64 {
+    later() - 3600
+}
+
+/// Starts `family` for `subject` with first refresh `jti`, created at
+/// `created_at` and ending an hour from now.
+pub async fn start<S: RevocationStore>(
+    store: &S,
+    family: &str,
+    subject: &str,
+    jti: &str,
+    created_at: u64,
+) {
+    store
+        .start_session(NewSession {
+            family,
+            subject,
+            jti,
+            created_at,
+            ends_at: later(),
+            expires_at: later() + 5,
+        })
+        .await
+        .unwrap();
+}
+
+/// One rotation at `now` with a reuse grace of `grace` seconds.
+pub async fn rotate<S: RevocationStore>(
+    store: &S,
+    family: &str,
+    presented: &str,
+    next: &str,
+    now: u64,
+    grace: u64,
+) -> Rotation {
+    store
+        .rotate_session(RotationRequest {
+            family,
+            presented,
+            next,
+            now,
+            reuse_grace_secs: grace,
+            revoke_until: later(),
+        })
+        .await
+        .unwrap()
+}
+
+pub async fn retired_token_within_the_grace_rotates_again_and_retires_the_newer_pair<
+    S: RevocationStore,
+>(
+    store: &S,
+) {
+    let (family, sub, t) = (unique("fam"), unique("sub"), now());
+    start(store, &family, &sub, "r1", t).await;
+    assert_eq!(
+        rotate(store, &family, "r1", "r2", t, 10).await,
+        Rotation::Rotated
+    );
+    // The response carrying r2 was lost: the client retries with r1.
+    assert_eq!(
+        rotate(store, &family, "r1", "r3", t + 5, 10).await,
+        Rotation::Retried
+    );
+    // r3 is current; r2, never delivered, is retired: presenting it is a replay.
+    let other = unique("fam");
+    start(store, &other, &sub, "o1", t).await;
+    assert_eq!(
+        rotate(store, &other, "o1", "o2", t, 10).await,
+        Rotation::Rotated
+    );
+    assert_eq!(
+        rotate(store, &other, "o1", "o3", t + 1, 10).await,
+        Rotation::Retried
+    );
+    assert_eq!(
+        rotate(store, &other, "o2", "o4", t + 2, 10).await,
+        Rotation::Reused
+    );
+    assert!(
+        store
+            .is_revoked(&token("a", &sub, Some(&other), u64::MAX))
+            .unwrap()
+    );
+    // The first family goes on from r3, and is not revoked.
+    assert_eq!(
+        rotate(store, &family, "r3", "r4", t + 6, 10).await,
+        Rotation::Rotated
+    );
+    assert!(
+        !store
+            .is_revoked(&token("a", &sub, Some(&family), u64::MAX))
+            .unwrap()
+    );
+}
+
+pub async fn retired_token_after_the_grace_is_a_replay<S: RevocationStore>(store: &S) {
+    let (family, sub, t) = (unique("fam"), unique("sub"), now());
+    start(store, &family, &sub, "r1", t).await;
+    assert_eq!(
+        rotate(store, &family, "r1", "r2", t, 10).await,
+        Rotation::Rotated
+    );
+    assert_eq!(
+        rotate(store, &family, "r1", "r3", t + 11, 10).await,
+        Rotation::Reused
+    );
+    assert_eq!(
+        rotate(store, &family, "r2", "r3", t + 11, 10).await,
+        Rotation::Unknown
+    );
+}
+
+pub async fn retrying_never_extends_the_grace<S: RevocationStore>(store: &S) {
+    let (family, sub, t) = (unique("fam"), unique("sub"), now());
+    start(store, &family, &sub, "r1", t).await;
+    assert_eq!(
+        rotate(store, &family, "r1", "r2", t, 10).await,
+        Rotation::Rotated
+    );
+    assert_eq!(
+        rotate(store, &family, "r1", "r3", t + 8, 10).await,
+        Rotation::Retried
+    );
+    assert_eq!(
+        rotate(store, &family, "r1", "r4", t + 11, 10).await,
+        Rotation::Reused
+    );
+}
+
+pub async fn without_grace_the_retired_token_is_a_replay_at_once<S: RevocationStore>(store: &S) {
+    let (family, sub, t) = (unique("fam"), unique("sub"), now());
+    start(store, &family, &sub, "r1", t).await;
+    assert_eq!(
+        rotate(store, &family, "r1", "r2", t, 0).await,
+        Rotation::Rotated
+    );
+    assert_eq!(
+        rotate(store, &family, "r1", "r3", t, 0).await,
+        Rotation::Reused
+    );
+}
+
+fn ids(listed: &[SessionRecord]) -> Vec<&str> {
+    listed.iter().map(|s| s.id.as_str()).collect()
+}
+
+pub async fn sessions_lists_the_subjects_live_sessions_with_their_times<S: RevocationStore>(
+    store: &S,
+) {
+    let (sub, other_sub, t) = (unique("sub"), unique("sub"), now());
+    let (a, b, c) = (unique("fam"), unique("fam"), unique("fam"));
+    start(store, &a, &sub, "a1", t - 20).await;
+    start(store, &b, &sub, "b1", t - 10).await;
+    start(store, &c, &other_sub, "c1", t - 5).await;
+    assert_eq!(
+        rotate(store, &b, "b1", "b2", t - 3, 0).await,
+        Rotation::Rotated
+    );
+
+    let listed = store.sessions(&sub).await.unwrap();
+    assert_eq!(
+        ids(&listed),
+        [a.as_str(), b.as_str()],
+        "oldest first, own only"
+    );
+    assert_eq!(
+        listed[0],
+        SessionRecord {
+            id: a.clone(),
+            created_at: t - 20,
+            last_refreshed_at: t - 20,
+            expires_at: later(),
+        }
+    );
+    assert_eq!(listed[1].created_at, t - 10);
+    assert_eq!(listed[1].last_refreshed_at, t - 3);
+    assert_eq!(
+        ids(&store.sessions(&other_sub).await.unwrap()),
+        [c.as_str()]
+    );
+    assert!(store.sessions(&unique("sub")).await.unwrap().is_empty());
+}
+
+pub async fn revoked_replayed_and_ended_sessions_are_not_listed<S: RevocationStore>(store: &S) {
+    let (sub, t) = (unique("sub"), now());
+    let (kept, revoked, replayed, over) =
+        (unique("fam"), unique("fam"), unique("fam"), unique("fam"));
+    for family in [&kept, &revoked, &replayed] {
+        start(store, family, &sub, "x1", t).await;
+    }
+    store
+        .start_session(NewSession {
+            family: &over,
+            subject: &sub,
+            jti: "x1",
+            created_at: t - 100,
+            ends_at: t - 1,
+            expires_at: later(),
+        })
+        .await
+        .unwrap();
+    store.revoke_family(&revoked, later()).await.unwrap();
+    assert_eq!(
+        rotate(store, &replayed, "x1", "x2", t, 0).await,
+        Rotation::Rotated
+    );
+    assert_eq!(
+        rotate(store, &replayed, "x1", "x3", t, 0).await,
+        Rotation::Reused
+    );
+    assert_eq!(ids(&store.sessions(&sub).await.unwrap()), [kept.as_str()]);
+}
+
+pub async fn end_session_revokes_the_family_and_its_access_tokens<S: RevocationStore>(store: &S) {
+    let (sub, t) = (unique("sub"), now());
+    let (ended, other) = (unique("fam"), unique("fam"));
+    start(store, &ended, &sub, "e1", t).await;
+    start(store, &other, &sub, "o1", t).await;
+    assert!(store.end_session(&sub, &ended, later()).await.unwrap());
+    assert_eq!(
+        rotate(store, &ended, "e1", "e2", t, 0).await,
+        Rotation::Unknown
+    );
+    assert!(
+        store
+            .is_revoked(&token("a", &sub, Some(&ended), u64::MAX))
+            .unwrap()
+    );
+    assert_eq!(ids(&store.sessions(&sub).await.unwrap()), [other.as_str()]);
+    // Ending it again: it is no longer a live session.
+    assert!(!store.end_session(&sub, &ended, later()).await.unwrap());
+    assert_eq!(
+        rotate(store, &other, "o1", "o2", t, 0).await,
+        Rotation::Rotated
+    );
+}
+
+pub async fn ending_another_subjects_session_is_not_found_and_changes_nothing<
+    S: RevocationStore,
+>(
+    store: &S,
+) {
+    let (owner, intruder, t) = (unique("sub"), unique("sub"), now());
+    let family = unique("fam");
+    start(store, &family, &owner, "r1", t).await;
+    assert!(
+        !store
+            .end_session(&intruder, &family, later())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .end_session(&intruder, &unique("fam"), later())
+            .await
+            .unwrap()
+    );
+    assert!(!store.end_session("", &family, later()).await.unwrap());
+    assert!(
+        !store
+            .is_revoked(&token("a", &owner, Some(&family), u64::MAX))
+            .unwrap()
+    );
+    assert_eq!(
+        ids(&store.sessions(&owner).await.unwrap()),
+        [family.as_str()]
+    );
+    assert_eq!(
+        rotate(store, &family, "r1", "r2", t, 0).await,
+        Rotation::Rotated
+    );
+}
+
 /// Many tasks present the same refresh token at once: exactly one rotates.
 /// Repeated over several families.
 pub async fn concurrent_rotation_has_exactly_one_winner<S: RevocationStore>(store: Arc<S>) {
@@ -295,6 +572,14 @@ macro_rules! store_conformance_tests {
             unknown_family_never_rotates,
             revoked_family_stops_rotating_and_revokes_its_access_tokens,
             revoking_an_unknown_family_still_revokes_it,
+            retired_token_within_the_grace_rotates_again_and_retires_the_newer_pair,
+            retired_token_after_the_grace_is_a_replay,
+            retrying_never_extends_the_grace,
+            without_grace_the_retired_token_is_a_replay_at_once,
+            sessions_lists_the_subjects_live_sessions_with_their_times,
+            revoked_replayed_and_ended_sessions_are_not_listed,
+            end_session_revokes_the_family_and_its_access_tokens,
+            ending_another_subjects_session_is_not_found_and_changes_nothing,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

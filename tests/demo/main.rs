@@ -15,6 +15,9 @@ use serde_json::Value;
 use tower::ServiceExt;
 use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 
+mod lifecycle;
+mod sessions;
+
 const SECRET: &[u8] = b"demo-test-secret-of-at-least-32-bytes!!";
 
 fn app() -> Router {

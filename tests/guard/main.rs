@@ -6,6 +6,8 @@ mod log_capture;
 #[path = "../support/problem_json.rs"]
 mod problem_json;
 
+mod step_up;
+
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;

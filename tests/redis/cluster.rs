@@ -205,6 +205,13 @@ async fn the_store_on_a_cluster_passes_the_conformance_suite_and_shares_revocati
     suite::unknown_family_never_rotates(&a).await;
     suite::revoked_family_stops_rotating_and_revokes_its_access_tokens(&a).await;
     suite::revoking_an_unknown_family_still_revokes_it(&a).await;
+    // Sessions and the reuse grace: each script touches one slot.
+    suite::retired_token_within_the_grace_rotates_again_and_retires_the_newer_pair(&a).await;
+    suite::retrying_never_extends_the_grace(&a).await;
+    suite::sessions_lists_the_subjects_live_sessions_with_their_times(&a).await;
+    suite::revoked_replayed_and_ended_sessions_are_not_listed(&a).await;
+    suite::end_session_revokes_the_family_and_its_access_tokens(&a).await;
+    suite::ending_another_subjects_session_is_not_found_and_changes_nothing(&a).await;
 
     // Another instance, subscribed through another node, hears each change.
     let b = cluster.store(&prefix, 2).await;

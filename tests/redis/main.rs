@@ -19,6 +19,7 @@ mod credentials;
 mod instances;
 mod outage;
 mod pool;
+mod sessions;
 mod staleness;
 #[cfg(feature = "redis-tls")]
 mod tls;

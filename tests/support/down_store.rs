@@ -3,7 +3,9 @@
 //! `#[path = "../support/down_store.rs"] mod down_store;`.
 
 use tower_jwt_auth::StoreError;
-use tower_jwt_auth::revocation::{RevocationStore, Rotation, StoreFuture, TokenRef};
+use tower_jwt_auth::revocation::{
+    NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord, StoreFuture, TokenRef,
+};
 
 /// Every call answers [`StoreError`].
 #[derive(Debug)]
@@ -23,19 +25,19 @@ impl RevocationStore for DownStore {
     fn revoke_subject<'a>(&'a self, _: &'a str, _: u64, _: u64) -> StoreFuture<'a, ()> {
         down()
     }
-    fn start_family<'a>(&'a self, _: &'a str, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
+    fn start_session<'a>(&'a self, _: NewSession<'a>) -> StoreFuture<'a, ()> {
         down()
     }
-    fn rotate_family<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: &'a str,
-        _: u64,
-    ) -> StoreFuture<'a, Rotation> {
+    fn rotate_session<'a>(&'a self, _: RotationRequest<'a>) -> StoreFuture<'a, Rotation> {
         down()
     }
     fn revoke_family<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, ()> {
+        down()
+    }
+    fn sessions<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Vec<SessionRecord>> {
+        down()
+    }
+    fn end_session<'a>(&'a self, _: &'a str, _: &'a str, _: u64) -> StoreFuture<'a, bool> {
         down()
     }
 }

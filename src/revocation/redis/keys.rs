@@ -14,7 +14,8 @@ pub(super) enum Kind {
     Jti,
     /// A subject cutoff; value is the cutoff in microseconds.
     Cutoff,
-    /// A live refresh family; value is its current `jti`. Not in the local view.
+    /// A live refresh family: a hash of its current and retired `jti`, its
+    /// subject and times. Not in the local view.
     Family,
     /// A revoked family; value unused.
     RevokedFamily,
@@ -54,8 +55,16 @@ impl Names {
         Self {
             prefix: prefix.to_owned(),
             channel: format!("{prefix}:events"),
-            pattern: format!("{}:*", escape_glob(prefix)),
+            // Only the kinds the view loads: a family or a session list is
+            // a hash or a sorted set, which the loader's `GET` cannot read.
+            pattern: format!("{}:[jcr]:*", escape_glob(prefix)),
         }
+    }
+
+    /// `<prefix>:s:{<subject>}`: the sorted set of a subject's live families
+    /// (scored by their end), outside the pattern the view loads.
+    pub(super) fn sessions_key(&self, subject: &str) -> String {
+        format!("{}:s:{{{subject}}}", self.prefix)
     }
 
     /// `<prefix>:<kind>:{<id>}`.
@@ -76,7 +85,7 @@ impl Names {
         &self.channel
     }
 
-    /// The `SCAN MATCH` pattern for every key of this prefix.
+    /// The `SCAN MATCH` pattern for every key of this prefix the view loads.
     pub(super) fn pattern(&self) -> &str {
         &self.pattern
     }
@@ -177,36 +186,125 @@ return want - 1
     )
 }
 
-/// `KEYS[1]` the family; `ARGV`: its first `jti`, expires_at. Every write
-/// goes through a script, so one code path reaches a pool or a cluster.
-pub(super) fn start_family_script() -> Script {
+/// `KEYS[1]` the family; `ARGV`: its first `jti`, subject, created_at,
+/// ends_at, expires_at. Every write goes through a script, so one code path
+/// reaches a pool or a cluster.
+pub(super) fn start_session_script() -> Script {
     Script::new(
         r"
-redis.call('SET', KEYS[1], ARGV[1], 'EXAT', tonumber(ARGV[2]) + 1)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'sub', ARGV[2], 'created', ARGV[3],
+  'refreshed', ARGV[3], 'ends', ARGV[4])
+redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[5]) + 1)
 ",
     )
 }
 
-/// `KEYS`: family, revoked-family; `ARGV`: presented, next, expires_at,
-/// channel, family id. Returns 1 rotated, 2 reused (family revoked and
-/// published), 0 unknown.
+/// `KEYS[1]` a subject's session list; `ARGV`: family, ends_at, now,
+/// expires_at. Drops the ended entries, adds the family, and keeps the list
+/// as long as its longest-lived entry.
+pub(super) fn list_session_script() -> Script {
+    Script::new(
+        r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local want = tonumber(ARGV[4]) + 1
+local current = redis.call('EXPIRETIME', KEYS[1])
+if current > want then want = current end
+redis.call('EXPIREAT', KEYS[1], want)
+",
+    )
+}
+
+/// `KEYS[1]` a subject's session list; `ARGV`: now, limit. Drops the ended
+/// entries and returns the family ids of the `limit` ending last.
+pub(super) fn listed_sessions_script() -> Script {
+    Script::new(
+        r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[2]), -1)
+",
+    )
+}
+
+/// `KEYS[1]` a subject's session list; `ARGV`: family ids to drop from it.
+pub(super) fn unlist_sessions_script() -> Script {
+    Script::new(
+        r"
+return redis.call('ZREM', KEYS[1], unpack(ARGV))
+",
+    )
+}
+
+/// `KEYS`: family, revoked-family. The family's subject, created, refreshed
+/// and ends fields; nothing when it is revoked or gone.
+pub(super) fn session_record_script() -> Script {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('HMGET', KEYS[1], 'sub', 'created', 'refreshed', 'ends')
+",
+    )
+}
+
+/// `KEYS`: family, revoked-family; `ARGV`: presented, next, now, reuse
+/// grace (s), revoke_until, channel, family id. Returns 1 rotated, 3 rotated
+/// again within the reuse grace, 2 reused (family revoked and published),
+/// 0 unknown. The retired `jti` and its deadline live in the family (`old`,
+/// `old_until`); a retry within the grace keeps both, so retrying never
+/// extends the window.
 pub(super) fn rotate_script() -> Script {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local current = redis.call('GET', KEYS[1])
+local current = redis.call('HGET', KEYS[1], 'cur')
 if not current then return 0 end
+local now = tonumber(ARGV[3])
+local grace = tonumber(ARGV[4])
 if current == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  if grace > 0 then
+    redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'old', ARGV[1],
+      'old_until', string.format('%d', now + grace), 'refreshed', ARGV[3])
+  else
+    redis.call('HDEL', KEYS[1], 'old', 'old_until')
+    redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'refreshed', ARGV[3])
+  end
   return 1
 end
-local want = tonumber(ARGV[3]) + 1
+local old = redis.call('HMGET', KEYS[1], 'old', 'old_until')
+if old[1] == ARGV[1] and now <= tonumber(old[2]) then
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'refreshed', ARGV[3])
+  return 3
+end
+local want = tonumber(ARGV[5]) + 1
 local family_expiry = redis.call('EXPIRETIME', KEYS[1])
 if family_expiry > want then want = family_expiry end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'EXAT', want)
-redis.call('PUBLISH', ARGV[4], 'f ' .. string.format('%d', want - 1) .. ' ' .. ARGV[5])
+redis.call('PUBLISH', ARGV[6], 'f ' .. string.format('%d', want - 1) .. ' ' .. ARGV[7])
 return 2
+",
+    )
+}
+
+/// `KEYS`: family, revoked-family; `ARGV`: subject, revoke_until, channel,
+/// family id. Revokes the family as [`revoke_family_script`] does, only if
+/// it is a live family of `subject`; returns the expiry kept, or -1 (and
+/// changes nothing) when it is not.
+pub(super) fn end_session_script() -> Script {
+    Script::new(
+        r"
+if redis.call('HGET', KEYS[1], 'sub') ~= ARGV[1] then return -1 end
+local want = tonumber(ARGV[2]) + 1
+local family_expiry = redis.call('EXPIRETIME', KEYS[1])
+if family_expiry > want then want = family_expiry end
+local revoked_expiry = redis.call('EXPIRETIME', KEYS[2])
+if revoked_expiry > want then want = revoked_expiry end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'EXAT', want)
+redis.call('PUBLISH', ARGV[3], 'f ' .. string.format('%d', want - 1) .. ' ' .. ARGV[4])
+return want - 1
 ",
     )
 }
@@ -247,7 +345,7 @@ mod tests {
 
     #[test]
     fn glob_characters_in_the_prefix_are_escaped_for_scan() {
-        assert_eq!(Names::new("a*b[1]").pattern(), r"a\*b\[1\]:*");
+        assert_eq!(Names::new("a*b[1]").pattern(), r"a\*b\[1\]:[jcr]:*");
     }
 
     #[test]

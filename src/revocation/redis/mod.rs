@@ -20,7 +20,10 @@ use self::backend::Backend;
 use self::endpoint::{Endpoint, RedisUrl, TlsRoots};
 use self::freshness::Freshness;
 use self::keys::{Event, Kind, Names};
-use super::{MemoryStore, RevocationStore, Rotation, StoreError, StoreFuture, TokenRef};
+use super::{
+    MAX_LISTED_SESSIONS, MemoryStore, NewSession, RevocationStore, Rotation, RotationRequest,
+    SessionRecord, StoreError, StoreFuture, TokenRef,
+};
 use futures_util::StreamExt;
 
 use crate::clock::{Clock, SystemClock};
@@ -114,7 +117,12 @@ struct Scripts {
     cutoff: redis::Script,
     rotate: redis::Script,
     revoke_family: redis::Script,
-    start_family: redis::Script,
+    start_session: redis::Script,
+    list_session: redis::Script,
+    listed_sessions: redis::Script,
+    unlist_sessions: redis::Script,
+    session_record: redis::Script,
+    end_session: redis::Script,
 }
 
 /// The local view's state, as [`RedisStore::watch`] reports it.
@@ -271,6 +279,17 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// The largest leeway of any verifier, in any process, that reads this
+    /// Redis (default: only the leeways noted in this process). Every
+    /// revocation is kept that long past its token's expiry, so a verifier
+    /// with a larger leeway than the one that revoked never accepts the
+    /// token again. Set it where the processes sharing Redis use different
+    /// leeways.
+    pub fn max_leeway(self, leeway: Duration) -> Self {
+        self.view.note_leeway(leeway.as_secs());
+        self
+    }
+
     /// The clock the local view prunes expired entries by (tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.view = MemoryStore::with_clock(clock);
@@ -310,7 +329,12 @@ impl RedisStoreBuilder {
                 cutoff: keys::cutoff_script(),
                 rotate: keys::rotate_script(),
                 revoke_family: keys::revoke_family_script(),
-                start_family: keys::start_family_script(),
+                start_session: keys::start_session_script(),
+                list_session: keys::list_session_script(),
+                listed_sessions: keys::listed_sessions_script(),
+                unlist_sessions: keys::unlist_sessions_script(),
+                session_record: keys::session_record_script(),
+                end_session: keys::end_session_script(),
             },
         });
         let first_sync = sync::Subscriber::new(shared.clone(), endpoints, self.cluster)?
@@ -476,6 +500,137 @@ impl Shared {
     }
 }
 
+impl Shared {
+    fn now(&self) -> u64 {
+        SystemClock.now_secs()
+    }
+
+    /// A subject's live sessions: its list (pruned of ended entries), then
+    /// each listed family's record, read concurrently. Families revoked or
+    /// gone since are dropped from the list.
+    async fn sessions(&self, subject: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let list_key = self.names.sessions_key(subject);
+        let listed: Vec<String> = self
+            .backend
+            .invoke(
+                self.scripts
+                    .listed_sessions
+                    .key(&list_key)
+                    .arg(self.now())
+                    .arg(MAX_LISTED_SESSIONS),
+                self.command_timeout,
+            )
+            .await?;
+        let reads = listed.into_iter().map(|family| async move {
+            let fields: Option<Vec<Option<String>>> = self
+                .backend
+                .invoke(
+                    self.scripts
+                        .session_record
+                        .key(self.names.key(Kind::Family, &family))
+                        .key(self.names.key(Kind::RevokedFamily, &family)),
+                    self.command_timeout,
+                )
+                .await?;
+            Ok::<_, StoreError>((family, fields))
+        });
+        let mut pending =
+            futures_util::stream::iter(reads).buffer_unordered(WRITE_BACK_CONCURRENCY);
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        while let Some(read) = pending.next().await {
+            let (family, fields) = read?;
+            match fields
+                .as_deref()
+                .and_then(|f| session_record(&family, subject, f))
+            {
+                Some(record) => live.push(record),
+                None => gone.push(family),
+            }
+        }
+        drop(pending);
+        if !gone.is_empty() {
+            let mut unlist = self.scripts.unlist_sessions.key(&list_key);
+            for family in &gone {
+                unlist.arg(family);
+            }
+            // Only tidies the list: listing skips these families anyway.
+            if let Err(error) = self
+                .backend
+                .invoke::<i64>(&unlist, self.command_timeout)
+                .await
+            {
+                tracing::debug!(%error, "could not drop ended sessions from the list");
+            }
+        }
+        live.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(live)
+    }
+
+    /// Revokes `family` if it is a live family of `subject`.
+    async fn end_session(
+        &self,
+        subject: &str,
+        family: &str,
+        revoke_until: u64,
+    ) -> Result<bool, StoreError> {
+        if subject.is_empty() {
+            return Ok(false);
+        }
+        let kept: i64 = self
+            .backend
+            .invoke(
+                self.scripts
+                    .end_session
+                    .key(self.names.key(Kind::Family, family))
+                    .key(self.names.key(Kind::RevokedFamily, family))
+                    .arg(subject)
+                    .arg(revoke_until)
+                    .arg(self.names.channel())
+                    .arg(family),
+                self.command_timeout,
+            )
+            .await?;
+        let Ok(kept) = u64::try_from(kept) else {
+            return Ok(false);
+        };
+        self.apply(Event::RevokedFamily {
+            family,
+            expires_at: kept,
+        })
+        .await;
+        let unlisted = self
+            .backend
+            .invoke::<i64>(
+                self.scripts
+                    .unlist_sessions
+                    .key(self.names.sessions_key(subject))
+                    .arg(family),
+                self.command_timeout,
+            )
+            .await;
+        if let Err(error) = unlisted {
+            tracing::debug!(%error, "could not drop an ended session from the list");
+        }
+        Ok(true)
+    }
+}
+
+/// A session from its family's `sub`, `created`, `refreshed`, `ends`
+/// fields, if it is `subject`'s and complete.
+fn session_record(family: &str, subject: &str, fields: &[Option<String>]) -> Option<SessionRecord> {
+    let [Some(sub), Some(created), Some(refreshed), Some(ends)] = fields else {
+        return None;
+    };
+    (sub == subject).then_some(())?;
+    Some(SessionRecord {
+        id: family.to_owned(),
+        created_at: created.parse().ok()?,
+        last_refreshed_at: refreshed.parse().ok()?,
+        expires_at: ends.parse().ok()?,
+    })
+}
+
 /// Writes in flight at once while writing the view back.
 const WRITE_BACK_CONCURRENCY: usize = 32;
 
@@ -509,38 +664,51 @@ impl RevocationStore for RedisStore {
         )
     }
 
-    fn start_family<'a>(
-        &'a self,
-        family: &'a str,
-        jti: &'a str,
-        expires_at: u64,
-    ) -> StoreFuture<'a, ()> {
+    fn start_session<'a>(&'a self, session: NewSession<'a>) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let shared = &self.inner.shared;
+            // The list first: a listed family that never started is skipped
+            // when listing, while a started one missing from the list could
+            // not be found by its subject.
+            if !session.subject.is_empty() {
+                let now = shared.now();
+                let () = shared
+                    .backend
+                    .invoke(
+                        shared
+                            .scripts
+                            .list_session
+                            .key(shared.names.sessions_key(session.subject))
+                            .arg(session.family)
+                            .arg(session.ends_at)
+                            .arg(now)
+                            .arg(session.expires_at),
+                        shared.command_timeout,
+                    )
+                    .await?;
+            }
             shared
                 .backend
                 .invoke(
                     shared
                         .scripts
-                        .start_family
-                        .key(shared.names.key(Kind::Family, family))
-                        .arg(jti)
-                        .arg(expires_at),
+                        .start_session
+                        .key(shared.names.key(Kind::Family, session.family))
+                        .arg(session.jti)
+                        .arg(session.subject)
+                        .arg(session.created_at)
+                        .arg(session.ends_at)
+                        .arg(session.expires_at),
                     shared.command_timeout,
                 )
                 .await
         })
     }
 
-    fn rotate_family<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        next: &'a str,
-        expires_at: u64,
-    ) -> StoreFuture<'a, Rotation> {
+    fn rotate_session<'a>(&'a self, rotation: RotationRequest<'a>) -> StoreFuture<'a, Rotation> {
         Box::pin(async move {
             let shared = &self.inner.shared;
+            let family = rotation.family;
             let outcome: u8 = shared
                 .backend
                 .invoke(
@@ -549,9 +717,11 @@ impl RevocationStore for RedisStore {
                         .rotate
                         .key(shared.names.key(Kind::Family, family))
                         .key(shared.names.key(Kind::RevokedFamily, family))
-                        .arg(presented)
-                        .arg(next)
-                        .arg(expires_at)
+                        .arg(rotation.presented)
+                        .arg(rotation.next)
+                        .arg(rotation.now)
+                        .arg(rotation.reuse_grace_secs)
+                        .arg(rotation.revoke_until)
                         .arg(shared.names.channel())
                         .arg(family),
                     shared.command_timeout,
@@ -559,17 +729,42 @@ impl RevocationStore for RedisStore {
                 .await?;
             Ok(match outcome {
                 1 => Rotation::Rotated,
+                3 => Rotation::Retried,
                 2 => {
                     // The published event carries the exact expiry; this
                     // makes the revocation visible here before it arrives.
                     shared
-                        .apply(Event::RevokedFamily { family, expires_at })
+                        .apply(Event::RevokedFamily {
+                            family,
+                            expires_at: rotation.revoke_until,
+                        })
                         .await;
                     Rotation::Reused
                 }
                 _ => Rotation::Unknown,
             })
         })
+    }
+
+    fn sessions<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Vec<SessionRecord>> {
+        Box::pin(self.inner.shared.sessions(subject))
+    }
+
+    fn end_session<'a>(
+        &'a self,
+        subject: &'a str,
+        family: &'a str,
+        revoke_until: u64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(self.inner.shared.end_session(subject, family, revoke_until))
+    }
+
+    fn note_leeway(&self, leeway_secs: u64) {
+        self.inner.shared.view.note_leeway(leeway_secs);
+    }
+
+    fn max_leeway(&self) -> u64 {
+        self.inner.shared.view.max_leeway()
     }
 
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
