@@ -2,14 +2,17 @@
 //! the auth layer, adapted to hyper with `TowerToHyperService`.
 //!
 //! ```sh
-//! JWT_SECRET=an-example-secret-of-at-least-32-bytes cargo run --example hyper
+//! JWT_SECRET=an-example-secret-of-at-least-32-bytes cargo run --example hyper --features jwks
 //! curl -i http://127.0.0.1:3001/ -H "authorization: Bearer $TOKEN"
 //! ```
 //!
 //! Same environment as the demo (`BIND`, default `127.0.0.1:3001` here;
-//! `JWT_ALGORITHM`; `JWT_SECRET` or the key files; `JWT_ISSUER`;
-//! `JWT_AUDIENCE`; `REDIS_URL`): a token from the demo's `/auth/login` works
-//! here when the settings match. Every path answers `hello, <sub>` with a
+//! `JWT_ALGORITHM`; `JWT_ISSUER`; `JWT_AUDIENCE`; `REDIS_URL`): a token from
+//! the demo's `/auth/login` works here when the settings match. Keys: with
+//! HS* the demo's `JWT_SECRET`; with any other algorithm the demo's
+//! published JWK Set, `JWKS_URL` (default
+//! `http://127.0.0.1:3000/.well-known/jwks.json`), so no key file is copied
+//! (`JWT_PUBLIC_KEY_FILE` still works when set). Every path answers `hello, <sub>` with a
 //! valid token and 401 with `WWW-Authenticate: Bearer …` without one.
 //!
 //! **Revocations:** the demo's logouts are enforced here only when both
@@ -33,13 +36,16 @@ use tower::ServiceBuilder;
 use tower_jwt_auth::revocation::RevocationStore;
 use tower_jwt_auth::{Claims, JwtAuthLayer, MemoryStore, Verifier};
 
+#[allow(dead_code)]
 #[path = "support/settings.rs"]
 mod settings;
 #[path = "support/startup.rs"]
 mod startup;
 #[path = "support/store.rs"]
 mod store;
-pub use settings::Settings;
+#[path = "support/verify_settings.rs"]
+mod verify_settings;
+pub use verify_settings::Settings;
 
 /// The application: by the time it runs, the layer has verified the token
 /// and put the claims into the request extensions.
@@ -109,7 +115,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let verifier = Verifier::new(settings.verifying, settings.config);
+    let verifier = Verifier::new(settings.keys, settings.config);
     tokio::select! {
         () = serve_with_store(listener, verifier, store) => {}
         () = startup::shutdown_signal() => {}

@@ -3,14 +3,16 @@
 //!
 //! ```sh
 //! JWT_SECRET=an-example-secret-of-at-least-32-bytes \
-//!     cargo run --example tonic --features tonic
+//!     cargo run --example tonic --features tonic,jwks
 //! ```
 //!
 //! It reads the same environment as the demo (`BIND`, default
-//! `127.0.0.1:50051` here; `JWT_ALGORITHM`; `JWT_SECRET` or
-//! `JWT_PRIVATE_KEY_FILE` / `JWT_PUBLIC_KEY_FILE`; `JWT_ISSUER`;
-//! `JWT_AUDIENCE`), so a token minted by the demo's `/auth/login` with the
-//! same settings works here. Tokens need `sub`, `exp`, `jti` and
+//! `127.0.0.1:50051` here; `JWT_ALGORITHM`; `JWT_ISSUER`; `JWT_AUDIENCE`),
+//! so a token minted by the demo's `/auth/login` with the same settings
+//! works here. Keys: with HS* the demo's `JWT_SECRET`; with any other
+//! algorithm the demo's published JWK Set, `JWKS_URL` (default
+//! `http://127.0.0.1:3000/.well-known/jwks.json`) — no key file to copy
+//! (`JWT_PUBLIC_KEY_FILE` still works when set). Tokens need `sub`, `exp`, `jti` and
 //! `"token_type": "access"` (plus `iss` / `aud` when those are set).
 //! `REQUIRED_ROLE`, when set, also requires that role in the `roles` claim.
 //!
@@ -44,13 +46,16 @@ use tower_jwt_auth::grpc::ClaimsExt;
 use tower_jwt_auth::revocation::RevocationStore;
 use tower_jwt_auth::{Claims, Guard, JwtAuthLayer, Permissions, RequireClaimsLayer, Verifier};
 
+#[allow(dead_code)]
 #[path = "support/settings.rs"]
 mod settings;
 #[path = "support/startup.rs"]
 mod startup;
 #[path = "support/store.rs"]
 mod store;
-pub use settings::Settings;
+#[path = "support/verify_settings.rs"]
+mod verify_settings;
+pub use verify_settings::Settings;
 
 /// The custom claims this server reads: roles and OAuth scopes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -141,7 +146,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let verifier = Verifier::new(settings.verifying, settings.config);
+    let verifier = Verifier::new(settings.keys, settings.config);
     if let Err(e) = serve(listener, verifier, store, guard, startup::shutdown_signal()).await {
         eprintln!("tonic: server error: {e}");
         return ExitCode::from(1);

@@ -21,7 +21,7 @@ pub struct Settings {
     pub previous: Vec<VerifyingKey>,
 }
 
-fn env(name: &str) -> Option<String> {
+pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -42,13 +42,37 @@ impl Settings {
     }
 }
 
-fn settings() -> Result<Settings, String> {
-    let bind = env("BIND")
+/// `BIND` (default `127.0.0.1:3000`).
+pub fn bind_from_env() -> Result<SocketAddr, String> {
+    env("BIND")
         .unwrap_or_else(|| "127.0.0.1:3000".to_owned())
         .parse()
-        .map_err(|e| format!("BIND: {e}"))?;
-    let algorithm = parse_algorithm(&env("JWT_ALGORITHM").unwrap_or_else(|| "HS256".to_owned()))
-        .map_err(|e| format!("JWT_ALGORITHM: {e}"))?;
+        .map_err(|e| format!("BIND: {e}"))
+}
+
+/// `JWT_ALGORITHM` (default `HS256`).
+pub fn algorithm_from_env() -> Result<Algorithm, String> {
+    parse_algorithm(&env("JWT_ALGORITHM").unwrap_or_else(|| "HS256".to_owned()))
+        .map_err(|e| format!("JWT_ALGORITHM: {e}"))
+}
+
+/// `JWT_ISSUER`, `JWT_AUDIENCE`, `ACCESS_TTL_SECS`, `REFRESH_TTL_SECS`.
+pub fn config_from_env() -> Result<JwtConfig, String> {
+    let mut config = JwtConfig::new()
+        .access_ttl(env_secs("ACCESS_TTL_SECS", 300)?)
+        .refresh_ttl(env_secs("REFRESH_TTL_SECS", 86_400)?);
+    if let Some(issuer) = env("JWT_ISSUER") {
+        config = config.issuer(issuer);
+    }
+    if let Some(audience) = env("JWT_AUDIENCE") {
+        config = config.audience(audience);
+    }
+    Ok(config)
+}
+
+fn settings() -> Result<Settings, String> {
+    let bind = bind_from_env()?;
+    let algorithm = algorithm_from_env()?;
     let (signing, verifying) = match algorithm {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             let secret = match env("JWT_SECRET") {
@@ -81,15 +105,7 @@ fn settings() -> Result<Settings, String> {
             )
         }
     };
-    let mut config = JwtConfig::new()
-        .access_ttl(env_secs("ACCESS_TTL_SECS", 300)?)
-        .refresh_ttl(env_secs("REFRESH_TTL_SECS", 86_400)?);
-    if let Some(issuer) = env("JWT_ISSUER") {
-        config = config.issuer(issuer);
-    }
-    if let Some(audience) = env("JWT_AUDIENCE") {
-        config = config.audience(audience);
-    }
+    let config = config_from_env()?;
     let previous = match env("JWT_PREVIOUS_PUBLIC_KEY_FILES") {
         None => Vec::new(),
         Some(files) => files

@@ -122,3 +122,40 @@ async fn a_token_revoked_in_the_shared_store_is_refused_and_a_private_store_does
     let accepted = exchange(private, &header).await;
     assert!(accepted.starts_with("HTTP/1.1 200 OK\r\n"), "{accepted}");
 }
+
+/// Issue 13: with an asymmetric key the example verifies the demo's tokens
+/// through the demo's published JWK Set, not a copied key file.
+#[tokio::test]
+async fn an_es256_token_verifies_through_the_issuers_published_jwk_set() {
+    let private = include_bytes!("../keys/es256_private.pem");
+    let signing = SigningKey::from_pem(Algorithm::ES256, private).unwrap();
+    // The demo's endpoint, as `support/publish.rs` serves it.
+    let jwks =
+        tower_jwt_auth::publish::JwkSet::new(&signing, [], std::time::Duration::from_secs(300))
+            .unwrap();
+    let issuer_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!(
+        "http://{}/.well-known/jwks.json",
+        issuer_listener.local_addr().unwrap()
+    );
+    let issuer_app = axum::Router::new().route_service("/.well-known/jwks.json", jwks.service());
+    tokio::spawn(async move { axum::serve(issuer_listener, issuer_app).await.unwrap() });
+
+    let keys = tower_jwt_auth::jwks::RemoteJwks::builder(jwks_url)
+        .build()
+        .unwrap();
+    assert!(keys.ready(std::time::Duration::from_secs(20)).await);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(example::serve(
+        listener,
+        Verifier::new(keys, JwtConfig::new()),
+    ));
+
+    let token = TokenIssuer::new(signing, JwtConfig::new())
+        .access_token("alice", &NoCustomClaims {})
+        .unwrap();
+    let response = exchange(addr, &format!("Authorization: Bearer {token}\r\n")).await;
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nhello, alice\n"), "{response}");
+}
