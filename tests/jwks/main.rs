@@ -99,11 +99,7 @@ async fn ready(keys: &RemoteJwks) {
 
 #[tokio::test]
 async fn a_token_signed_by_a_published_key_verifies() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1(), ed25519_jwk("ed", ED_PUBLIC)],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1(), ed25519_jwk("ed", ED_PUBLIC)]).await;
     let keys = remote(&server).build().unwrap();
     ready(&keys).await;
     let app = app(keys.clone());
@@ -154,11 +150,7 @@ async fn a_request_without_credentials_is_401_even_before_keys_arrive() {
 
 #[tokio::test]
 async fn a_key_the_issuer_just_added_works_on_the_first_request_that_uses_it() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     let keys = remote(&server).build().unwrap();
     ready(&keys).await;
     let app = app(keys.clone());
@@ -175,11 +167,7 @@ async fn a_key_the_issuer_just_added_works_on_the_first_request_that_uses_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_requests_with_an_unknown_kid_cost_one_fetch() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     let keys = remote(&server).build().unwrap();
     ready(&keys).await;
     let app = app(keys);
@@ -198,11 +186,7 @@ async fn a_thousand_concurrent_requests_with_an_unknown_kid_cost_one_fetch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_interval() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     let keys = remote(&server).build().unwrap();
     ready(&keys).await;
     let app = app(keys.clone());
@@ -236,11 +220,7 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_interval() {
 
 #[tokio::test]
 async fn requests_with_a_known_kid_never_wait_on_a_fetch() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     let keys = remote(&server)
         .fetch_timeout(Duration::from_secs(600))
         .build()
@@ -273,11 +253,7 @@ async fn requests_with_a_known_kid_never_wait_on_a_fetch() {
 
 #[tokio::test]
 async fn failed_slow_malformed_oversized_or_empty_fetches_keep_the_last_good_keys() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     // No rate limit, so each unknown kid makes a fetch in the bad mode.
     let keys = remote(&server).min_refresh(Duration::ZERO).build().unwrap();
     ready(&keys).await;
@@ -319,11 +295,7 @@ async fn failed_slow_malformed_oversized_or_empty_fetches_keep_the_last_good_key
 
 #[tokio::test]
 async fn a_key_the_issuer_removed_stops_verifying_once_a_fetch_succeeds_without_it() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     let keys = remote(&server).build().unwrap();
     ready(&keys).await;
     let app = app(keys);
@@ -399,11 +371,7 @@ fn base64_url(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn discovery_finds_the_key_set_through_openid_configuration() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     server.metadata(&server.base(), false);
     let client = reqwest::Client::new();
     let metadata = tower_jwt_auth::jwks::discover(&client, &server.base(), GUARD)
@@ -422,11 +390,7 @@ async fn discovery_finds_the_key_set_through_openid_configuration() {
 
 #[tokio::test]
 async fn discovery_falls_back_to_rfc8414_metadata() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     server.metadata(&server.base(), true);
     let metadata = tower_jwt_auth::jwks::discover(&reqwest::Client::new(), &server.base(), GUARD)
         .await
@@ -436,11 +400,7 @@ async fn discovery_falls_back_to_rfc8414_metadata() {
 
 #[tokio::test]
 async fn metadata_naming_another_issuer_is_a_mix_up_and_yields_no_keys() {
-    let server = JwksServer::start(Mode::Serve {
-        keys: vec![k1()],
-        cache_control: None,
-    })
-    .await;
+    let server = JwksServer::serving(vec![k1()]).await;
     server.metadata("https://evil.test", false);
     let error = tower_jwt_auth::jwks::discover(&reqwest::Client::new(), &server.base(), GUARD)
         .await

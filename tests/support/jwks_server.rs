@@ -89,6 +89,15 @@ impl JwksServer {
         Self { addr, shared, task }
     }
 
+    /// A server answering with `keys` and no `Cache-Control`.
+    pub async fn serving(keys: Vec<Value>) -> Self {
+        Self::start(Mode::Serve {
+            keys,
+            cache_control: None,
+        })
+        .await
+    }
+
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
     }
