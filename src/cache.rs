@@ -241,6 +241,12 @@ impl VerifiedCache {
         self.entries.len()
     }
 
+    /// The bytes it accounts for now ([`entry_cost`] of every entry).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn weight(&self) -> u64 {
+        self.entries.weight()
+    }
+
     /// The most tokens it remembers at once (its capacity in slots).
     pub(crate) fn capacity(&self) -> usize {
         self.capacity

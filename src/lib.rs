@@ -95,6 +95,7 @@ pub mod jwks;
 mod jws;
 mod keyring;
 mod keys;
+pub mod metrics;
 mod profile;
 pub mod publish;
 pub mod refresh;

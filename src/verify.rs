@@ -213,6 +213,16 @@ impl Verifier {
         self.inner.cache.as_ref().map_or(0, VerifiedCache::capacity)
     }
 
+    /// The verified-token cache's entries and weight in bytes now (zero
+    /// when it is off).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn verified_cache_size(&self) -> (usize, u64) {
+        self.inner
+            .cache
+            .as_ref()
+            .map_or((0, 0), |cache| (cache.len(), cache.weight()))
+    }
+
     /// How many tokens the verified-token cache holds now.
     #[cfg(test)]
     pub(crate) fn verified_cache_len(&self) -> usize {

@@ -143,6 +143,7 @@ impl Shared {
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
         let reject = |kind: AuthErrorKind| {
+            crate::metrics::refused(kind);
             Undecided::Rejected(
                 Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
                     .with_resource_metadata(self.resource_metadata.clone()),
@@ -155,6 +156,7 @@ impl Shared {
                     outcome = "anonymous",
                     "no credentials; optional authentication"
                 );
+                crate::metrics::anonymous();
                 return Ok(None);
             }
             Ok(None) => {
@@ -167,13 +169,24 @@ impl Shared {
             }
         };
         // A repeated token: the cache knows these exact bytes.
+        let timer = crate::metrics::Timer::start();
         let verified = match self
             .verifier
             .kept_claims::<T>(credential.as_bytes(), TokenType::Access)
         {
-            Some(verified) => verified,
+            Some(verified) => {
+                timer.cached();
+                verified
+            }
             None => match credential.token() {
-                Ok(token) => self.verifier.verify_keeping::<T>(token, TokenType::Access),
+                Ok(token) => {
+                    let verified = self.verifier.verify_keeping::<T>(token, TokenType::Access);
+                    timer.first_seen(|| self.verifier.verified_cache_capacity() > 0);
+                    if verified.is_ok() {
+                        crate::metrics::cache_size(|| self.verifier.verified_cache_size());
+                    }
+                    verified
+                }
                 Err(kind) => {
                     tracing::info!(outcome = "rejected", reason = %AuthError::new(kind));
                     return Err(reject(kind));
@@ -211,6 +224,7 @@ impl Shared {
             session: claims.sid.as_deref(),
             issued_at_micros: claims.issued_at_micros(),
         };
+        let mut fail_open = false;
         match self.store.is_revoked(&token_ref) {
             Ok(false) => {}
             Ok(true) => {
@@ -218,6 +232,7 @@ impl Shared {
                 return Err(reject(AuthErrorKind::Revoked));
             }
             Err(error) if self.fail_open => {
+                fail_open = true;
                 tracing::error!(
                     outcome = "accepted",
                     reason = "fail-open",
@@ -250,6 +265,11 @@ impl Shared {
         }
         // ----- end CSRF -----
         tracing::debug!(outcome = "accepted", sub = %claims.sub, jti = %claims.jti);
+        if fail_open {
+            crate::metrics::fail_open();
+        } else {
+            crate::metrics::accepted();
+        }
         Ok(Some(claims))
     }
 }

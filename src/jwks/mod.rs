@@ -399,6 +399,7 @@ impl RemoteJwks {
                 state.last = Some(now);
                 state.pending = true;
                 shared.stats.refetches.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::jwks_unknown_kid_refetch();
                 shared.wake.notify_one();
             }
         }
@@ -462,6 +463,7 @@ async fn refresh_loop(shared: std::sync::Weak<Shared>) {
         };
         let was_loaded = state.keys.load().is_some();
         let outcome = fetch_once(&state, &mut jwks_url).await;
+        crate::metrics::jwks_fetch(outcome.is_ok());
         let next = match outcome {
             Ok(max_age) => {
                 backoff = FIRST_BACKOFF;

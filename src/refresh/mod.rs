@@ -346,6 +346,24 @@ where
     /// Verifies `refresh_token` as a *refresh* token and rotates it: returns
     /// the next pair and retires the presented token.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
+        let outcome = self.rotate(refresh_token).await;
+        crate::metrics::refresh(match &outcome {
+            Ok((_, Rotation::Retried)) => "retried",
+            Ok(_) => "rotated",
+            Err(SessionError::Rejected(error)) => match error.kind() {
+                AuthErrorKind::RefreshTokenReused => "reused_family_revoked",
+                AuthErrorKind::Revoked => "unknown",
+                AuthErrorKind::SessionRefused => "denied",
+                AuthErrorKind::StoreUnavailable => "unavailable",
+                _ => "rejected",
+            },
+            Err(SessionError::Issue(_)) => "error",
+        });
+        outcome.map(|(pair, _)| pair)
+    }
+
+    /// [`refresh`](Self::refresh), telling which rotation it was.
+    async fn rotate(&self, refresh_token: &str) -> Result<(TokenPair, Rotation), SessionError> {
         let claims = self.verify_refresh(refresh_token)?;
         let Some(family) = claims.sid.clone() else {
             tracing::info!(outcome = "rejected", reason = "refresh token carries no session", sub = %claims.sub);
@@ -399,7 +417,7 @@ where
         match rotation {
             Rotation::Rotated => {
                 tracing::debug!(outcome = "rotated", sub = %claims.sub, sid = %family);
-                Ok(pair)
+                Ok((pair, rotation))
             }
             Rotation::Retried => {
                 tracing::info!(
@@ -408,7 +426,7 @@ where
                     sid = %family,
                     "retired refresh token presented again within the reuse grace: rotated again"
                 );
-                Ok(pair)
+                Ok((pair, rotation))
             }
             Rotation::Reused => {
                 tracing::warn!(

@@ -40,6 +40,7 @@ impl Freshness {
         if current == NEVER || micros > current {
             // One writer (the background task): a plain store cannot race.
             self.last_heard.store(micros, Ordering::Release);
+            crate::metrics::redis_view_heard(at);
         }
     }
 

@@ -384,6 +384,7 @@ impl Shared {
                 );
             }
             self.status.send_modify(|s| s.current = false);
+            crate::metrics::redis_view_current(false);
         }
     }
 
@@ -392,6 +393,7 @@ impl Shared {
             tracing::info!("revocation view is current");
         }
         self.status.send_modify(|s| s.current = true);
+        crate::metrics::redis_view_current(true);
     }
 }
 

@@ -101,6 +101,7 @@ impl Subscriber {
             }
         }
         self.shared.status.send_modify(|s| s.reloads += 1);
+        crate::metrics::redis_view_reloaded(reconnect);
         self.shared.freshness.heard_at(Instant::now());
         self.shared.mark_current();
         let (sink, stream) = pubsub.split();
@@ -238,6 +239,7 @@ impl Synced {
                         Some(event) => {
                             shared.apply(event).await;
                             shared.status.send_modify(|s| s.events_applied += 1);
+                            crate::metrics::redis_view_event();
                         }
                         None => tracing::warn!("ignoring a malformed revocation event"),
                     }
