@@ -28,7 +28,9 @@
 //! `GET /auth/sessions`, `DELETE /auth/sessions/{sid}`, `GET /me`,
 //! `GET /protected/ping`, `GET /admin` (role `admin`, through the role
 //! guard), `GET /account/sensitive` (a login at most `FRESH_MAX_AGE_SECS`
-//! old), `GET /hello` (optional authentication), `GET /health`; with an asymmetric `JWT_ALGORITHM`,
+//! old), `GET /hello` (optional authentication), `GET /health`, `GET /metrics` (Prometheus text
+//! format; only when built with the `metrics` feature, e.g. `--features full`: 404 otherwise);
+//! with an asymmetric `JWT_ALGORITHM`,
 //! `GET /.well-known/jwks.json` and the discovery document at
 //! `GET /.well-known/openid-configuration` (and
 //! `/.well-known/oauth-authorization-server`): `issuer` is `JWT_ISSUER`, or
@@ -61,6 +63,8 @@ use tower_jwt_auth::{
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/prometheus.rs"]
+mod prometheus;
 #[path = "support/publish.rs"]
 mod publish;
 #[path = "support/sessions.rs"]
@@ -285,6 +289,7 @@ pub fn app_with(
         .merge(optional)
         .merge(well_known)
         .merge(browser_routes)
+        .merge(prometheus::routes())
         .with_state(state)
 }
 

@@ -26,7 +26,8 @@
 //!
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
 //! payload as a JSON object), `GET /protected/ping` (`pong`), `GET /scoped`
-//! (scope `read:ping`, else 403 `insufficient_scope`). Rejections are the
+//! (scope `read:ping`, else 403 `insufficient_scope`), `GET /metrics` (no
+//! auth; Prometheus text format, with the `metrics` feature only, else 404). Rejections are the
 //! crate's: 401 with an RFC 6750 challenge; 503 with `Retry-After` while an
 //! issuer's keys could not be fetched yet.
 //!
@@ -48,6 +49,8 @@ use tower_jwt_auth::{
     RequireClaimsLayer, TokenProfile, Verifier, VerifyingKey, parse_algorithm,
 };
 
+#[path = "support/prometheus.rs"]
+mod prometheus;
 #[path = "support/startup.rs"]
 mod startup;
 
@@ -401,7 +404,7 @@ pub fn app_with_metadata(
         .route("/protected/ping", get(ping))
         .merge(scoped)
         .route_layer(auth);
-    public.merge(protected)
+    public.merge(protected).merge(prometheus::routes())
 }
 
 async fn health() -> &'static str {
