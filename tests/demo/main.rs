@@ -463,3 +463,13 @@ async fn hello_with_a_revoked_token_is_401() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Without the `metrics` feature the demo records nothing and has no
+/// `/metrics` (tests/metrics checks it with the feature on).
+#[cfg(not(feature = "metrics"))]
+#[tokio::test]
+async fn without_the_metrics_feature_there_is_no_metrics_endpoint() {
+    let app = app();
+    let response = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
