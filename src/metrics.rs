@@ -19,7 +19,6 @@
 //! |---|---|---|
 //! | [`DECISIONS_TOTAL`] | counter | `outcome` = `accepted` \| `anonymous` \| `rejected` \| `unavailable` \| `fail_open`; `reason` (refusals only) = the [`AuthErrorKind`] in snake case |
 //! | [`VERIFY_SECONDS`] | histogram | `path` = `first_seen` \| `cached` |
-//! | [`CACHE_LOOKUPS_TOTAL`] | counter | `result` = `hit` \| `miss` |
 //! | [`CACHE_ENTRIES`], [`CACHE_WEIGHT_BYTES`] | gauge | — |
 //! | [`REFRESH_TOTAL`] | counter | `outcome` = `rotated` \| `retried` \| `reused_family_revoked` \| `unknown` \| `denied` \| `rejected` \| `unavailable` \| `error` |
 //! | [`JWKS_FETCHES_TOTAL`] | counter | `result` = `ok` \| `failed` |
@@ -40,10 +39,10 @@ pub const DECISIONS_TOTAL: &str = "tower_jwt_auth_decisions_total";
 /// Histogram: seconds the auth layer spent verifying a token (`path`:
 /// `cached` when the verified-token cache held its checked claims,
 /// `first_seen` otherwise — signature, claims and, on success, the insert).
+/// Its `_count` by `path` is also the cache's hit ratio (with the cache on):
+/// `cached / (cached + first_seen)`; no separate lookup counter is kept, as
+/// each metric costs the cached path a recorder lookup.
 pub const VERIFY_SECONDS: &str = "tower_jwt_auth_verify_seconds";
-/// Counter: the auth layer's lookups in the verified-token cache (`result`),
-/// when the cache is on.
-pub const CACHE_LOOKUPS_TOTAL: &str = "tower_jwt_auth_cache_lookups_total";
 /// Gauge: tokens in the verified-token cache, as of its last insert (with
 /// several verifiers, of the one that inserted last).
 pub const CACHE_ENTRIES: &str = "tower_jwt_auth_cache_entries";
@@ -96,10 +95,6 @@ pub fn describe() {
         VERIFY_SECONDS,
         Unit::Seconds,
         "Time the auth layer spent verifying a token, first seen or cached."
-    );
-    describe_counter!(
-        CACHE_LOOKUPS_TOTAL,
-        "Verified-token cache lookups by result."
     );
     describe_gauge!(CACHE_ENTRIES, "Tokens in the verified-token cache.");
     describe_gauge!(
@@ -226,27 +221,15 @@ impl Timer {
     #[inline]
     pub(crate) fn cached(self) {
         #[cfg(feature = "metrics")]
-        {
-            ::metrics::histogram!(VERIFY_SECONDS, "path" => "cached")
-                .record(self.started.elapsed());
-            ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "hit").increment(1);
-        }
+        ::metrics::histogram!(VERIFY_SECONDS, "path" => "cached").record(self.started.elapsed());
     }
 
-    /// The token was verified in full; `cache_on` when the verified-token
-    /// cache was asked first (and missed).
+    /// The token was verified in full (not a kept-claims hit).
     #[inline]
-    pub(crate) fn first_seen(self, cache_on: impl FnOnce() -> bool) {
+    pub(crate) fn first_seen(self) {
         #[cfg(feature = "metrics")]
-        {
-            ::metrics::histogram!(VERIFY_SECONDS, "path" => "first_seen")
-                .record(self.started.elapsed());
-            if cache_on() {
-                ::metrics::counter!(CACHE_LOOKUPS_TOTAL, "result" => "miss").increment(1);
-            }
-        }
-        #[cfg(not(feature = "metrics"))]
-        let _ = cache_on;
+        ::metrics::histogram!(VERIFY_SECONDS, "path" => "first_seen")
+            .record(self.started.elapsed());
     }
 }
 

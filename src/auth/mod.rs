@@ -181,7 +181,7 @@ impl Shared {
             None => match credential.token() {
                 Ok(token) => {
                     let verified = self.verifier.verify_keeping::<T>(token, TokenType::Access);
-                    timer.first_seen(|| self.verifier.verified_cache_capacity() > 0);
+                    timer.first_seen();
                     if verified.is_ok() {
                         crate::metrics::cache_size(|| self.verifier.verified_cache_size());
                     }
