@@ -48,7 +48,10 @@ fn compare(c: &mut Criterion) {
             let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Full(tower_jwt_auth::metrics::VERIFY_SECONDS.to_owned()),
-                    &[1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 1e-1],
+                    &[
+                        1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2,
+                        1e-1,
+                    ],
                 )
                 .unwrap()
                 .install_recorder()

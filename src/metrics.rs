@@ -62,7 +62,8 @@ pub const REFRESH_TOTAL: &str = "tower_jwt_auth_refresh_total";
 pub const JWKS_FETCHES_TOTAL: &str = "tower_jwt_auth_jwks_fetches_total";
 /// Counter: refetches of a remote JWK Set asked for by a token with an
 /// unknown `kid` (coalesced and rate-limited: at most one per interval).
-pub const JWKS_UNKNOWN_KID_REFETCHES_TOTAL: &str = "tower_jwt_auth_jwks_unknown_kid_refetches_total";
+pub const JWKS_UNKNOWN_KID_REFETCHES_TOTAL: &str =
+    "tower_jwt_auth_jwks_unknown_kid_refetches_total";
 /// Gauge: `1` while the Redis store's local view is current, `0` while it is
 /// stale (revocations made elsewhere may be missed; the store's outage
 /// policy applies).
@@ -234,13 +235,12 @@ impl Timer {
 }
 
 /// The verified-token cache after an insert: `size` gives its entries and
-/// weight in bytes (asked only when the feature is on: it visits every
-/// shard).
+/// weight in bytes, `None` when the cache is off (asked only when the
+/// feature is on: it visits every shard).
 #[inline]
-pub(crate) fn cache_size(size: impl FnOnce() -> (usize, u64)) {
+pub(crate) fn cache_size(size: impl FnOnce() -> Option<(usize, u64)>) {
     #[cfg(feature = "metrics")]
-    {
-        let (entries, bytes) = size();
+    if let Some((entries, bytes)) = size() {
         ::metrics::gauge!(CACHE_ENTRIES).set(entries as f64);
         ::metrics::gauge!(CACHE_WEIGHT_BYTES).set(bytes as f64);
     }

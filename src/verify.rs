@@ -213,14 +213,14 @@ impl Verifier {
         self.inner.cache.as_ref().map_or(0, VerifiedCache::capacity)
     }
 
-    /// The verified-token cache's entries and weight in bytes now (zero
-    /// when it is off).
+    /// The verified-token cache's entries and weight in bytes now; `None`
+    /// when it is off.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    pub(crate) fn verified_cache_size(&self) -> (usize, u64) {
+    pub(crate) fn verified_cache_size(&self) -> Option<(usize, u64)> {
         self.inner
             .cache
             .as_ref()
-            .map_or((0, 0), |cache| (cache.len(), cache.weight()))
+            .map(|cache| (cache.len(), cache.weight()))
     }
 
     /// How many tokens the verified-token cache holds now.

@@ -54,7 +54,9 @@ pub fn handle() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         let handle = recorder.handle();
         match ::metrics::set_global_recorder(recorder) {
             Ok(()) => tower_jwt_auth::metrics::describe(),
-            Err(_) => tracing::warn!("a metrics recorder was already installed: /metrics stays empty"),
+            Err(_) => {
+                tracing::warn!("a metrics recorder was already installed: /metrics stays empty")
+            }
         }
         handle
     })

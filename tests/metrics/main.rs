@@ -13,7 +13,6 @@ mod demo;
 #[path = "../support/down_store.rs"]
 mod down_store;
 #[cfg(feature = "jwks")]
-#[allow(dead_code)]
 #[path = "../support/jwks_server.rs"]
 mod jwks_server;
 
@@ -58,7 +57,10 @@ fn parse(text: &str) -> BTreeMap<Series, f64> {
             let (keyword, name) = (parts.next().unwrap(), parts.next().unwrap_or(""));
             assert!(valid_name(name), "bad metric name in {line:?}");
             match keyword {
-                "HELP" => assert!(parts.next().is_some_and(|help| !help.is_empty()), "{line:?}"),
+                "HELP" => assert!(
+                    parts.next().is_some_and(|help| !help.is_empty()),
+                    "{line:?}"
+                ),
                 "TYPE" => assert!(
                     matches!(
                         parts.next(),
@@ -74,7 +76,9 @@ fn parse(text: &str) -> BTreeMap<Series, f64> {
         let value: f64 = match value {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
-            value => value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            value => value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
         };
         let (name, labels) = match series.split_once('{') {
             None => (series, BTreeMap::new()),
@@ -105,9 +109,7 @@ fn parse_labels(body: &str, line: &str) -> BTreeMap<String, String> {
     body.split(',')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
-            let (key, value) = pair
-                .split_once('=')
-                .unwrap_or_else(|| panic!("{line:?}"));
+            let (key, value) = pair.split_once('=').unwrap_or_else(|| panic!("{line:?}"));
             assert!(valid_name(key), "bad label name in {line:?}");
             let value = value
                 .strip_prefix('"')
@@ -262,7 +264,9 @@ async fn anonymous_fail_open_and_unavailable_are_outcomes_of_their_own() {
         .access_token("alice", &NoCustomClaims {})
         .unwrap();
     let optional = app(JwtAuthLayer::new(verifier()).optional(true));
-    let open = app(JwtAuthLayer::new(verifier()).store(DownStore).fail_open(true));
+    let open = app(JwtAuthLayer::new(verifier())
+        .store(DownStore)
+        .fail_open(true));
     let closed = app(JwtAuthLayer::new(verifier()).store(DownStore));
 
     assert_eq!(status(&optional, None).await, StatusCode::OK);
@@ -315,10 +319,7 @@ async fn refresh_outcomes_count_rotation_replay_and_what_follows() {
 
     let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
     let sessions: SessionManager = SessionManager::new(issuer_at(START, SECRET), verifier(), store);
-    let first = sessions
-        .login("alice", &NoCustomClaims {})
-        .await
-        .unwrap();
+    let first = sessions.login("alice", &NoCustomClaims {}).await.unwrap();
     let second = sessions.refresh(&first.refresh_token).await.unwrap();
     // The retired token again: a replay, which revokes the session…
     assert!(sessions.refresh(&first.refresh_token).await.is_err());
@@ -347,10 +348,7 @@ async fn a_retry_within_the_reuse_grace_counts_as_retried() {
     let store: Arc<dyn RevocationStore> = Arc::new(MemoryStore::new());
     let sessions: SessionManager = SessionManager::new(issuer_at(START, SECRET), verifier(), store)
         .reuse_grace(Duration::from_secs(30));
-    let first = sessions
-        .login("alice", &NoCustomClaims {})
-        .await
-        .unwrap();
+    let first = sessions.login("alice", &NoCustomClaims {}).await.unwrap();
     sessions.refresh(&first.refresh_token).await.unwrap();
     sessions.refresh(&first.refresh_token).await.unwrap();
 
@@ -388,7 +386,10 @@ async fn jwks_fetches_count_by_result_and_an_unknown_kid_counts_one_refetch() {
     // The issuer adds k2; a token signed with it asks for one refetch.
     server.serve(vec![es256_jwk("k1", K1_PUBLIC), es256_jwk("k2", K2_PUBLIC)]);
     let config = JwtConfig::new().issuer("https://issuer.test");
-    let app = app(JwtAuthLayer::new(Verifier::new(jwks.clone(), config.clone())));
+    let app = app(JwtAuthLayer::new(Verifier::new(
+        jwks.clone(),
+        config.clone(),
+    )));
     let k2 = SigningKey::from_pem(Algorithm::ES256, K2_PRIVATE.as_bytes())
         .unwrap()
         .with_kid("k2");
@@ -491,11 +492,17 @@ async fn the_demo_serves_its_decisions_in_the_prometheus_text_format() {
         moved(&[("outcome", "rejected"), ("reason", "missing_credentials")]),
         1.0
     );
-    assert!(text.contains(&format!("# TYPE {DECISIONS} counter")), "{text}");
+    assert!(
+        text.contains(&format!("# TYPE {DECISIONS} counter")),
+        "{text}"
+    );
     assert!(text.contains(&format!("# HELP {DECISIONS} ")), "{text}");
     // The demo gives verification times buckets: a histogram.
     let seconds = tower_jwt_auth::metrics::VERIFY_SECONDS;
-    assert!(text.contains(&format!("# TYPE {seconds} histogram")), "{text}");
+    assert!(
+        text.contains(&format!("# TYPE {seconds} histogram")),
+        "{text}"
+    );
     assert!(
         value(
             &after,
