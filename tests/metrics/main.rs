@@ -15,6 +15,9 @@ mod down_store;
 #[cfg(feature = "jwks")]
 #[path = "../support/jwks_server.rs"]
 mod jwks_server;
+#[cfg(feature = "redis")]
+#[path = "../support/redis_server.rs"]
+mod redis_server;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -415,6 +418,72 @@ async fn jwks_fetches_count_by_result_and_an_unknown_kid_counts_one_refetch() {
         1.0,
         "the refetched request counts once, for its final decision"
     );
+}
+
+// ===== the Redis view =====
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn the_redis_view_reports_its_loads_events_resumes_and_freshness() {
+    use redis_server::RedisServer;
+    use tower_jwt_auth::RedisStore;
+    use tower_jwt_auth::metrics::{
+        REDIS_VIEW_CURRENT, REDIS_VIEW_EVENTS_TOTAL, REDIS_VIEW_LAST_HEARD_SECONDS,
+        REDIS_VIEW_RELOADS_TOTAL, REDIS_VIEW_RESUMES_TOTAL,
+    };
+    const GUARD: Duration = Duration::from_secs(20);
+
+    let Some(mut server) = RedisServer::start(false) else {
+        return;
+    };
+    let recorder = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let store = RedisStore::builder(server.url())
+        .prefix("metrics-test")
+        .command_timeout(Duration::from_millis(300))
+        .max_staleness(Duration::from_millis(500))
+        .connect()
+        .await
+        .expect("connect to the test redis");
+    let m = render(&recorder);
+    assert_eq!(value(&m, REDIS_VIEW_RELOADS_TOTAL, &[]), 1.0);
+    assert_eq!(value(&m, REDIS_VIEW_RESUMES_TOTAL, &[]), 0.0);
+    assert_eq!(value(&m, REDIS_VIEW_CURRENT, &[]), 1.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let heard = value(&m, REDIS_VIEW_LAST_HEARD_SECONDS, &[]);
+    assert!(heard > now - 60.0 && heard <= now + 1.0, "{heard} vs {now}");
+
+    // Its own revocation comes back over the subscription: one event.
+    store
+        .revoke_token("some-jti", now as u64 + 3600)
+        .await
+        .unwrap();
+    let mut status = store.watch();
+    tokio::time::timeout(GUARD, status.wait_for(|s| s.events_applied >= 1))
+        .await
+        .expect("the event arrived")
+        .unwrap();
+    assert_eq!(value(&render(&recorder), REDIS_VIEW_EVENTS_TOTAL, &[]), 1.0);
+
+    // Redis goes away: stale; it comes back: one resume, a second reload.
+    server.kill();
+    tokio::time::timeout(GUARD, status.wait_for(|s| !s.current))
+        .await
+        .expect("the view went stale")
+        .unwrap();
+    assert_eq!(value(&render(&recorder), REDIS_VIEW_CURRENT, &[]), 0.0);
+    server.restart();
+    tokio::time::timeout(GUARD, status.wait_for(|s| s.reloads >= 2 && s.current))
+        .await
+        .expect("the view resynchronized")
+        .unwrap();
+    let m = render(&recorder);
+    assert_eq!(value(&m, REDIS_VIEW_RELOADS_TOTAL, &[]), 2.0);
+    assert_eq!(value(&m, REDIS_VIEW_RESUMES_TOTAL, &[]), 1.0);
+    assert_eq!(value(&m, REDIS_VIEW_CURRENT, &[]), 1.0);
 }
 
 // ===== the demo's GET /metrics =====
