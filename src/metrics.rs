@@ -4,8 +4,10 @@
 //! One place names every metric; the rest of the crate calls the small
 //! functions below, which are empty `#[inline]` functions when the feature
 //! is off (no clock read, no atomic, nothing to link), so call sites need no
-//! `cfg`. With the feature on and no recorder installed, each call is one
-//! load of the facade's recorder pointer.
+//! `cfg`. With the feature on and no recorder installed, each call asks
+//! the facade for its recorder (a thread-local and an atomic load) and the
+//! layer reads the clock twice: about 50 ns a request in
+//! `benches/metrics.rs`.
 //!
 //! The crate installs no recorder and starts no exporter: the application
 //! picks one (for example `metrics-exporter-prometheus`, as the demo does)
