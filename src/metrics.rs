@@ -30,6 +30,32 @@
 //!
 //! The names are public so an application can match them, e.g. to give
 //! [`VERIFY_SECONDS`] histogram buckets in its exporter.
+//!
+//! With a Prometheus recorder (`metrics-exporter-prometheus`; here the
+//! thread's local one, an application installs it globally):
+//!
+//! ```
+//! # #[cfg(feature = "metrics")] {
+//! use axum::{Router, body::Body, routing::get};
+//! use http::Request;
+//! use metrics_exporter_prometheus::PrometheusBuilder;
+//! use tower::ServiceExt;
+//! use tower_jwt_auth::{Algorithm, JwtAuthLayer, JwtConfig, Verifier, VerifyingKey};
+//!
+//! let recorder = PrometheusBuilder::new().build_recorder();
+//! let _local = metrics::set_default_local_recorder(&recorder);
+//! let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!").unwrap();
+//! let app: Router = Router::new()
+//!     .route("/ping", get(|| async { "pong" }))
+//!     .layer(JwtAuthLayer::new(Verifier::new(key, JwtConfig::new())));
+//! let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! runtime.block_on(app.oneshot(Request::get("/ping").body(Body::empty()).unwrap())).unwrap();
+//! let text = recorder.handle().render();
+//! assert!(text.contains(
+//!     r#"tower_jwt_auth_decisions_total{outcome="rejected",reason="missing_credentials"} 1"#
+//! ));
+//! # }
+//! ```
 
 use crate::rejection::AuthErrorKind;
 
