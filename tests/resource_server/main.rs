@@ -17,5 +17,6 @@ mod federation;
 mod issuers;
 mod keys;
 mod libraries;
+mod metrics;
 mod oidc;
 mod support;
