@@ -34,8 +34,9 @@
 //! `GET /.well-known/jwks.json` and the discovery document at
 //! `GET /.well-known/openid-configuration` (and
 //! `/.well-known/oauth-authorization-server`): `issuer` is `JWT_ISSUER`, or
-//! `http://{BIND}` when unset (set `JWT_ISSUER` to the demo's URL for
-//! discovery: tokens carry `iss` only when it is set).
+//! `http://{BIND}` when unset — then minted into tokens as `iss` too, so a
+//! resource server discovers the demo at its own URL (bind to a concrete
+//! address, or set `JWT_ISSUER`, when others reach it under another name).
 //!
 //! Browser side (`support/browser.rs`): `GET /` (the page), `POST /auth/session`,
 //! `POST /auth/session/refresh`, `DELETE /auth/session` (cookie sessions with

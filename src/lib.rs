@@ -81,6 +81,9 @@
 //! | `jwks` | [`jwks::RemoteJwks`]: an issuer's keys fetched over HTTP(S) and kept current, discovery |
 //! | `full` | every feature that can be on together |
 
+// docs.rs (nightly, `--cfg docsrs`) shows which feature gates each item.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod auth;
 mod cache;
 mod claims;
@@ -89,6 +92,7 @@ mod config;
 pub mod cookies;
 pub mod csrf;
 pub mod guard;
+pub mod guides;
 mod issue;
 #[cfg(feature = "jwks")]
 pub mod jwks;
@@ -154,3 +158,8 @@ pub mod __fuzz {
         crate::source::extract_token(sources, headers)
     }
 }
+
+/// The README's examples, compiled by `cargo test`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

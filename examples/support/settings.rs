@@ -38,7 +38,18 @@ fn env_secs(name: &str, default: u64) -> Result<Duration, String> {
 impl Settings {
     /// Reads `BIND`, `JWT_*`, `ACCESS_TTL_SECS` and `REFRESH_TTL_SECS`.
     pub fn from_env() -> Result<Settings, String> {
-        settings()
+        settings().map(Settings::with_default_issuer)
+    }
+
+    /// With an asymmetric key and no `JWT_ISSUER`, the demo is an issuer
+    /// others discover at its own URL: it mints (and checks) `iss` =
+    /// `http://{BIND}`, the `issuer` its discovery document names. With HS*
+    /// (nothing to publish) an unset issuer stays unset.
+    pub fn with_default_issuer(mut self) -> Settings {
+        if self.config.issuer_name().is_none() && self.signing.public_jwk().is_some() {
+            self.config = self.config.issuer(format!("http://{}", self.bind));
+        }
+        self
     }
 }
 

@@ -13,18 +13,23 @@ use crate::support::{self, Server};
 const PRIVATE: &[u8] = include_bytes!("../keys/es256_private.pem");
 const PUBLIC: &[u8] = include_bytes!("../keys/es256_public.pem");
 
-/// The demo on a loopback port, its issuer being its own URL.
+/// The demo on a loopback port with `JWT_ISSUER` unset: with an ES256 key
+/// its issuer is its own URL (`Settings::with_default_issuer`, as
+/// `from_env` applies it).
 async fn start_demo() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    let app = demo::app(demo::Settings {
+    let settings = demo::Settings {
         bind: addr,
         signing: SigningKey::from_pem(Algorithm::ES256, PRIVATE).unwrap(),
         verifying: VerifyingKey::from_pem(Algorithm::ES256, PUBLIC).unwrap(),
-        config: JwtConfig::new().issuer(base.clone()).audience("demo-api"),
+        config: JwtConfig::new().audience("demo-api"),
         previous: Vec::new(),
-    });
+    }
+    .with_default_issuer();
+    let base = format!("http://{addr}");
+    assert_eq!(settings.config.issuer_name(), Some(base.as_str()));
+    let app = demo::app(settings);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
