@@ -224,24 +224,16 @@ impl Shared {
             session: claims.sid.as_deref(),
             issued_at_micros: claims.issued_at_micros(),
         };
-        let mut fail_open = false;
+        // A fail-open acceptance is logged only once the request is accepted
+        // (the CSRF check below may still refuse it).
+        let mut fail_open = None;
         match self.store.is_revoked(&token_ref) {
             Ok(false) => {}
             Ok(true) => {
                 tracing::info!(outcome = "rejected", reason = "token revoked", sub = %claims.sub, jti = %claims.jti);
                 return Err(reject(AuthErrorKind::Revoked));
             }
-            Err(error) if self.fail_open => {
-                fail_open = true;
-                tracing::error!(
-                    outcome = "accepted",
-                    reason = "fail-open",
-                    %error,
-                    sub = %claims.sub,
-                    jti = %claims.jti,
-                    "FAIL-OPEN: revocation store unavailable; accepting a token that may be revoked"
-                );
-            }
+            Err(error) if self.fail_open => fail_open = Some(error),
             Err(error) => {
                 tracing::warn!(
                     outcome = "rejected",
@@ -264,11 +256,22 @@ impl Shared {
             }
         }
         // ----- end CSRF -----
-        tracing::debug!(outcome = "accepted", sub = %claims.sub, jti = %claims.jti);
-        if fail_open {
-            crate::metrics::fail_open();
-        } else {
-            crate::metrics::accepted();
+        match fail_open {
+            Some(error) => {
+                tracing::error!(
+                    outcome = "accepted",
+                    reason = "fail-open",
+                    %error,
+                    sub = %claims.sub,
+                    jti = %claims.jti,
+                    "FAIL-OPEN: revocation store unavailable; accepting a token that may be revoked"
+                );
+                crate::metrics::fail_open();
+            }
+            None => {
+                tracing::debug!(outcome = "accepted", sub = %claims.sub, jti = %claims.jti);
+                crate::metrics::accepted();
+            }
         }
         Ok(Some(claims))
     }
