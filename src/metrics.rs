@@ -101,11 +101,12 @@ pub const REDIS_VIEW_CURRENT: &str = "tower_jwt_auth_redis_view_current";
 /// in PromQL: it keeps growing while Redis is silent, which a gauge the
 /// silent task would have to update could not show.
 pub const REDIS_VIEW_LAST_HEARD_SECONDS: &str = "tower_jwt_auth_redis_view_last_heard_seconds";
-/// Counter: full loads of the Redis store's view (the first, then one per
-/// resubscription).
+/// Counter: loads of the Redis store's view from its sets: the first, then
+/// one per resynchronization that found a shard's change feed no longer
+/// reaching back to the last change seen (trimmed, or lost with Redis).
 pub const REDIS_VIEW_RELOADS_TOTAL: &str = "tower_jwt_auth_redis_view_reloads_total";
-/// Counter: resubscriptions after a lost connection (the reloads after the
-/// first), each writing back what this instance enforces.
+/// Counter: resynchronizations after a lost connection that caught up from
+/// the change feed alone, without reloading anything.
 pub const REDIS_VIEW_RESUMES_TOTAL: &str = "tower_jwt_auth_redis_view_resumes_total";
 /// Counter: revocation events from Redis applied to the local view.
 pub const REDIS_VIEW_EVENTS_TOTAL: &str = "tower_jwt_auth_redis_view_events_total";
@@ -148,11 +149,11 @@ pub fn describe() {
     );
     describe_counter!(
         REDIS_VIEW_RELOADS_TOTAL,
-        "Full loads of the Redis revocation view."
+        "Loads of the Redis revocation view from its sets (the first, then after a gap in the change feed)."
     );
     describe_counter!(
         REDIS_VIEW_RESUMES_TOTAL,
-        "Redis resubscriptions after a lost connection."
+        "Reconnections that caught the Redis revocation view up from the change feed, without a reload."
     );
     describe_counter!(
         REDIS_VIEW_EVENTS_TOTAL,
@@ -337,16 +338,16 @@ pub(crate) fn redis_view_heard(at: std::time::Instant) {
     let _ = at;
 }
 
-/// A full load of the Redis view; `resumed` after a lost connection.
+/// The Redis view was (re)loaded from its sets, or, `resumed`, caught up
+/// from the change feed alone.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 #[inline]
 pub(crate) fn redis_view_reloaded(resumed: bool) {
     #[cfg(feature = "metrics")]
-    {
+    if resumed {
+        ::metrics::counter!(REDIS_VIEW_RESUMES_TOTAL).increment(1);
+    } else {
         ::metrics::counter!(REDIS_VIEW_RELOADS_TOTAL).increment(1);
-        if resumed {
-            ::metrics::counter!(REDIS_VIEW_RESUMES_TOTAL).increment(1);
-        }
     }
     #[cfg(not(feature = "metrics"))]
     let _ = resumed;

@@ -26,18 +26,6 @@ pub struct MemoryStore {
     leeway: Arc<AtomicU64>,
 }
 
-/// A copy of a [`MemoryStore`]'s revocations, each with its expiry.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
-#[derive(Debug, Default)]
-pub(crate) struct Revocations {
-    /// (`jti`, expires_at)
-    pub(crate) jtis: Vec<(String, u64)>,
-    /// (family, expires_at)
-    pub(crate) families: Vec<(String, u64)>,
-    /// (subject, cutoff in µs, expires_at)
-    pub(crate) cutoffs: Vec<(String, u64, u64)>,
-}
-
 #[derive(Debug, Default)]
 struct State {
     denied_jti: HashMap<String, u64>,
@@ -106,30 +94,6 @@ impl MemoryStore {
     /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Every revocation held now (not the live families), for a store that
-    /// keeps this one as its local view and must write it back somewhere.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn revocations(&self) -> Revocations {
-        let state = self.read();
-        Revocations {
-            jtis: state
-                .denied_jti
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
-            families: state
-                .revoked_families
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
-            cutoffs: state
-                .cutoffs
-                .iter()
-                .map(|(k, (cutoff, expires_at))| (k.clone(), *cutoff, *expires_at))
-                .collect(),
-        }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {

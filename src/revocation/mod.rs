@@ -19,8 +19,8 @@ mod redis;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{
-    DEFAULT_COMMAND_TIMEOUT, DEFAULT_MAX_STALENESS, DEFAULT_PREFIX, RedisStore, RedisStoreBuilder,
-    ViewStatus,
+    DEFAULT_COMMAND_TIMEOUT, DEFAULT_HISTORY, DEFAULT_MAX_STALENESS, DEFAULT_PREFIX, RedisStore,
+    RedisStoreBuilder, ViewStatus,
 };
 
 /// The most sessions [`RevocationStore::sessions`] answers with in one call:

@@ -7,8 +7,12 @@ mod suite;
 #[allow(dead_code)]
 #[path = "../../examples/demo.rs"]
 mod demo;
+#[path = "../support/redis_layout.rs"]
+mod redis_layout;
 #[path = "../support/redis_server.rs"]
 mod redis_server;
+#[path = "../support/tcp_proxy.rs"]
+mod tcp_proxy;
 #[cfg(feature = "redis-tls")]
 #[path = "../support/test_ca.rs"]
 mod test_ca;
@@ -17,8 +21,10 @@ mod test_ca;
 mod cluster;
 mod credentials;
 mod instances;
+mod migration;
 mod outage;
 mod pool;
+mod resume;
 mod sessions;
 mod staleness;
 #[cfg(feature = "redis-tls")]
@@ -75,27 +81,50 @@ async fn every_key_expires_when_the_token_it_concerns_could_no_longer_be_valid()
 
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    for (key, want) in [
-        (format!("{prefix}:j:{{j1}}"), expires_at + 1),
-        (format!("{prefix}:c:{{s1}}"), expires_at + 11),
-        (format!("{prefix}:f:{{f1}}"), expires_at + 21),
-        (format!("{prefix}:r:{{f2}}"), expires_at + 31),
+    // Each revocation sits in its shard's set, scored by its expiry, and
+    // the set lives at least as long.
+    for (id, set, want) in [
+        ("j1", "j", expires_at),
+        ("s1", "c", expires_at + 10),
+        ("f2", "r", expires_at + 30),
     ] {
+        let key = redis_layout::shard_key(&prefix, id, set);
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(&key)
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(score, Some(want as f64), "{key} {id}");
         let expiry: i64 = redis::cmd("EXPIRETIME")
             .arg(&key)
             .query_async(&mut conn)
             .await
             .unwrap();
-        assert_eq!(expiry, want as i64, "{key}");
+        assert!(expiry > want as i64, "{key} expires at {expiry}");
     }
-    // Entries already expired are not written at all.
-    store.revoke_token("gone", 1).await.unwrap();
-    let exists: i64 = redis::cmd("EXISTS")
-        .arg(format!("{prefix}:j:{{gone}}"))
+    let cutoff: Option<String> = redis::cmd("HGET")
+        .arg(redis_layout::shard_key(&prefix, "s1", "cm"))
+        .arg("s1")
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(exists, 0);
+    assert_eq!(cutoff.as_deref(), Some("42"));
+    let family_expiry: i64 = redis::cmd("EXPIRETIME")
+        .arg(redis_layout::family_key(&prefix, "f1"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(family_expiry, expires_at as i64 + 21);
+    // Entries already expired are not written at all.
+    store.revoke_token("gone", 1).await.unwrap();
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg(redis_layout::shard_key(&prefix, "gone", "j"))
+        .arg("gone")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(score, None);
 }
 
 #[tokio::test]

@@ -256,10 +256,15 @@ async fn a_redis_that_restarts_empty_gets_back_what_running_instances_enforce() 
 
     server.restart(); // no persistence: Redis comes back empty
     let mut status = running.watch();
-    tokio::time::timeout(HANG_GUARD, status.wait_for(|s| s.reloads >= 2 && s.current))
-        .await
-        .expect("the running instance resynchronized")
-        .unwrap();
+    // Its feed is gone with the data: it reloads, trusts its view at once,
+    // and writes back what Redis lacks in the background.
+    tokio::time::timeout(
+        HANG_GUARD,
+        status.wait_for(|s| s.reloads >= 2 && s.current && s.write_backs >= 1),
+    )
+    .await
+    .expect("the running instance resynchronized and wrote back")
+    .unwrap();
     assert_eq!(
         send(&app_running, me(&alice)).await.status(),
         StatusCode::UNAUTHORIZED

@@ -178,8 +178,14 @@ async fn a_session_and_its_place_in_the_subjects_list_expire_with_it() {
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     for (key, want) in [
-        (format!("{prefix}:f:{{f1}}"), expires_at + 1),
-        (format!("{prefix}:f:{{f2}}"), expires_at + 51),
+        (
+            super::redis_layout::family_key(&prefix, "f1"),
+            expires_at + 1,
+        ),
+        (
+            super::redis_layout::family_key(&prefix, "f2"),
+            expires_at + 51,
+        ),
         // The list lives as long as its longest-lived session.
         (format!("{prefix}:s:{{s1}}"), expires_at + 51),
     ] {

@@ -58,7 +58,7 @@ async fn tls_with_an_acl_user_reaches_one_redis_and_keeps_the_configured_databas
     assert!(!format!("{a:?}").contains(PASSWORD));
 
     // The key is in database 3, where the URL said, and not in 0.
-    let key = format!("{prefix}:j:{{{jti}}}");
+    let key = super::redis_layout::shard_key(&prefix, &jti, "j");
     for (db, want) in [(3, 1), (0, 0)] {
         let client = redis::Client::build_with_tls(
             server.url_with("alice", PASSWORD, db),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use deadpool::managed;
-use deadpool_redis::redis::{self, FromRedisValue, RedisResult, ScriptInvocation};
+use deadpool_redis::redis::{self, FromRedisValue, ScriptInvocation};
 
 use super::StoreError;
 use super::endpoint::Endpoint;
@@ -110,6 +110,88 @@ impl Backend {
     }
 }
 
+/// One multiplexed connection for bulk work (loading, resuming, writing
+/// back, migrating): many scripts in flight over it at once, pipelined,
+/// instead of one pooled connection each. The pool keeps the few it needs
+/// for the request path, so a Redis restart costs that path at most one
+/// failed command, as before.
+#[derive(Clone)]
+pub(super) enum Bulk {
+    Pool(deadpool_redis::Pool),
+    Single(redis::aio::MultiplexedConnection),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Backend {
+    /// A connection for bulk work, within `timeout`.
+    pub(super) async fn bulk(&self, timeout: Duration) -> Result<Bulk, StoreError> {
+        match self {
+            Backend::Given(pool) => Ok(Bulk::Pool(pool.clone())),
+            Backend::Single(pool) => connect(&pool.manager().client, timeout)
+                .await
+                .map(Bulk::Single),
+            #[cfg(feature = "redis-cluster")]
+            Backend::Cluster(pool) => {
+                within(timeout, async {
+                    pool.manager()
+                        .client
+                        .get_async_connection()
+                        .await
+                        .map(Bulk::Cluster)
+                        .map_err(command_error)
+                })
+                .await
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// Drops the idle pooled connections: after the subscription was lost
+    /// and found again, those made before may be broken (a Redis restart),
+    /// and the request path should not be the one to find out.
+    pub(super) fn drop_idle(&self) {
+        match self {
+            Backend::Given(_) => {}
+            Backend::Single(pool) => drop(pool.retain(|_, _| false)),
+            #[cfg(feature = "redis-cluster")]
+            Backend::Cluster(pool) => drop(pool.retain(|_, _| false)),
+        }
+    }
+}
+
+impl Bulk {
+    /// Runs a script, within `timeout`.
+    pub(super) async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+        timeout: Duration,
+    ) -> Result<T, StoreError> {
+        let run = async {
+            match self {
+                Bulk::Pool(pool) => {
+                    let mut conn = pool.get().await.map_err(pool_error)?;
+                    invocation
+                        .invoke_async(&mut conn)
+                        .await
+                        .map_err(command_error)
+                }
+                Bulk::Single(conn) => invocation
+                    .invoke_async(&mut conn.clone())
+                    .await
+                    .map_err(command_error),
+                #[cfg(feature = "redis-cluster")]
+                Bulk::Cluster(conn) => invocation
+                    .invoke_async(&mut conn.clone())
+                    .await
+                    .map_err(command_error),
+            }
+        };
+        within(timeout, run).await
+    }
+}
+
 fn pool_config(timeout: Duration) -> deadpool::managed::PoolConfig {
     let mut config = deadpool::managed::PoolConfig::default();
     config.timeouts.wait = Some(timeout);
@@ -152,42 +234,6 @@ pub(super) fn command_error(e: redis::RedisError) -> StoreError {
 
 fn pool_error(e: managed::PoolError<redis::RedisError>) -> StoreError {
     StoreError::new(format!("no redis connection: {e}"))
-}
-
-/// Every key matching `pattern` with its value and its expiry (seconds since
-/// the epoch), read with `SCAN` from one node.
-pub(super) async fn scan_node(
-    conn: &mut redis::aio::MultiplexedConnection,
-    pattern: &str,
-) -> RedisResult<Vec<(String, Option<String>, i64)>> {
-    let mut found = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await?;
-        if !keys.is_empty() {
-            let mut pipe = redis::pipe();
-            for key in &keys {
-                pipe.cmd("GET").arg(key).cmd("EXPIRETIME").arg(key);
-            }
-            let values: Vec<(Option<String>, i64)> = pipe.query_async(conn).await?;
-            found.extend(
-                keys.into_iter()
-                    .zip(values)
-                    .map(|(key, (value, expiry))| (key, value, expiry)),
-            );
-        }
-        if next == 0 {
-            return Ok(found);
-        }
-        cursor = next;
-    }
 }
 
 /// The `(host, port)` of every master that serves slots, from

@@ -5,10 +5,9 @@ mod backend;
 mod endpoint;
 mod freshness;
 mod keys;
+mod migrate;
 mod pool;
 mod sync;
-// Not used by the store yet: it replaces the `MemoryStore` view in a follow-up.
-#[allow(dead_code)]
 mod view;
 
 use std::fmt;
@@ -22,10 +21,11 @@ use tokio::sync::watch;
 use self::backend::Backend;
 use self::endpoint::{Endpoint, RedisUrl, TlsRoots};
 use self::freshness::Freshness;
-use self::keys::{Event, Kind, Names};
+use self::keys::{Event, Names, ShardKeys};
+use self::view::View;
 use super::{
-    MAX_LISTED_SESSIONS, MemoryStore, NewSession, RevocationStore, Rotation, RotationRequest,
-    SessionRecord, StoreError, StoreFuture, TokenRef,
+    MAX_LISTED_SESSIONS, NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord,
+    StoreError, StoreFuture, TokenRef,
 };
 use futures_util::StreamExt;
 
@@ -38,27 +38,44 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 /// Default bound on how long the local view may go without hearing from
 /// Redis before the store stops vouching for it: 2 s.
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
+/// The longest history kept: a year.
+const MAX_HISTORY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Default age of the change feed's history: 10 minutes. An instance cut
+/// off from Redis for less than this resumes from the feed; after longer,
+/// it reloads.
+pub const DEFAULT_HISTORY: Duration = Duration::from_secs(600);
 
 /// Revocations in Redis, for several instances of one service.
 ///
-/// * **Access path without Redis.** Each instance keeps a local view of the
-///   denied `jti`s, revoked families and subject cutoffs: loaded with `SCAN`
-///   at start, kept current from a pub/sub channel, reloaded after every
-///   reconnect. [`is_revoked`](RevocationStore::is_revoked) reads only that
-///   view (a hash lookup and an atomic load).
+/// * **Access path without Redis.** Each instance keeps a compact local view
+///   of the denied `jti`s, revoked families and subject cutoffs (about 60
+///   bytes per revocation; live sessions cost it nothing): loaded at start
+///   from per-shard sorted sets scored by expiry, in a few round trips, then
+///   kept current from a pub/sub channel.
+///   [`is_revoked`](RevocationStore::is_revoked) reads only that view (a
+///   hash lookup and an atomic load).
+/// * **A change feed that survives disconnects.** Every revocation is also
+///   appended to its shard's Redis stream, in the same script: after a lost
+///   connection, a network blip or a Redis restart (with persistence) an
+///   instance reads each stream from the last change it saw instead of
+///   reloading; it reloads a shard only when its stream no longer reaches
+///   back that far ([`RedisStoreBuilder::history`]).
 /// * **Writes are durable before they return.** Each write is one Lua script
-///   that sets the key (with a TTL: nothing outlives the token it concerns)
-///   and publishes the change in the same atomic step; the writing instance
-///   applies it to its own view at once, the others within the pub/sub hop.
+///   that merges the entry into its shard (with an expiry: nothing outlives
+///   the token it concerns), appends it to the stream and publishes it in
+///   the same atomic step; the writing instance applies it to its own view
+///   at once, the others within the pub/sub hop.
 /// * **Rotation is atomic in Redis**: one script compares and swaps the
 ///   family's current `jti`, so of any number of instances exactly one
-///   concurrent refresh wins. Keys are hash-tagged on their id, so each
-///   script touches one Redis Cluster slot.
+///   concurrent refresh wins. A shard's keys share one hash tag, so each
+///   script touches one Redis Cluster slot. The layout is described in
+///   [the Redis guide](crate::guides::redis); data written by the previous
+///   release is migrated once, at the first start.
 /// * **Fails closed.** Every Redis operation is bounded by a timeout
 ///   ([`DEFAULT_COMMAND_TIMEOUT`]); if the view goes without hearing from
 ///   Redis for longer than [`DEFAULT_MAX_STALENESS`] (its subscription connection is
 ///   pinged several times within that bound), `is_revoked` answers [`StoreError`] — 503 — until the
-///   subscription is back and the view reloaded, which happens by itself.
+///   subscription is back and the view caught up, which happens by itself.
 ///   `is_revoked` judges that itself, from the moment the view last heard
 ///   from Redis, so a background task that cannot run cannot vouch for a
 ///   silent view. On a cluster, a master that serves slots and is flagged
@@ -102,7 +119,9 @@ impl Drop for Inner {
 struct Shared {
     backend: Backend,
     names: Names,
-    view: MemoryStore,
+    view: View,
+    /// How long the change feed keeps its history, in milliseconds.
+    history_ms: u64,
     /// When the view was last known current: what `is_revoked` judges by.
     freshness: Freshness,
     /// What the background task last reported (logs, [`ViewStatus`]); the
@@ -126,6 +145,12 @@ struct Scripts {
     unlist_sessions: redis::Script,
     session_record: redis::Script,
     end_session: redis::Script,
+    write_back: redis::Script,
+    load_shard: redis::Script,
+    resume: redis::Script,
+    migrate_family: redis::Script,
+    get: redis::Script,
+    set: redis::Script,
 }
 
 /// The local view's state, as [`RedisStore::watch`] reports it.
@@ -137,10 +162,18 @@ pub struct ViewStatus {
     /// the bound itself, so it fails closed on time even when the task that
     /// would report it cannot run.
     pub current: bool,
-    /// Changes from other instances (and this one) applied so far.
+    /// Changes from other instances (and this one) applied so far, from
+    /// the channel or, after a reconnect, from the change feed.
     pub events_applied: u64,
-    /// Full reloads done (the first load, then one per reconnect).
+    /// Loads from Redis' sets: the first, then one per reconnect that found
+    /// a shard's change feed no longer reaching back to the last change seen.
     pub reloads: u64,
+    /// Reconnects that caught up from the change feed alone, reloading nothing.
+    pub resumes: u64,
+    /// Write-backs finished: after a reload that followed a reconnect, what
+    /// this instance enforces in the reloaded shards is written back to
+    /// Redis (which may have lost it), in the background.
+    pub write_backs: u64,
 }
 
 impl fmt::Debug for RedisStore {
@@ -167,8 +200,10 @@ pub struct RedisStoreBuilder {
     prefix: String,
     command_timeout: Duration,
     max_staleness: Duration,
+    history: Duration,
     fail_open: bool,
-    view: MemoryStore,
+    clock: std::sync::Arc<dyn Clock>,
+    leeway: u64,
 }
 
 impl RedisStore {
@@ -189,8 +224,10 @@ impl RedisStore {
             prefix: DEFAULT_PREFIX.to_owned(),
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             max_staleness: DEFAULT_MAX_STALENESS,
+            history: DEFAULT_HISTORY,
             fail_open: false,
-            view: MemoryStore::new(),
+            clock: Arc::new(SystemClock),
+            leeway: 0,
         }
     }
 
@@ -227,6 +264,18 @@ impl RedisStore {
     /// The view's state now.
     pub fn status(&self) -> ViewStatus {
         *self.inner.shared.status.borrow()
+    }
+
+    /// Revocations the local view holds (expired ones not yet pruned
+    /// included).
+    pub fn view_len(&self) -> usize {
+        self.inner.shared.view.len()
+    }
+
+    /// Heap bytes the local view holds, capacity included: what the
+    /// revocations cost this process.
+    pub fn view_heap_bytes(&self) -> usize {
+        self.inner.shared.view.heap_bytes()
     }
 }
 
@@ -288,14 +337,23 @@ impl RedisStoreBuilder {
     /// with a larger leeway than the one that revoked never accepts the
     /// token again. Set it where the processes sharing Redis use different
     /// leeways.
-    pub fn max_leeway(self, leeway: Duration) -> Self {
-        self.view.note_leeway(leeway.as_secs());
+    pub fn max_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = self.leeway.max(leeway.as_secs());
+        self
+    }
+
+    /// How long each shard's change feed keeps its history (default
+    /// [`DEFAULT_HISTORY`]). An instance cut off from Redis for less than
+    /// this catches up from the feed; after longer it reloads. Redis holds
+    /// about 100 bytes per revocation of that window. At most a year.
+    pub fn history(mut self, history: Duration) -> Self {
+        self.history = history;
         self
     }
 
     /// The clock the local view prunes expired entries by (tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.view = MemoryStore::with_clock(clock);
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -317,10 +375,15 @@ impl RedisStoreBuilder {
             None if self.cluster => Backend::cluster(&endpoints, self.command_timeout)?,
             None => Backend::single(first, self.command_timeout)?,
         };
+        let view = View::new(self.clock);
+        view.note_leeway(self.leeway);
         let shared = Arc::new(Shared {
             backend,
             names: Names::new(&self.prefix),
-            view: self.view,
+            view,
+            // Bounded so the script's `now - history` stays a plain integer.
+            history_ms: u64::try_from(self.history.min(MAX_HISTORY).as_millis())
+                .unwrap_or(u64::MAX),
             freshness: Freshness::new(self.max_staleness),
             stale: AtomicBool::new(true),
             fail_open: self.fail_open,
@@ -338,6 +401,12 @@ impl RedisStoreBuilder {
                 unlist_sessions: keys::unlist_sessions_script(),
                 session_record: keys::session_record_script(),
                 end_session: keys::end_session_script(),
+                write_back: keys::write_back_script(),
+                load_shard: keys::load_shard_script(),
+                resume: keys::resume_script(),
+                migrate_family: keys::migrate_family_script(),
+                get: keys::get_script(),
+                set: keys::set_script(),
             },
         });
         let first_sync = sync::Subscriber::new(shared.clone(), endpoints, self.cluster)?
@@ -353,23 +422,33 @@ impl RedisStoreBuilder {
 impl Shared {
     /// Applies one change to the view. Every change is a max-merge, so
     /// applying it twice, or out of order, is harmless.
-    async fn apply(&self, event: Event<'_>) {
-        // The memory store's writes complete synchronously.
-        let _ = match event {
-            Event::Jti { jti, expires_at } => self.view.revoke_token(jti, expires_at).await,
+    fn apply(&self, event: Event<'_>) {
+        match event {
+            Event::Jti { jti, expires_at } => self.view.deny_jti(jti, expires_at),
             Event::Cutoff {
                 subject,
                 cutoff_micros,
                 expires_at,
-            } => {
-                self.view
-                    .revoke_subject(subject, cutoff_micros, expires_at)
-                    .await
-            }
+            } => self.view.cut_off(subject, cutoff_micros, expires_at),
             Event::RevokedFamily { family, expires_at } => {
-                self.view.revoke_family(family, expires_at).await
+                self.view.revoke_family(family, expires_at);
             }
-        };
+        }
+    }
+
+    /// A revocation script's invocation on `shard`, with the arguments
+    /// every one of them takes first: the stream, the channel, the shard
+    /// and the feed's history.
+    fn revocation<'s>(
+        &'s self,
+        script: &'s redis::Script,
+        shard: &'s ShardKeys,
+    ) -> redis::ScriptInvocation<'s> {
+        let mut call = script.key(&shard.stream);
+        call.arg(self.names.channel())
+            .arg(shard.index)
+            .arg(self.history_ms);
+        call
     }
 
     fn mark_stale(&self, reason: &str) {
@@ -401,45 +480,43 @@ impl Shared {
 }
 
 impl Shared {
-    /// Denies `jti` in Redis and publishes it; returns the expiry kept.
+    /// Denies `jti` in Redis and feeds it; returns the expiry kept.
     async fn write_jti(&self, jti: &str, expires_at: u64) -> Result<u64, StoreError> {
+        let shard = self.names.shard(jti);
         let kept = self
             .backend
             .invoke(
-                self.scripts
-                    .deny
-                    .key(self.names.key(Kind::Jti, jti))
-                    .arg(expires_at)
-                    .arg(self.names.channel())
-                    .arg(format!("j {expires_at} {jti}")),
+                self.revocation(&self.scripts.deny, shard)
+                    .key(&shard.jtis)
+                    .arg(jti)
+                    .arg(expires_at),
                 self.command_timeout,
             )
             .await?;
         self.apply(Event::Jti {
             jti,
             expires_at: kept,
-        })
-        .await;
+        });
         Ok(kept)
     }
 
-    /// Raises `subject`'s cutoff in Redis and publishes it.
+    /// Raises `subject`'s cutoff in Redis and feeds it.
     async fn write_cutoff(
         &self,
         subject: &str,
         cutoff_micros: u64,
         expires_at: u64,
     ) -> Result<(), StoreError> {
+        let shard = self.names.shard(subject);
         let kept = self
             .backend
             .invoke(
-                self.scripts
-                    .cutoff
-                    .key(self.names.key(Kind::Cutoff, subject))
+                self.revocation(&self.scripts.cutoff, shard)
+                    .key(&shard.cutoffs)
+                    .key(&shard.cutoff_values)
+                    .arg(subject)
                     .arg(cutoff_micros)
-                    .arg(expires_at)
-                    .arg(self.names.channel())
-                    .arg(format!("c {cutoff_micros} {expires_at} {subject}")),
+                    .arg(expires_at),
                 self.command_timeout,
             )
             .await?;
@@ -447,61 +524,29 @@ impl Shared {
             subject,
             cutoff_micros,
             expires_at: kept,
-        })
-        .await;
+        });
         Ok(())
     }
 
-    /// Revokes `family` in Redis (dropping its current `jti`) and publishes it.
+    /// Revokes `family` in Redis (dropping the family itself) and feeds it.
     async fn write_revoked_family(&self, family: &str, expires_at: u64) -> Result<(), StoreError> {
+        let shard = self.names.shard(family);
         let kept = self
             .backend
             .invoke(
-                self.scripts
-                    .revoke_family
-                    .key(self.names.key(Kind::Family, family))
-                    .key(self.names.key(Kind::RevokedFamily, family))
-                    .arg(expires_at)
-                    .arg(self.names.channel())
-                    .arg(family),
+                self.revocation(&self.scripts.revoke_family, shard)
+                    .key(&shard.families)
+                    .key(shard.family(family))
+                    .arg(family)
+                    .arg(expires_at),
                 self.command_timeout,
             )
             .await?;
         self.apply(Event::RevokedFamily {
             family,
             expires_at: kept,
-        })
-        .await;
+        });
         Ok(())
-    }
-
-    /// Writes every revocation of the view back to Redis (after a reload,
-    /// the view holds what Redis had plus what this instance knew). A Redis
-    /// that restarted empty thus learns again everything a running instance
-    /// still enforces, and instances that start later enforce it too.
-    /// Each write is a max-merge, so rewriting what Redis kept is harmless.
-    async fn write_back(&self) -> Result<usize, StoreError> {
-        let now = SystemClock.now_secs();
-        let held = self.view.revocations();
-        let mut writes: Vec<StoreFuture<'_, ()>> = Vec::new();
-        for (jti, expires_at) in held.jtis.iter().filter(|e| e.1 >= now) {
-            writes.push(Box::pin(async move {
-                self.write_jti(jti, *expires_at).await.map(drop)
-            }));
-        }
-        for (family, expires_at) in held.families.iter().filter(|e| e.1 >= now) {
-            writes.push(Box::pin(self.write_revoked_family(family, *expires_at)));
-        }
-        for (subject, cutoff, expires_at) in held.cutoffs.iter().filter(|e| e.2 >= now) {
-            writes.push(Box::pin(self.write_cutoff(subject, *cutoff, *expires_at)));
-        }
-        let count = writes.len();
-        let mut pending =
-            futures_util::stream::iter(writes).buffer_unordered(WRITE_BACK_CONCURRENCY);
-        while let Some(result) = pending.next().await {
-            result?;
-        }
-        Ok(count)
     }
 }
 
@@ -527,20 +572,21 @@ impl Shared {
             )
             .await?;
         let reads = listed.into_iter().map(|family| async move {
+            let shard = self.names.shard(&family);
             let fields: Option<Vec<Option<String>>> = self
                 .backend
                 .invoke(
                     self.scripts
                         .session_record
-                        .key(self.names.key(Kind::Family, &family))
-                        .key(self.names.key(Kind::RevokedFamily, &family)),
+                        .key(&shard.families)
+                        .key(shard.family(&family))
+                        .arg(&family),
                     self.command_timeout,
                 )
                 .await?;
             Ok::<_, StoreError>((family, fields))
         });
-        let mut pending =
-            futures_util::stream::iter(reads).buffer_unordered(WRITE_BACK_CONCURRENCY);
+        let mut pending = futures_util::stream::iter(reads).buffer_unordered(SESSION_READS);
         let mut live = Vec::new();
         let mut gone = Vec::new();
         while let Some(read) = pending.next().await {
@@ -582,17 +628,16 @@ impl Shared {
         if subject.is_empty() {
             return Ok(false);
         }
+        let shard = self.names.shard(family);
         let kept: i64 = self
             .backend
             .invoke(
-                self.scripts
-                    .end_session
-                    .key(self.names.key(Kind::Family, family))
-                    .key(self.names.key(Kind::RevokedFamily, family))
-                    .arg(subject)
+                self.revocation(&self.scripts.end_session, shard)
+                    .key(&shard.families)
+                    .key(shard.family(family))
+                    .arg(family)
                     .arg(revoke_until)
-                    .arg(self.names.channel())
-                    .arg(family),
+                    .arg(subject),
                 self.command_timeout,
             )
             .await?;
@@ -602,8 +647,7 @@ impl Shared {
         self.apply(Event::RevokedFamily {
             family,
             expires_at: kept,
-        })
-        .await;
+        });
         let unlisted = self
             .backend
             .invoke::<i64>(
@@ -636,8 +680,8 @@ fn session_record(family: &str, subject: &str, fields: &[Option<String>]) -> Opt
     })
 }
 
-/// Writes in flight at once while writing the view back.
-const WRITE_BACK_CONCURRENCY: usize = 32;
+/// Family records read at once while listing a subject's sessions.
+const SESSION_READS: usize = 32;
 
 impl RevocationStore for RedisStore {
     fn is_revoked(&self, token: &TokenRef<'_>) -> Result<bool, StoreError> {
@@ -649,7 +693,7 @@ impl RevocationStore for RedisStore {
                 "the redis revocation view is stale (redis not heard from within max_staleness)",
             ));
         }
-        shared.view.is_revoked(token)
+        Ok(shared.view.is_revoked(token))
     }
 
     fn revoke_token<'a>(&'a self, jti: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
@@ -698,7 +742,7 @@ impl RevocationStore for RedisStore {
                     shared
                         .scripts
                         .start_session
-                        .key(shared.names.key(Kind::Family, session.family))
+                        .key(shared.names.family(session.family))
                         .arg(session.jti)
                         .arg(session.subject)
                         .arg(session.created_at)
@@ -714,21 +758,20 @@ impl RevocationStore for RedisStore {
         Box::pin(async move {
             let shared = &self.inner.shared;
             let family = rotation.family;
+            let shard = shared.names.shard(family);
             let outcome: u8 = shared
                 .backend
                 .invoke(
                     shared
-                        .scripts
-                        .rotate
-                        .key(shared.names.key(Kind::Family, family))
-                        .key(shared.names.key(Kind::RevokedFamily, family))
+                        .revocation(&shared.scripts.rotate, shard)
+                        .key(&shard.families)
+                        .key(shard.family(family))
+                        .arg(family)
                         .arg(rotation.presented)
                         .arg(rotation.next)
                         .arg(rotation.now)
                         .arg(rotation.reuse_grace_secs)
-                        .arg(rotation.revoke_until)
-                        .arg(shared.names.channel())
-                        .arg(family),
+                        .arg(rotation.revoke_until),
                     shared.command_timeout,
                 )
                 .await?;
@@ -738,12 +781,10 @@ impl RevocationStore for RedisStore {
                 2 => {
                     // The published event carries the exact expiry; this
                     // makes the revocation visible here before it arrives.
-                    shared
-                        .apply(Event::RevokedFamily {
-                            family,
-                            expires_at: rotation.revoke_until,
-                        })
-                        .await;
+                    shared.apply(Event::RevokedFamily {
+                        family,
+                        expires_at: rotation.revoke_until,
+                    });
                     Rotation::Reused
                 }
                 _ => Rotation::Unknown,

@@ -1,7 +1,14 @@
 //! The background task that keeps a [`RedisStore`](super::RedisStore)'s local
-//! view current: subscribe, then load everything, then apply each published
-//! change; ping the subscription's connection to prove it alive;
-//! on any loss, mark the view stale once the bound passes and start over.
+//! view current.
+//!
+//! Subscribe, then load each shard's revocations together with its stream
+//! position, then apply each published change (which carries its stream id);
+//! ping the subscription's connection to prove it alive. On any loss:
+//! subscribe again and *resume*, reading each shard's stream from the last
+//! id seen. Only a shard whose stream no longer holds everything since then
+//! (trimmed past it, or lost with a Redis that restarted empty) is reloaded,
+//! and only then is what this instance enforces in that shard written back,
+//! in batches, after the view is trusted again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,13 +17,20 @@ use deadpool_redis::redis;
 use futures_util::StreamExt;
 use tokio::time::MissedTickBehavior;
 
-use super::backend::{self, within};
+use super::backend::{self, Bulk, within};
 use super::endpoint::Endpoint;
-use super::keys::{Event, Kind};
-use super::{Shared, StoreError};
+use super::keys::{self, Event, SHARDS, ShardKeys, StreamId};
+use super::{Shared, StoreError, StoreFuture};
 
-/// Longest pause between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest pause between reconnection attempts: a Redis back from a restart
+/// is noticed within it.
+const MAX_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Stream entries read per round trip when resuming.
+const RESUME_PAGE: usize = 5000;
+
+/// Shard reads in flight at once while loading or resuming.
+const SHARD_CONCURRENCY: usize = 16;
 
 pub(super) struct Subscriber {
     shared: Arc<Shared>,
@@ -28,6 +42,8 @@ pub(super) struct Subscriber {
     cluster: bool,
     /// Which client the next subscription uses (cluster: rotate on failure).
     next_client: usize,
+    /// The last stream id applied, per shard; `None` before the first load.
+    positions: Option<Vec<StreamId>>,
 }
 
 /// A subscribed, loaded view, ready to follow the channel.
@@ -35,6 +51,14 @@ pub(super) struct Synced {
     subscriber: Subscriber,
     sink: redis::aio::PubSubSink,
     stream: redis::aio::PubSubStream,
+}
+
+/// How a shard was brought up to date.
+enum Caught {
+    /// From its stream: nothing was reloaded.
+    Resumed(StreamId),
+    /// From its sets: its stream no longer held everything since.
+    Reloaded(StreamId),
 }
 
 impl Subscriber {
@@ -56,6 +80,7 @@ impl Subscriber {
             clients,
             cluster,
             next_client: 0,
+            positions: None,
         })
     }
 
@@ -64,8 +89,8 @@ impl Subscriber {
         self.sync().await.map_err(|(_, e)| e)
     }
 
-    /// Subscribes, then loads every key, then marks the view current.
-    /// Subscribing first means nothing published during the load is missed.
+    /// Subscribes, then brings every shard up to date, then marks the view
+    /// current. Subscribing first means nothing published meanwhile is missed.
     async fn sync(mut self) -> Result<Synced, (Self, StoreError)> {
         let timeout = self.shared.command_timeout;
         let client = &self.clients[self.next_client % self.clients.len()];
@@ -88,22 +113,34 @@ impl Subscriber {
                 return Err((self, e));
             }
         };
-        if let Err(e) = self.load().await {
-            return Err((self, e));
+        let bound = self.shared.command_timeout * 20;
+        // Boxed as `Send` here, where its lifetimes are concrete.
+        let catch_up: StoreFuture<'_, Vec<usize>> = Box::pin(self.catch_up());
+        let caught = within(bound, catch_up).await;
+        let reloaded = match caught {
+            Ok(reloaded) => reloaded,
+            Err(e) => return Err((self, e)),
+        };
+        let first = self.shared.status.borrow().reloads == 0;
+        if !first {
+            self.shared.backend.drop_idle();
         }
-        // After a reconnect Redis may have restarted empty: give it back
-        // what this instance still enforces.
-        let reconnect = self.shared.status.borrow().reloads > 0;
-        if reconnect {
-            match self.shared.write_back().await {
-                Ok(entries) => tracing::info!(entries, "revocations written back to redis"),
-                Err(e) => return Err((self, e)),
-            }
+        if first || !reloaded.is_empty() {
+            self.shared.status.send_modify(|s| s.reloads += 1);
+            crate::metrics::redis_view_reloaded(false);
+        } else {
+            self.shared.status.send_modify(|s| s.resumes += 1);
+            crate::metrics::redis_view_reloaded(true);
         }
-        self.shared.status.send_modify(|s| s.reloads += 1);
-        crate::metrics::redis_view_reloaded(reconnect);
+        self.shared.view.shrink_to_fit();
         self.shared.freshness.heard_at(Instant::now());
         self.shared.mark_current();
+        // The view is complete (what Redis holds, plus what it held): it is
+        // trusted now. Redis may lack some of it (it restarted empty, or
+        // lost its last writes): give those back, off the access path.
+        if !first && !reloaded.is_empty() {
+            tokio::spawn(write_back(self.shared.clone(), reloaded));
+        }
         let (sink, stream) = pubsub.split();
         Ok(Synced {
             subscriber: self,
@@ -112,27 +149,80 @@ impl Subscriber {
         })
     }
 
-    /// Reads every key of the prefix (on every master of a cluster) into the
-    /// view. The bound is generous: a large deny-list takes several round trips.
-    async fn load(&self) -> Result<(), StoreError> {
-        let timeout = self.shared.command_timeout * 20;
-        within(timeout, async {
-            for client in self.scan_targets().await? {
-                let mut conn = backend::connect(&client, self.shared.command_timeout).await?;
-                let entries = backend::scan_node(&mut conn, self.shared.names.pattern())
-                    .await
-                    .map_err(backend::command_error)?;
-                for (key, value, expiry) in entries {
-                    self.apply_loaded(&key, value.as_deref(), expiry).await;
+    /// Loads every shard (the first time, after migrating a previous
+    /// layout), or resumes each from its position. Returns the shards that
+    /// had to be reloaded after the first load.
+    async fn catch_up(&mut self) -> Result<Vec<usize>, StoreError> {
+        self.check_cluster().await?;
+        let shared = &self.shared;
+        let bulk = &shared.backend.bulk(shared.command_timeout).await?;
+        let Some(positions) = self.positions.clone() else {
+            let nodes = self.scan_targets().await?;
+            let migrate: StoreFuture<'_, ()> =
+                Box::pin(super::migrate::migrate_once(shared, bulk, &nodes));
+            migrate.await?;
+            let loads: Vec<StoreFuture<'_, StreamId>> = shared
+                .names
+                .shards()
+                .iter()
+                .map(|shard| Box::pin(load_shard(shared, bulk, shard)) as StoreFuture<'_, StreamId>)
+                .collect();
+            let positions = futures_util::stream::iter(loads)
+                .buffered(SHARD_CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?;
+            self.positions = Some(positions);
+            return Ok(Vec::new());
+        };
+        let resumes: Vec<StoreFuture<'_, Caught>> = shared
+            .names
+            .shards()
+            .iter()
+            .zip(positions)
+            .map(|(shard, at)| {
+                Box::pin(resume_shard(shared, bulk, shard, at)) as StoreFuture<'_, Caught>
+            })
+            .collect();
+        let caught = futures_util::stream::iter(resumes)
+            .buffered(SHARD_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut reloaded = Vec::new();
+        let mut positions = Vec::with_capacity(SHARDS);
+        for (index, caught) in caught.into_iter().enumerate() {
+            positions.push(match caught {
+                Caught::Resumed(at) => at,
+                Caught::Reloaded(at) => {
+                    reloaded.push(index);
+                    at
                 }
-            }
-            Ok(())
-        })
-        .await
+            });
+        }
+        if !reloaded.is_empty() {
+            tracing::info!(
+                shards = reloaded.len(),
+                "redis change feed did not reach back far enough: those shards were reloaded"
+            );
+        }
+        self.positions = Some(positions);
+        Ok(reloaded)
     }
 
-    /// The nodes to scan: the one Redis, or each master of the cluster that
-    /// serves slots (failing, if one is flagged failing or a slot is
+    /// On a cluster, fails (the view cannot be current) when a master that
+    /// serves slots is flagged failing or some slot has no master.
+    async fn check_cluster(&self) -> Result<(), StoreError> {
+        if self.cluster {
+            self.scan_targets().await?;
+        }
+        Ok(())
+    }
+
+    /// The nodes holding keys: the one Redis, or each master of the cluster
+    /// that serves slots (failing, if one is flagged failing or a slot is
     /// unserved: a view without that shard is not current).
     async fn scan_targets(&self) -> Result<Vec<redis::Client>, StoreError> {
         if !self.cluster {
@@ -161,37 +251,247 @@ impl Subscriber {
         #[cfg(not(feature = "redis-cluster"))]
         unreachable!("cluster stores exist only with the redis-cluster feature")
     }
+}
 
-    async fn apply_loaded(&self, key: &str, value: Option<&str>, expiry: i64) {
-        let Some((kind, id)) = self.shared.names.parse(key) else {
-            return;
-        };
-        // Keys expire at `expires_at + 1`; a key without a TTL (or one that
-        // vanished between SCAN and EXPIRETIME) is skipped.
-        let Some(expires_at) = u64::try_from(expiry).ok().and_then(|e| e.checked_sub(1)) else {
-            return;
-        };
-        let event = match kind {
-            Kind::Jti => Event::Jti {
-                jti: id,
-                expires_at,
-            },
-            Kind::RevokedFamily => Event::RevokedFamily {
-                family: id,
-                expires_at,
-            },
-            Kind::Cutoff => match value.and_then(|v| v.parse().ok()) {
-                Some(cutoff_micros) => Event::Cutoff {
-                    subject: id,
-                    cutoff_micros,
-                    expires_at,
-                },
-                None => return,
-            },
-            Kind::Family => return,
-        };
-        self.shared.apply(event).await;
+/// What [`keys::load_shard_script`] answers.
+type ShardContents = (String, Vec<String>, Vec<String>, Vec<String>);
+
+/// Reads one shard's live revocations into the view; returns the stream
+/// position they are current at.
+async fn load_shard(
+    shared: &Shared,
+    bulk: &Bulk,
+    shard: &ShardKeys,
+) -> Result<StreamId, StoreError> {
+    let (position, jtis, families, cutoffs): ShardContents = bulk
+        .invoke(
+            shared
+                .scripts
+                .load_shard
+                .key(&shard.stream)
+                .key(&shard.jtis)
+                .key(&shard.families)
+                .key(&shard.cutoffs)
+                .key(&shard.cutoff_values),
+            shared.command_timeout * 10,
+        )
+        .await?;
+    for pair in jtis.chunks_exact(2) {
+        if let Ok(expires_at) = pair[1].parse() {
+            shared.view.deny_jti(&pair[0], expires_at);
+        }
     }
+    for pair in families.chunks_exact(2) {
+        if let Ok(expires_at) = pair[1].parse() {
+            shared.view.revoke_family(&pair[0], expires_at);
+        }
+    }
+    for triple in cutoffs.chunks_exact(3) {
+        if let (Ok(expires_at), Ok(cutoff)) = (triple[1].parse(), triple[2].parse()) {
+            shared.view.cut_off(&triple[0], cutoff, expires_at);
+        }
+    }
+    StreamId::parse(&position)
+        .ok_or_else(|| StoreError::new("redis answered an unreadable stream position"))
+}
+
+/// Applies one shard's stream from `at` on, page by page; reloads the shard
+/// when its stream no longer reaches back to `at`.
+async fn resume_shard(
+    shared: &Shared,
+    bulk: &Bulk,
+    shard: &ShardKeys,
+    mut at: StreamId,
+) -> Result<Caught, StoreError> {
+    loop {
+        let answer: redis::Value = bulk
+            .invoke(
+                shared
+                    .scripts
+                    .resume
+                    .key(&shard.stream)
+                    .arg(at.to_string())
+                    .arg(RESUME_PAGE),
+                shared.command_timeout * 4,
+            )
+            .await?;
+        let Some(entries) = continuous_entries(answer)? else {
+            let position = load_shard(shared, bulk, shard).await?;
+            return Ok(Caught::Reloaded(position.max(at)));
+        };
+        let page = entries.len();
+        for (id, event) in entries {
+            match Event::parse(&event) {
+                Some(event) => {
+                    shared.apply(event);
+                    shared.status.send_modify(|s| s.events_applied += 1);
+                    crate::metrics::redis_view_event();
+                }
+                None => tracing::warn!("ignoring a malformed revocation event in the stream"),
+            }
+            at = at.max(id);
+        }
+        if page < RESUME_PAGE {
+            return Ok(Caught::Resumed(at));
+        }
+    }
+}
+
+/// The entries of a [`keys::resume_script`] answer, or `None` when the
+/// stream is not continuous from the position asked.
+fn continuous_entries(answer: redis::Value) -> Result<Option<Vec<(StreamId, String)>>, StoreError> {
+    let unreadable = || StoreError::new("redis answered an unreadable stream page");
+    let redis::Value::Array(mut parts) = answer else {
+        return Err(unreadable());
+    };
+    let continuous: i64 = parts
+        .first()
+        .and_then(|v| redis::from_redis_value_ref(v).ok())
+        .ok_or_else(unreadable)?;
+    if continuous == 0 {
+        return Ok(None);
+    }
+    let entries: Vec<(String, Vec<String>)> = parts
+        .pop()
+        .filter(|_| parts.len() == 1)
+        .and_then(|v| redis::from_redis_value(v).ok())
+        .ok_or_else(unreadable)?;
+    entries
+        .into_iter()
+        .map(|(id, fields)| {
+            let id = StreamId::parse(&id).ok_or_else(unreadable)?;
+            let event = fields
+                .chunks_exact(2)
+                .find(|f| f[0] == "e")
+                .map(|f| f[1].clone())
+                .unwrap_or_default();
+            Ok((id, event))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Entries per write-back script call.
+const WRITE_BACK_BATCH: usize = 256;
+/// Write-back calls in flight at once.
+const WRITE_BACK_CONCURRENCY: usize = 8;
+
+/// Writes what the view holds in `shards` back to Redis, in batches (one
+/// script per batch, several in flight). Each entry is a max-merge, and only
+/// the ones Redis lacked are fed to the other instances.
+async fn write_back(shared: Arc<Shared>, shards: Vec<usize>) {
+    let started = Instant::now();
+    let bulk = match shared.backend.bulk(shared.command_timeout).await {
+        Ok(bulk) => bulk,
+        Err(error) => {
+            tracing::error!(%error, "revocations could not be written back to redis");
+            return;
+        }
+    };
+    let bulk = &bulk;
+    let mut wanted = [false; SHARDS];
+    for shard in &shards {
+        wanted[*shard] = true;
+    }
+    let mut batches: Vec<Vec<Vec<String>>> = vec![Vec::new(); SHARDS];
+    let mut current: Vec<Vec<String>> = vec![Vec::new(); SHARDS];
+    shared.view.for_each_live(|entry| {
+        let (id, args) = match entry {
+            super::view::Entry::Jti { jti, expires_at } => (
+                jti,
+                vec!["j".to_owned(), expires_at.to_string(), jti.to_owned()],
+            ),
+            super::view::Entry::Family { family, expires_at } => (
+                family,
+                vec!["f".to_owned(), expires_at.to_string(), family.to_owned()],
+            ),
+            super::view::Entry::Cutoff {
+                subject,
+                cutoff_micros,
+                expires_at,
+            } => (
+                subject,
+                vec![
+                    "c".to_owned(),
+                    expires_at.to_string(),
+                    subject.to_owned(),
+                    cutoff_micros.to_string(),
+                ],
+            ),
+        };
+        let shard = keys::shard_of(id);
+        if !wanted[shard] {
+            return;
+        }
+        current[shard].extend(args);
+        if current[shard].len() >= WRITE_BACK_BATCH * 3 {
+            batches[shard].push(std::mem::take(&mut current[shard]));
+        }
+    });
+    for (shard, rest) in current.into_iter().enumerate() {
+        if !rest.is_empty() {
+            batches[shard].push(rest);
+        }
+    }
+    let calls = batches
+        .into_iter()
+        .enumerate()
+        .flat_map(|(shard, batches)| batches.into_iter().map(move |batch| (shard, batch)))
+        .map(|(shard, batch)| {
+            let shared = &shared;
+            async move { write_batch(shared, bulk, shard, &batch, true).await }
+        });
+    let mut pending = futures_util::stream::iter(calls).buffer_unordered(WRITE_BACK_CONCURRENCY);
+    let (mut changed, mut failed) = (0u64, 0usize);
+    while let Some(result) = pending.next().await {
+        match result {
+            Ok(n) => changed += n,
+            Err(error) => {
+                failed += 1;
+                tracing::warn!(%error, "a revocation write-back batch failed");
+            }
+        }
+    }
+    drop(pending);
+    if failed == 0 {
+        tracing::info!(
+            restored = changed,
+            ms = started.elapsed().as_millis() as u64,
+            "revocations redis lacked were written back"
+        );
+    } else {
+        tracing::error!(
+            restored = changed,
+            failed_batches = failed,
+            "revocations could not all be written back: instances started later may not \
+             enforce them until the next write-back"
+        );
+    }
+    shared.status.send_modify(|s| s.write_backs += 1);
+}
+
+/// Merges one batch of write-back entries (`j|f <expires> <id>` or
+/// `c <expires> <subject> <cutoff>`, flattened) into `shard`: one script.
+/// `loud` feeds the entries Redis lacked to the other instances. Returns
+/// how many Redis lacked.
+pub(super) async fn write_batch(
+    shared: &Shared,
+    bulk: &Bulk,
+    shard: usize,
+    batch: &[String],
+    loud: bool,
+) -> Result<u64, StoreError> {
+    let keys = &shared.names.shards()[shard];
+    let mut call = shared.revocation(&shared.scripts.write_back, keys);
+    call.key(&keys.jtis)
+        .key(&keys.families)
+        .key(&keys.cutoffs)
+        .key(&keys.cutoff_values)
+        .arg(if loud { "1" } else { "0" });
+    for arg in batch {
+        call.arg(arg);
+    }
+    bulk.invoke::<u64>(&call, shared.command_timeout * 4).await
 }
 
 impl Synced {
@@ -212,14 +512,14 @@ impl Synced {
     /// [`Freshness`](super::freshness::Freshness) the readers judge by.
     async fn follow(self) -> Subscriber {
         let Synced {
-            subscriber,
+            mut subscriber,
             sink,
             mut stream,
         } = self;
         // Each pong carries the moment its ping was sent: the answer proves
         // every change published before then delivered, not more.
         let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<Instant>(4);
-        let shared = &subscriber.shared;
+        let shared = subscriber.shared.clone();
         let bound = shared.max_staleness;
         let mut ping = tokio::time::interval(ping_period(bound));
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -235,9 +535,12 @@ impl Synced {
                         break;
                     };
                     let payload = message.get_payload_bytes();
-                    match std::str::from_utf8(payload).ok().and_then(Event::parse) {
-                        Some(event) => {
-                            shared.apply(event).await;
+                    match std::str::from_utf8(payload).ok().and_then(keys::parse_message) {
+                        Some((shard, id, event)) => {
+                            shared.apply(event);
+                            if let Some(positions) = subscriber.positions.as_mut() {
+                                positions[shard] = positions[shard].max(id);
+                            }
                             shared.status.send_modify(|s| s.events_applied += 1);
                             crate::metrics::redis_view_event();
                         }
@@ -251,6 +554,7 @@ impl Synced {
                         shared.mark_stale("redis subscription silent");
                         break;
                     }
+                    shared.view.prune();
                     let (mut sink, pong_tx) = (sink.clone(), pong_tx.clone());
                     let timeout = shared.command_timeout;
                     // Off the select loop, so a slow Redis cannot delay events.
@@ -307,6 +611,7 @@ impl Subscriber {
         }
     }
 }
+
 /// Pings often enough that a few may go unanswered within the bound.
 fn ping_period(bound: Duration) -> Duration {
     (bound / 4).max(Duration::from_millis(10))

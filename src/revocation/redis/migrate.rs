@@ -1,0 +1,193 @@
+//! A one-time migration from the previous release's layout, where every
+//! entry was a key of its own (`<prefix>:<j|c|r|f>:{<id>}`).
+//!
+//! The first instance of this release to start on such data reads every
+//! previous-layout key with `SCAN` (on every master of a cluster), merges
+//! the revocations into their shards' sets and copies the live families to
+//! their new names, deletes the old keys, and finally sets
+//! `<prefix>:layout` to `2`. Every instance migrates before it loads, and
+//! the merge is idempotent, so instances starting together may both
+//! migrate: each still loads a complete view. Instances of the previous
+//! release must be stopped first: they neither read nor write this layout.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use deadpool_redis::redis;
+use futures_util::StreamExt;
+
+use super::backend::{self, Bulk, within};
+use super::keys::{LAYOUT_VERSION, shard_of};
+use super::sync::write_batch;
+use super::{Shared, StoreError, StoreFuture};
+
+/// Keys per `SCAN` page.
+const PAGE: usize = 1000;
+/// Family copies in flight at once.
+const CONCURRENCY: usize = 32;
+
+/// Migrates the previous layout's keys on `nodes`, unless `<prefix>:layout`
+/// says it was done.
+pub(super) async fn migrate_once(
+    shared: &Shared,
+    bulk: &Bulk,
+    nodes: &[redis::Client],
+) -> Result<(), StoreError> {
+    let timeout = shared.command_timeout;
+    let marker = shared.names.layout_marker();
+    let done: Option<String> = shared
+        .backend
+        .invoke(&shared.scripts.get.key(&marker), timeout)
+        .await?;
+    if done.as_deref() == Some(LAYOUT_VERSION) {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut migrated = 0usize;
+    for node in nodes {
+        let mut conn = backend::connect(node, timeout).await?;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = within(timeout, async {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(shared.names.legacy_pattern())
+                    .arg("COUNT")
+                    .arg(PAGE)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(backend::command_error)
+            })
+            .await?;
+            if !keys.is_empty() {
+                migrated += migrate_page(shared, bulk, &mut conn, &keys).await?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    shared
+        .backend
+        .invoke::<redis::Value>(shared.scripts.set.key(&marker).arg(LAYOUT_VERSION), timeout)
+        .await?;
+    if migrated > 0 {
+        tracing::info!(
+            keys = migrated,
+            ms = started.elapsed().as_millis() as u64,
+            "migrated the previous release's redis keys to the current layout"
+        );
+    }
+    Ok(())
+}
+
+/// Migrates one page of previous-layout keys, then deletes them.
+async fn migrate_page(
+    shared: &Shared,
+    bulk: &Bulk,
+    conn: &mut redis::aio::MultiplexedConnection,
+    keys: &[String],
+) -> Result<usize, StoreError> {
+    let timeout = shared.command_timeout * 4;
+    let parsed: Vec<(char, &str, &String)> = keys
+        .iter()
+        .filter_map(|key| {
+            let (kind, id) = shared.names.parse_legacy(key)?;
+            Some((kind, id, key))
+        })
+        .collect();
+    let (families, revocations): (Vec<_>, Vec<_>) =
+        parsed.into_iter().partition(|(kind, _, _)| *kind == 'f');
+
+    // Revocations: value and expiry, then merged into their shards quietly.
+    let mut pipe = redis::pipe();
+    for (_, _, key) in &revocations {
+        pipe.cmd("GET").arg(*key).cmd("EXPIRETIME").arg(*key);
+    }
+    let values: Vec<(Option<String>, i64)> = if revocations.is_empty() {
+        Vec::new()
+    } else {
+        within(timeout, async {
+            pipe.query_async(conn).await.map_err(backend::command_error)
+        })
+        .await?
+    };
+    let mut batches: HashMap<usize, Vec<String>> = HashMap::new();
+    for ((kind, id, _), (value, expiry)) in revocations.iter().zip(values) {
+        // Keys expired at `expires_at + 1`; one without a TTL, or gone since
+        // the scan, is skipped.
+        let Some(expires_at) = u64::try_from(expiry).ok().and_then(|e| e.checked_sub(1)) else {
+            continue;
+        };
+        let batch = batches.entry(shard_of(id)).or_default();
+        match kind {
+            'j' | 'r' => {
+                let tag = if *kind == 'j' { "j" } else { "f" };
+                batch.extend([tag.to_owned(), expires_at.to_string(), (*id).to_owned()]);
+            }
+            _ => {
+                let Some(cutoff) = value.filter(|v| v.parse::<u64>().is_ok()) else {
+                    continue;
+                };
+                batch.extend([
+                    "c".to_owned(),
+                    expires_at.to_string(),
+                    (*id).to_owned(),
+                    cutoff,
+                ]);
+            }
+        }
+    }
+    for (shard, batch) in &batches {
+        write_batch(shared, bulk, *shard, batch, false).await?;
+    }
+
+    // Live families: copied under their new names, with their expiry.
+    let mut pipe = redis::pipe();
+    for (_, _, key) in &families {
+        pipe.cmd("HGETALL").arg(*key).cmd("EXPIRETIME").arg(*key);
+    }
+    let records: Vec<(HashMap<String, String>, i64)> = if families.is_empty() {
+        Vec::new()
+    } else {
+        within(timeout, async {
+            pipe.query_async(conn).await.map_err(backend::command_error)
+        })
+        .await?
+    };
+    let mut copies: Vec<StoreFuture<'_, i64>> = Vec::new();
+    for ((_, id, _), (fields, expiry)) in families.iter().zip(records) {
+        if fields.is_empty() || expiry <= 0 {
+            continue;
+        }
+        let key = shared.names.family(id);
+        copies.push(Box::pin(async move {
+            let mut call = shared.scripts.migrate_family.key(&key);
+            call.arg(expiry);
+            for (field, value) in &fields {
+                call.arg(field).arg(value);
+            }
+            bulk.invoke::<i64>(&call, shared.command_timeout).await
+        }));
+    }
+    let mut pending = futures_util::stream::iter(copies).buffer_unordered(CONCURRENCY);
+    while let Some(copied) = pending.next().await {
+        copied?;
+    }
+    drop(pending);
+
+    // Only now, with every entry of the page in the new layout: the old keys.
+    let mut pipe = redis::pipe();
+    for (_, _, key) in revocations.iter().chain(&families) {
+        pipe.cmd("UNLINK").arg(*key).ignore();
+    }
+    within(timeout, async {
+        pipe.query_async::<()>(conn)
+            .await
+            .map_err(backend::command_error)
+    })
+    .await?;
+    Ok(revocations.len() + families.len())
+}
