@@ -162,6 +162,33 @@ impl Backend {
 }
 
 impl Bulk {
+    /// Sends a pipeline (every key of one slot), within `timeout`; each
+    /// command's reply, unparsed.
+    pub(super) async fn pipeline(
+        &self,
+        pipe: &redis::Pipeline,
+        timeout: Duration,
+    ) -> Result<Vec<redis::Value>, StoreError> {
+        let run = async {
+            match self {
+                Bulk::Pool(pool) => {
+                    let mut conn = pool.get().await.map_err(pool_error)?;
+                    pipe.query_async(&mut conn).await.map_err(command_error)
+                }
+                Bulk::Single(conn) => pipe
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(command_error),
+                #[cfg(feature = "redis-cluster")]
+                Bulk::Cluster(conn) => pipe
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(command_error),
+            }
+        };
+        within(timeout, run).await
+    }
+
     /// Runs a script, within `timeout`.
     pub(super) async fn invoke<T: FromRedisValue>(
         &self,

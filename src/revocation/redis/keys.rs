@@ -462,34 +462,6 @@ return changed
     )
 }
 
-/// `KEYS`: stream, jti set, revoked-family set, cutoff set, cutoff hash.
-/// One shard's live revocations and the stream position they are current
-/// at, read atomically: `{last id or '0-0', {jti, expires, ...},
-/// {family, expires, ...}, {subject, expires, cutoff, ...}}`.
-pub(super) fn load_shard_script() -> Script {
-    Script::new(
-        r"
-local now = tonumber(redis.call('TIME')[1])
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local position = '0-0'
-if #last > 0 then position = last[1][1] end
-local jtis = redis.call('ZRANGE', KEYS[2], now, '+inf', 'BYSCORE', 'WITHSCORES')
-local families = redis.call('ZRANGE', KEYS[3], now, '+inf', 'BYSCORE', 'WITHSCORES')
-local subjects = redis.call('ZRANGE', KEYS[4], now, '+inf', 'BYSCORE', 'WITHSCORES')
-local cutoffs = {}
-for i = 1, #subjects, 2 do
-  local cutoff = redis.call('HGET', KEYS[5], subjects[i])
-  if cutoff then
-    cutoffs[#cutoffs + 1] = subjects[i]
-    cutoffs[#cutoffs + 1] = subjects[i + 1]
-    cutoffs[#cutoffs + 1] = cutoff
-  end
-end
-return {position, jtis, families, cutoffs}
-",
-    )
-}
-
 /// `KEYS`: stream; `ARGV`: the last id seen (`0-0`: the stream did not
 /// exist), count. The entries after it, `{1, {{id, {'e', event}}, ...}}`, if
 /// the stream still holds everything since; `{0}` when entries since were

@@ -21,6 +21,7 @@ use super::backend::{self, Bulk, within};
 use super::endpoint::Endpoint;
 use super::keys::{self, Event, SHARDS, ShardKeys, StreamId};
 use super::{Shared, StoreError, StoreFuture};
+use crate::clock::{Clock, SystemClock};
 
 /// Longest pause between reconnection attempts: a Redis back from a restart
 /// is noticed within it.
@@ -113,10 +114,11 @@ impl Subscriber {
                 return Err((self, e));
             }
         };
-        let bound = self.shared.command_timeout * 20;
-        // Boxed as `Send` here, where its lifetimes are concrete.
+        // No bound on the whole: each of its calls is bounded, and a large
+        // view takes as many as it needs. Boxed as `Send` here, where its
+        // lifetimes are concrete.
         let catch_up: StoreFuture<'_, Vec<usize>> = Box::pin(self.catch_up());
-        let caught = within(bound, catch_up).await;
+        let caught = catch_up.await;
         let reloaded = match caught {
             Ok(reloaded) => reloaded,
             Err(e) => return Err((self, e)),
@@ -126,13 +128,14 @@ impl Subscriber {
             self.shared.backend.drop_idle();
         }
         if first || !reloaded.is_empty() {
+            // A bulk load leaves spare capacity behind.
+            self.shared.view.shrink_to_fit();
             self.shared.status.send_modify(|s| s.reloads += 1);
             crate::metrics::redis_view_reloaded(false);
         } else {
             self.shared.status.send_modify(|s| s.resumes += 1);
             crate::metrics::redis_view_reloaded(true);
         }
-        self.shared.view.shrink_to_fit();
         self.shared.freshness.heard_at(Instant::now());
         self.shared.mark_current();
         // The view is complete (what Redis holds, plus what it held): it is
@@ -253,46 +256,151 @@ impl Subscriber {
     }
 }
 
-/// What [`keys::load_shard_script`] answers.
-type ShardContents = (String, Vec<String>, Vec<String>, Vec<String>);
-
 /// Reads one shard's live revocations into the view; returns the stream
-/// position they are current at.
+/// position they are current at. One pipeline of native commands (the
+/// shard's keys share a slot): the stream's last id first, then the sets, so
+/// every change up to that id is in what follows (a change made in between
+/// is read twice, which a max-merge makes harmless). Replies are read in
+/// place, without a `String` per entry.
 async fn load_shard(
     shared: &Shared,
     bulk: &Bulk,
     shard: &ShardKeys,
 ) -> Result<StreamId, StoreError> {
-    let (position, jtis, families, cutoffs): ShardContents = bulk
-        .invoke(
-            shared
-                .scripts
-                .load_shard
-                .key(&shard.stream)
-                .key(&shard.jtis)
-                .key(&shard.families)
-                .key(&shard.cutoffs)
-                .key(&shard.cutoff_values),
-            shared.command_timeout * 10,
-        )
-        .await?;
-    for pair in jtis.chunks_exact(2) {
-        if let Ok(expires_at) = pair[1].parse() {
-            shared.view.deny_jti(&pair[0], expires_at);
+    // Entries expired by this clock are of no use to the view.
+    let now = SystemClock.now_secs().saturating_sub(1);
+    let mut pipe = redis::pipe();
+    pipe.cmd("XREVRANGE")
+        .arg(&shard.stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1);
+    for set in [&shard.jtis, &shard.families, &shard.cutoffs] {
+        pipe.cmd("ZRANGE")
+            .arg(set)
+            .arg(now)
+            .arg("+inf")
+            .arg("BYSCORE")
+            .arg("WITHSCORES");
+    }
+    pipe.cmd("HGETALL").arg(&shard.cutoff_values);
+    let replies = bulk.pipeline(&pipe, shared.command_timeout * 10).await?;
+    let unreadable = || StoreError::new("redis answered an unreadable shard");
+    let [last, jtis, families, subjects, cutoffs] =
+        <[redis::Value; 5]>::try_from(replies).map_err(|_| unreadable())?;
+    let position = match last {
+        redis::Value::Array(entries) => match entries.first() {
+            None => StreamId::default(),
+            Some(redis::Value::Array(entry)) => entry
+                .first()
+                .and_then(text)
+                .and_then(StreamId::parse)
+                .ok_or_else(unreadable)?,
+            Some(_) => return Err(unreadable()),
+        },
+        _ => return Err(unreadable()),
+    };
+    for_each_scored(&jtis, |jti, expires_at| {
+        shared.view.deny_jti(jti, expires_at)
+    })?;
+    for_each_scored(&families, |family, expires_at| {
+        shared.view.revoke_family(family, expires_at);
+    })?;
+    let mut cutoff_of = std::collections::HashMap::new();
+    for_each_pair(&cutoffs, |subject, cutoff| {
+        if let Ok(cutoff) = cutoff.parse::<u64>() {
+            cutoff_of.insert(subject, cutoff);
+        }
+    })?;
+    for_each_scored(&subjects, |subject, expires_at| {
+        if let Some(cutoff) = cutoff_of.get(subject) {
+            shared.view.cut_off(subject, *cutoff, expires_at);
+        }
+    })?;
+    Ok(position)
+}
+
+/// A bulk or simple string reply, borrowed.
+fn text(value: &redis::Value) -> Option<&str> {
+    match value {
+        redis::Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+        redis::Value::SimpleString(text) => Some(text),
+        _ => None,
+    }
+}
+
+/// Calls `f` with each field and value of a flat reply (`HGETALL` in
+/// RESP2) or a map (RESP3).
+fn for_each_pair<'v>(
+    reply: &'v redis::Value,
+    mut f: impl FnMut(&'v str, &'v str),
+) -> Result<(), StoreError> {
+    let unreadable = || StoreError::new("redis answered an unreadable shard");
+    match reply {
+        redis::Value::Array(items) => {
+            for pair in items.chunks_exact(2) {
+                f(
+                    text(&pair[0]).ok_or_else(unreadable)?,
+                    text(&pair[1]).ok_or_else(unreadable)?,
+                );
+            }
+        }
+        redis::Value::Map(pairs) => {
+            for (field, value) in pairs {
+                f(
+                    text(field).ok_or_else(unreadable)?,
+                    text(value).ok_or_else(unreadable)?,
+                );
+            }
+        }
+        _ => return Err(unreadable()),
+    }
+    Ok(())
+}
+
+/// Calls `f` with each member and its score (an expiry in seconds) of a
+/// `ZRANGE … WITHSCORES` reply.
+fn for_each_scored<'v>(
+    reply: &'v redis::Value,
+    mut f: impl FnMut(&'v str, u64),
+) -> Result<(), StoreError> {
+    let unreadable = || StoreError::new("redis answered an unreadable shard");
+    let redis::Value::Array(items) = reply else {
+        return Err(unreadable());
+    };
+    if let Some(redis::Value::Array(_)) = items.first() {
+        // RESP3: [member, score] pairs.
+        for item in items {
+            let redis::Value::Array(pair) = item else {
+                return Err(unreadable());
+            };
+            let [member, expiry] = pair.as_slice() else {
+                return Err(unreadable());
+            };
+            f(
+                text(member).ok_or_else(unreadable)?,
+                score(expiry).ok_or_else(unreadable)?,
+            );
+        }
+    } else {
+        // RESP2: member, score, member, score…
+        for pair in items.chunks_exact(2) {
+            f(
+                text(&pair[0]).ok_or_else(unreadable)?,
+                score(&pair[1]).ok_or_else(unreadable)?,
+            );
         }
     }
-    for pair in families.chunks_exact(2) {
-        if let Ok(expires_at) = pair[1].parse() {
-            shared.view.revoke_family(&pair[0], expires_at);
-        }
+    Ok(())
+}
+
+/// A score: whole seconds, as the scripts write them.
+fn score(value: &redis::Value) -> Option<u64> {
+    match value {
+        redis::Value::Double(score) => Some(*score as u64),
+        other => text(other)?.parse::<f64>().ok().map(|s| s as u64),
     }
-    for triple in cutoffs.chunks_exact(3) {
-        if let (Ok(expires_at), Ok(cutoff)) = (triple[1].parse(), triple[2].parse()) {
-            shared.view.cut_off(&triple[0], cutoff, expires_at);
-        }
-    }
-    StreamId::parse(&position)
-        .ok_or_else(|| StoreError::new("redis answered an unreadable stream position"))
 }
 
 /// Applies one shard's stream from `at` on, page by page; reloads the shard

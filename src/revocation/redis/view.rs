@@ -981,34 +981,4 @@ mod tests {
         view.note_leeway(10);
         assert_eq!(view.max_leeway(), 30);
     }
-
-    /// The figures of the report: `cargo test --release --lib --features
-    /// redis view::tests::figures -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn figures() {
-        let n = 1_000_000;
-        println!("heap bytes per revocation at 1M: {:.1}", bytes_per_jti(n));
-        let (view, _) = view_at(NOW);
-        for i in 0..n {
-            view.deny_jti(&id(i), NOW + 60);
-        }
-        // A few of the other kinds, so a miss looks into all three.
-        for i in 0..1_000 {
-            view.revoke_family(&format!("f{i}"), NOW + 60);
-            view.cut_off(&format!("s{i}"), 1, NOW + 60);
-        }
-        let misses: Vec<String> = (0..n).map(|i| format!("{i:x>22}")).collect();
-        // In an order unrelated to the insertion's.
-        let hits: Vec<String> = (0..n).map(|i| id(i * 7_919 % n)).collect();
-        for (name, ids) in [("hit", &hits), ("miss", &misses)] {
-            let start = std::time::Instant::now();
-            let mut revoked = 0;
-            for jti in ids.iter() {
-                revoked += usize::from(view.is_revoked(&token(jti, "sub", Some("sid"), 0)));
-            }
-            let ns = start.elapsed().as_nanos() as f64 / n as f64;
-            println!("is_revoked {name}: {ns:.0} ns ({revoked} revoked)");
-        }
-    }
 }
