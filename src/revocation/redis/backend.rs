@@ -84,25 +84,16 @@ impl Backend {
             match self {
                 Backend::Given(pool) => {
                     let mut conn = pool.get().await.map_err(pool_error)?;
-                    invocation
-                        .invoke_async(&mut conn)
-                        .await
-                        .map_err(command_error)
+                    run_script(invocation, &mut conn).await
                 }
                 Backend::Single(pool) => {
                     let mut conn = pool.get().await.map_err(pool_error)?;
-                    invocation
-                        .invoke_async(&mut *conn)
-                        .await
-                        .map_err(command_error)
+                    run_script(invocation, &mut *conn).await
                 }
                 #[cfg(feature = "redis-cluster")]
                 Backend::Cluster(pool) => {
                     let mut conn = pool.get().await.map_err(pool_error)?;
-                    invocation
-                        .invoke_async(&mut *conn)
-                        .await
-                        .map_err(command_error)
+                    run_script(invocation, &mut *conn).await
                 }
             }
         };
@@ -199,24 +190,23 @@ impl Bulk {
             match self {
                 Bulk::Pool(pool) => {
                     let mut conn = pool.get().await.map_err(pool_error)?;
-                    invocation
-                        .invoke_async(&mut conn)
-                        .await
-                        .map_err(command_error)
+                    run_script(invocation, &mut conn).await
                 }
-                Bulk::Single(conn) => invocation
-                    .invoke_async(&mut conn.clone())
-                    .await
-                    .map_err(command_error),
+                Bulk::Single(conn) => run_script(invocation, &mut conn.clone()).await,
                 #[cfg(feature = "redis-cluster")]
-                Bulk::Cluster(conn) => invocation
-                    .invoke_async(&mut conn.clone())
-                    .await
-                    .map_err(command_error),
+                Bulk::Cluster(conn) => run_script(invocation, &mut conn.clone()).await,
             }
         };
         within(timeout, run).await
     }
+}
+
+/// Runs a script on `conn`.
+async fn run_script<T: FromRedisValue>(
+    invocation: &ScriptInvocation<'_>,
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
+) -> Result<T, StoreError> {
+    invocation.invoke_async(conn).await.map_err(command_error)
 }
 
 fn pool_config(timeout: Duration) -> deadpool::managed::PoolConfig {
