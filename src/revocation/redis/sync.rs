@@ -724,3 +724,70 @@ impl Subscriber {
 fn ping_period(bound: Duration) -> Duration {
     (bound / 4).max(Duration::from_millis(10))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn scored_members_read_in_resp2_and_resp3_form() {
+        let resp2 = Value::Array(vec![bulk("a b"), bulk("17"), bulk("c"), bulk("1700000000")]);
+        let resp3 = Value::Array(vec![
+            Value::Array(vec![bulk("a b"), Value::Double(17.0)]),
+            Value::Array(vec![bulk("c"), Value::Double(1_700_000_000.0)]),
+        ]);
+        for reply in [resp2, resp3] {
+            let mut seen = Vec::new();
+            for_each_scored(&reply, |member, expiry| {
+                seen.push((member.to_owned(), expiry))
+            })
+            .unwrap();
+            assert_eq!(
+                seen,
+                [("a b".to_owned(), 17), ("c".to_owned(), 1_700_000_000)]
+            );
+        }
+        assert!(for_each_scored(&Value::Int(3), |_, _| {}).is_err());
+        let broken = Value::Array(vec![bulk("a"), bulk("not a number")]);
+        assert!(for_each_scored(&broken, |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn hash_fields_read_as_a_flat_reply_or_a_map() {
+        let flat = Value::Array(vec![bulk("s1"), bulk("5000")]);
+        let map = Value::Map(vec![(bulk("s1"), bulk("5000"))]);
+        for reply in [flat, map] {
+            let mut seen = Vec::new();
+            for_each_pair(&reply, |field, value| seen.push((field, value))).unwrap();
+            assert_eq!(seen, [("s1", "5000")]);
+        }
+    }
+
+    #[test]
+    fn a_resume_page_reads_its_entries_and_a_gap_reads_as_none() {
+        let page = Value::Array(vec![
+            Value::Int(1),
+            Value::Array(vec![Value::Array(vec![
+                bulk("5-1"),
+                Value::Array(vec![bulk("e"), bulk("j 17 some jti")]),
+            ])]),
+        ]);
+        assert_eq!(
+            continuous_entries(page).unwrap(),
+            Some(vec![(
+                StreamId { ms: 5, seq: 1 },
+                "j 17 some jti".to_owned()
+            )])
+        );
+        assert_eq!(
+            continuous_entries(Value::Array(vec![Value::Int(0)])).unwrap(),
+            None
+        );
+        assert!(continuous_entries(Value::Nil).is_err());
+    }
+}
