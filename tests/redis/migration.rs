@@ -6,7 +6,8 @@ use deadpool_redis::redis;
 use tower_jwt_auth::RedisStore;
 use tower_jwt_auth::revocation::{RevocationStore, Rotation, RotationRequest};
 
-use super::redis_server::shared_redis_url;
+use super::HANG_GUARD;
+use super::redis_server::{RedisServer, shared_redis_url};
 use super::suite::{later, token, unique};
 
 #[tokio::test]
@@ -138,4 +139,44 @@ async fn a_store_started_on_the_previous_releases_data_enforces_all_of_it_and_mi
         late.is_revoked(&token("x", "s", Some("old-revoked"), 1))
             .unwrap()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrated_revocations_are_written_back_when_redis_later_loses_them() {
+    let Some(mut server) = RedisServer::start(false) else {
+        return;
+    };
+    let prefix = unique("legacy-lost");
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("SET")
+        .arg(format!("{prefix}:j:{{old-jti}}"))
+        .arg("1")
+        .arg("EXAT")
+        .arg(later() + 1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let running = RedisStore::builder(server.url())
+        .prefix(prefix.as_str())
+        .connect()
+        .await
+        .unwrap();
+    assert!(running.is_revoked(&token("old-jti", "s", None, 1)).unwrap());
+
+    server.restart(); // no persistence: the migrated data is gone
+    let mut status = running.watch();
+    tokio::time::timeout(
+        HANG_GUARD,
+        status.wait_for(|s| s.reloads >= 2 && s.current && s.write_backs >= 1),
+    )
+    .await
+    .expect("the loss was noticed and what the instance enforces written back")
+    .unwrap();
+    let late = RedisStore::builder(server.url())
+        .prefix(prefix.as_str())
+        .connect()
+        .await
+        .unwrap();
+    assert!(late.is_revoked(&token("old-jti", "s", None, 1)).unwrap());
 }

@@ -177,6 +177,10 @@ impl Names {
     }
 }
 
+/// A feed entry that changes nothing: written where a migration merged
+/// entries quietly, so the shard has a position to resume from.
+pub(super) const MIGRATED: &str = "m";
+
 /// The value of [`Names::layout_marker`] once migrated.
 pub(super) const LAYOUT_VERSION: &str = "2";
 

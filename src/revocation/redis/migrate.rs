@@ -17,7 +17,7 @@ use deadpool_redis::redis;
 use futures_util::StreamExt;
 
 use super::backend::{self, Bulk, within};
-use super::keys::{LAYOUT_VERSION, shard_of};
+use super::keys::{LAYOUT_VERSION, MIGRATED, shard_of};
 use super::sync::write_batch;
 use super::{Shared, StoreError, StoreFuture};
 
@@ -142,6 +142,18 @@ async fn migrate_page(
     }
     for (shard, batch) in &batches {
         write_batch(shared, bulk, *shard, batch, false).await?;
+        // The merge was quiet; a marker in the shard's feed gives its
+        // loaders a position, so a Redis that later loses this data is
+        // noticed (the position gone) and written back to like any other.
+        let mut marker = redis::pipe();
+        marker
+            .cmd("XADD")
+            .arg(&shared.names.shards()[*shard].stream)
+            .arg("*")
+            .arg("e")
+            .arg(MIGRATED)
+            .ignore();
+        bulk.pipeline(&marker, timeout).await?;
     }
 
     // Live families: copied under their new names, with their expiry.

@@ -429,6 +429,10 @@ async fn resume_shard(
         };
         let page = entries.len();
         for (id, event) in entries {
+            at = at.max(id);
+            if event == keys::MIGRATED {
+                continue;
+            }
             match Event::parse(&event) {
                 Some(event) => {
                     shared.apply(event);
@@ -437,7 +441,6 @@ async fn resume_shard(
                 }
                 None => tracing::warn!("ignoring a malformed revocation event in the stream"),
             }
-            at = at.max(id);
         }
         if page < RESUME_PAGE {
             return Ok(Caught::Resumed(at));
