@@ -92,13 +92,20 @@ impl ShardKeys {
 }
 
 /// Builds the names under one prefix.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(super) struct Names {
     prefix: String,
     channel: String,
     shards: Vec<ShardKeys>,
     /// Match patterns of the previous layout's keys.
     legacy: String,
+}
+
+/// The prefix alone: the 64 shards' names would drown a `Debug` of the store.
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.prefix.fmt(f)
+    }
 }
 
 impl Names {
@@ -616,6 +623,11 @@ mod tests {
         }
         assert_eq!(names.family("fam 1"), format!("app:{tag}:f:fam 1"));
         assert_eq!(names.sessions_key("u"), "app:s:{u}");
+    }
+
+    #[test]
+    fn debug_shows_the_prefix_not_every_shard() {
+        assert_eq!(format!("{:?}", Names::new("app")), r#""app""#);
     }
 
     #[test]
