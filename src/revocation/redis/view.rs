@@ -224,7 +224,9 @@ impl Table {
         }
         let mut dead = 0;
         if now > self.median_expiry {
-            dead += self.compacted_bytes / 2;
+            // The median itself has passed too: at least half, rounded up
+            // (one record kept and expired is all of it).
+            dead += self.compacted_bytes.div_ceil(2);
         }
         if now > self.recent_max_expiry {
             dead += self.recent_bytes;
