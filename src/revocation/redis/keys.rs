@@ -284,8 +284,8 @@ pub(super) fn parse_message(message: &str) -> Option<(usize, StreamId, Event<'_>
 
 /// Shared by every revocation script. `KEYS[1]` is the shard's stream;
 /// `ARGV[1]` the channel, `ARGV[2]` the shard, `ARGV[3]` the history to keep
-/// (ms). `feed` appends an event to the stream, trims entries older than the
-/// history, and publishes `<shard> <id> <event>`. `keep` adds `member` to the
+/// (ms). `append` adds an event to the stream and trims entries older than
+/// the history; `feed` appends and publishes `<shard> <id> <event>`. `keep` adds `member` to the
 /// sorted set `key` until `expires` (never lowering a later expiry), drops
 /// the set's expired members, keeps the set alive as long as its last member,
 /// and returns the expiry kept. An entry already expired is neither kept nor
@@ -294,10 +294,12 @@ const PRELUDE: &str = r"
 local clock = redis.call('TIME')
 local now = tonumber(clock[1])
 local function fmt(n) return string.format('%d', n) end
-local function feed(event)
+local function append(event)
   local now_ms = now * 1000 + math.floor(tonumber(clock[2]) / 1000)
-  local id = redis.call('XADD', KEYS[1], 'MINID', '~', fmt(now_ms - tonumber(ARGV[3])), '*', 'e', event)
-  redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. id .. ' ' .. event)
+  return redis.call('XADD', KEYS[1], 'MINID', '~', fmt(now_ms - tonumber(ARGV[3])), '*', 'e', event)
+end
+local function feed(event)
+  redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. append(event) .. ' ' .. event)
 end
 local function keep(key, member, expires)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
@@ -424,7 +426,9 @@ return 2
 
 /// `KEYS`: stream, jti set, revoked-family set, cutoff set, cutoff hash;
 /// `ARGV[4]`: `1` to feed the changes, `0` to keep quiet (a migration,
-/// which every instance completes before it loads); `ARGV` 5..: entries as `j <expires> <jti>`, `f <expires> <family>` or
+/// which every instance completes before it loads: then one [`MIGRATED`]
+/// marker is appended instead, so the shard has a position to resume from
+/// and a later loss of what was merged is noticed); `ARGV` 5..: entries as `j <expires> <jti>`, `f <expires> <family>` or
 /// `c <expires> <subject> <cutoff>` (four, three or three values). Merges
 /// each into the shard as the single-entry scripts do, and feeds only the
 /// ones that changed something: writing back what Redis kept costs no
@@ -432,42 +436,67 @@ return 2
 pub(super) fn write_back_script() -> Script {
     revocation_script(
         r"
+-- Each set's upkeep once per batch, not once per entry: expired members
+-- dropped first, the set's own expiry raised to its latest member last.
+local sets = {j = KEYS[2], f = KEYS[3], c = KEYS[4]}
+local latest = {}
+for kind, key in pairs(sets) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+  latest[kind] = 0
+end
 local changed = 0
 local loud = ARGV[4] == '1'
 local i = 5
 while i <= #ARGV do
   local kind, expires, id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  if expires < now then
-    if kind == 'c' then i = i + 4 else i = i + 3 end
-  elseif kind == 'c' then
-    local cutoff = ARGV[i + 3]
-    local stored = redis.call('HGET', KEYS[5], id)
-    local raised = not stored or tonumber(stored) < tonumber(cutoff)
-    if not raised then cutoff = stored end
-    local score = redis.call('ZSCORE', KEYS[4], id)
-    if raised or not score or tonumber(score) < expires then
-      redis.call('HSET', KEYS[5], id, cutoff)
-      local kept = keep(KEYS[4], id, expires)
-      if redis.call('EXPIRETIME', KEYS[5]) < kept + 1 then redis.call('EXPIREAT', KEYS[5], kept + 1) end
-      if loud then feed('c ' .. cutoff .. ' ' .. fmt(kept) .. ' ' .. id) end
-      changed = changed + 1
-    end
-    i = i + 4
-  else
-    local key = KEYS[2]
-    if kind == 'f' then key = KEYS[3] end
+  local width = 3
+  if kind == 'c' then width = 4 end
+  local key = sets[kind]
+  if key and expires >= now then
     local score = redis.call('ZSCORE', key, id)
-    if not score or tonumber(score) < expires then
-      local kept = keep(key, id, expires)
+    local kept = expires
+    local later = not score or tonumber(score) < expires
+    if not later then kept = tonumber(score) end
+    local raised = later
+    local cutoff
+    if kind == 'c' then
+      cutoff = ARGV[i + 3]
+      local stored = redis.call('HGET', KEYS[5], id)
+      if stored and tonumber(stored) >= tonumber(cutoff) then
+        cutoff = stored
+      else
+        raised = true
+        redis.call('HSET', KEYS[5], id, cutoff)
+      end
+    end
+    if later then redis.call('ZADD', key, fmt(expires), id) end
+    if raised then
+      if kept > latest[kind] then latest[kind] = kept end
       -- A family Redis kept alive while losing its revocation is dropped
       -- (same shard, hence same slot, as the sets).
       if kind == 'f' then redis.call('DEL', string.sub(KEYS[2], 1, -2) .. 'f:' .. id) end
-      if loud then feed(kind .. ' ' .. fmt(kept) .. ' ' .. id) end
+      if loud then
+        if kind == 'c' then
+          feed('c ' .. cutoff .. ' ' .. fmt(kept) .. ' ' .. id)
+        else
+          feed(kind .. ' ' .. fmt(kept) .. ' ' .. id)
+        end
+      end
       changed = changed + 1
     end
-    i = i + 3
+  end
+  i = i + width
+end
+for kind, key in pairs(sets) do
+  local want = latest[kind] + 1
+  if latest[kind] > 0 and redis.call('EXPIRETIME', key) < want then
+    redis.call('EXPIREAT', key, want)
+    if kind == 'c' and redis.call('EXPIRETIME', KEYS[5]) < want then
+      redis.call('EXPIREAT', KEYS[5], want)
+    end
   end
 end
+if not loud and changed > 0 then append('m') end
 return changed
 ",
     )
@@ -523,16 +552,25 @@ pub(super) fn set_script() -> Script {
     Script::new("return redis.call('SET', KEYS[1], ARGV[1])")
 }
 
-/// `KEYS[1]` a family in the current layout; `ARGV`: expire-at (the
-/// previous layout's `EXPIRETIME`), then field, value pairs. Copies a
-/// previous-layout family unless the family exists already.
-pub(super) fn migrate_family_script() -> Script {
+/// `KEYS`: families in the current layout, all of one shard; `ARGV`, for
+/// each in turn: expire-at (the previous layout's `EXPIRETIME`), the count
+/// of values that follow, then field, value pairs. Copies each
+/// previous-layout family unless it exists already; returns how many.
+pub(super) fn migrate_families_script() -> Script {
     Script::new(
         r"
-if redis.call('EXISTS', KEYS[1]) == 1 or #ARGV < 3 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIREAT', KEYS[1], ARGV[1])
-return 1
+local copied = 0
+local i = 1
+for k = 1, #KEYS do
+  local expire_at, n = ARGV[i], tonumber(ARGV[i + 1])
+  if n > 0 and redis.call('EXISTS', KEYS[k]) == 0 then
+    redis.call('HSET', KEYS[k], unpack(ARGV, i + 2, i + 1 + n))
+    redis.call('EXPIREAT', KEYS[k], expire_at)
+    copied = copied + 1
+  end
+  i = i + 2 + n
+end
+return copied
 ",
     )
 }

@@ -17,13 +17,15 @@ use deadpool_redis::redis;
 use futures_util::StreamExt;
 
 use super::backend::{self, Bulk, within};
-use super::keys::{LAYOUT_VERSION, MIGRATED, shard_of};
+use super::keys::{LAYOUT_VERSION, shard_of};
 use super::sync::write_batch;
 use super::{Shared, StoreError, StoreFuture};
 
 /// Keys per `SCAN` page.
-const PAGE: usize = 1000;
-/// Family copies in flight at once.
+const PAGE: usize = 5000;
+/// Pages migrating at once.
+const PAGES_IN_FLIGHT: usize = 4;
+/// Scripts in flight at once, per page.
 const CONCURRENCY: usize = 32;
 
 /// Migrates the previous layout's keys on `nodes`, unless `<prefix>:layout`
@@ -44,6 +46,7 @@ pub(super) async fn migrate_once(
     }
     let started = Instant::now();
     let mut migrated = 0usize;
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
     for node in nodes {
         let mut conn = backend::connect(node, timeout).await?;
         let mut cursor: u64 = 0;
@@ -61,12 +64,22 @@ pub(super) async fn migrate_once(
             })
             .await?;
             if !keys.is_empty() {
-                migrated += migrate_page(shared, bulk, &mut conn, &keys).await?;
+                // Pages overlap: the next is scanned while these migrate.
+                let page = migrate_page(shared, bulk, conn.clone(), keys);
+                in_flight.push(Box::pin(page) as StoreFuture<'_, usize>);
+            }
+            while in_flight.len() >= PAGES_IN_FLIGHT {
+                if let Some(done) = in_flight.next().await {
+                    migrated += done?;
+                }
             }
             if next == 0 {
                 break;
             }
             cursor = next;
+        }
+        while let Some(done) = in_flight.next().await {
+            migrated += done?;
         }
     }
     shared
@@ -87,9 +100,10 @@ pub(super) async fn migrate_once(
 async fn migrate_page(
     shared: &Shared,
     bulk: &Bulk,
-    conn: &mut redis::aio::MultiplexedConnection,
-    keys: &[String],
+    mut conn: redis::aio::MultiplexedConnection,
+    keys: Vec<String>,
 ) -> Result<usize, StoreError> {
+    let conn = &mut conn;
     let timeout = shared.command_timeout * 4;
     let parsed: Vec<(char, &str, &String)> = keys
         .iter()
@@ -140,21 +154,17 @@ async fn migrate_page(
             }
         }
     }
-    for (shard, batch) in &batches {
-        write_batch(shared, bulk, *shard, batch, false).await?;
-        // The merge was quiet; a marker in the shard's feed gives its
-        // loaders a position, so a Redis that later loses this data is
-        // noticed (the position gone) and written back to like any other.
-        let mut marker = redis::pipe();
-        marker
-            .cmd("XADD")
-            .arg(&shared.names.shards()[*shard].stream)
-            .arg("*")
-            .arg("e")
-            .arg(MIGRATED)
-            .ignore();
-        bulk.pipeline(&marker, timeout).await?;
+    let merges: Vec<StoreFuture<'_, u64>> = batches
+        .iter()
+        .map(|(shard, batch)| {
+            Box::pin(write_batch(shared, bulk, *shard, batch, false)) as StoreFuture<'_, u64>
+        })
+        .collect();
+    let mut pending = futures_util::stream::iter(merges).buffer_unordered(CONCURRENCY);
+    while let Some(merged) = pending.next().await {
+        merged?;
     }
+    drop(pending);
 
     // Live families: copied under their new names, with their expiry.
     let mut pipe = redis::pipe();
@@ -169,21 +179,36 @@ async fn migrate_page(
         })
         .await?
     };
-    let mut copies: Vec<StoreFuture<'_, i64>> = Vec::new();
+    // One script per shard: its families share a slot.
+    let mut by_shard: HashMap<usize, (Vec<String>, Vec<String>)> = HashMap::new();
     for ((_, id, _), (fields, expiry)) in families.iter().zip(records) {
         if fields.is_empty() || expiry <= 0 {
             continue;
         }
-        let key = shared.names.family(id);
-        copies.push(Box::pin(async move {
-            let mut call = shared.scripts.migrate_family.key(&key);
-            call.arg(expiry);
-            for (field, value) in &fields {
-                call.arg(field).arg(value);
-            }
-            bulk.invoke::<i64>(&call, shared.command_timeout).await
-        }));
+        let (keys, args) = by_shard.entry(shard_of(id)).or_default();
+        keys.push(shared.names.family(id));
+        args.push(expiry.to_string());
+        args.push((fields.len() * 2).to_string());
+        for (field, value) in fields {
+            args.push(field);
+            args.push(value);
+        }
     }
+    let copies: Vec<StoreFuture<'_, i64>> = by_shard
+        .values()
+        .map(|(keys, args)| {
+            Box::pin(async move {
+                let mut call = shared.scripts.migrate_families.prepare_invoke();
+                for key in keys {
+                    call.key(key);
+                }
+                for arg in args {
+                    call.arg(arg);
+                }
+                bulk.invoke::<i64>(&call, timeout).await
+            }) as StoreFuture<'_, i64>
+        })
+        .collect();
     let mut pending = futures_util::stream::iter(copies).buffer_unordered(CONCURRENCY);
     while let Some(copied) = pending.next().await {
         copied?;

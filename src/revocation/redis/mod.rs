@@ -147,7 +147,7 @@ struct Scripts {
     end_session: redis::Script,
     write_back: redis::Script,
     resume: redis::Script,
-    migrate_family: redis::Script,
+    migrate_families: redis::Script,
     get: redis::Script,
     set: redis::Script,
 }
@@ -402,7 +402,7 @@ impl RedisStoreBuilder {
                 end_session: keys::end_session_script(),
                 write_back: keys::write_back_script(),
                 resume: keys::resume_script(),
-                migrate_family: keys::migrate_family_script(),
+                migrate_families: keys::migrate_families_script(),
                 get: keys::get_script(),
                 set: keys::set_script(),
             },
