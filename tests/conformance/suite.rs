@@ -30,13 +30,18 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// An expiry comfortably in the future.
+/// An expiry comfortably in the future: an hour after the first call, the
+/// same for the whole test process, so a value a store kept compares equal
+/// to one computed later even across a second's boundary.
 pub fn later() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600
+    static LATER: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LATER.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600
+    })
 }
 
 pub fn token<'a>(

@@ -240,8 +240,9 @@ impl RedisStore {
     }
 
     /// A builder for a Redis Cluster, given some of its nodes. Subscriptions
-    /// go to one node (cluster pub/sub reaches every node); the start-up scan
-    /// reads every master. Nodes must accept the same connection settings.
+    /// go to one node (cluster pub/sub reaches every node); the start-up load
+    /// checks that every slot has a healthy master and reads each shard
+    /// where it lives. Nodes must accept the same connection settings.
     #[cfg(feature = "redis-cluster")]
     pub fn cluster(urls: impl IntoIterator<Item = impl Into<String>>) -> RedisStoreBuilder {
         let urls: Vec<RedisUrl> = urls
