@@ -114,6 +114,7 @@ impl Subscriber {
                 return Err((self, e));
             }
         };
+        let first = self.positions.is_none();
         // No bound on the whole: each of its calls is bounded, and a large
         // view takes as many as it needs. Boxed as `Send` here, where its
         // lifetimes are concrete.
@@ -123,7 +124,6 @@ impl Subscriber {
             Ok(reloaded) => reloaded,
             Err(e) => return Err((self, e)),
         };
-        let first = self.shared.status.borrow().reloads == 0;
         if !first {
             self.shared.backend.drop_idle();
         }
