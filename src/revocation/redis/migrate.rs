@@ -18,7 +18,8 @@ use futures_util::StreamExt;
 
 use super::backend::{self, Bulk, within};
 use super::keys::{LAYOUT_VERSION, shard_of};
-use super::sync::write_batch;
+use super::sync::{push_entry, write_batch};
+use super::view::Entry;
 use super::{Shared, StoreError, StoreFuture};
 
 /// Keys per `SCAN` page.
@@ -135,24 +136,25 @@ async fn migrate_page(
         let Some(expires_at) = u64::try_from(expiry).ok().and_then(|e| e.checked_sub(1)) else {
             continue;
         };
-        let batch = batches.entry(shard_of(id)).or_default();
-        match kind {
-            'j' | 'r' => {
-                let tag = if *kind == 'j' { "j" } else { "f" };
-                batch.extend([tag.to_owned(), expires_at.to_string(), (*id).to_owned()]);
-            }
-            _ => {
-                let Some(cutoff) = value.filter(|v| v.parse::<u64>().is_ok()) else {
-                    continue;
-                };
-                batch.extend([
-                    "c".to_owned(),
-                    expires_at.to_string(),
-                    (*id).to_owned(),
-                    cutoff,
-                ]);
-            }
-        }
+        let entry = match kind {
+            'j' => Entry::Jti {
+                jti: id,
+                expires_at,
+            },
+            'r' => Entry::Family {
+                family: id,
+                expires_at,
+            },
+            _ => match value.and_then(|v| v.parse().ok()) {
+                Some(cutoff_micros) => Entry::Cutoff {
+                    subject: id,
+                    cutoff_micros,
+                    expires_at,
+                },
+                None => continue,
+            },
+        };
+        push_entry(batches.entry(shard_of(id)).or_default(), entry);
     }
     let merges: Vec<StoreFuture<'_, u64>> = batches
         .iter()

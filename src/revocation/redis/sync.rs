@@ -20,6 +20,7 @@ use tokio::time::MissedTickBehavior;
 use super::backend::{self, Bulk, within};
 use super::endpoint::Endpoint;
 use super::keys::{self, Event, SHARDS, ShardKeys, StreamId};
+use super::view::Entry;
 use super::{Shared, StoreError, StoreFuture};
 use crate::clock::{Clock, SystemClock};
 
@@ -507,34 +508,11 @@ async fn write_back(shared: Arc<Shared>, shards: Vec<usize>) {
     let mut batches: Vec<Vec<Vec<String>>> = vec![Vec::new(); SHARDS];
     let mut current: Vec<Vec<String>> = vec![Vec::new(); SHARDS];
     shared.view.for_each_live(|entry| {
-        let (id, args) = match entry {
-            super::view::Entry::Jti { jti, expires_at } => (
-                jti,
-                vec!["j".to_owned(), expires_at.to_string(), jti.to_owned()],
-            ),
-            super::view::Entry::Family { family, expires_at } => (
-                family,
-                vec!["f".to_owned(), expires_at.to_string(), family.to_owned()],
-            ),
-            super::view::Entry::Cutoff {
-                subject,
-                cutoff_micros,
-                expires_at,
-            } => (
-                subject,
-                vec![
-                    "c".to_owned(),
-                    expires_at.to_string(),
-                    subject.to_owned(),
-                    cutoff_micros.to_string(),
-                ],
-            ),
-        };
-        let shard = keys::shard_of(id);
+        let shard = keys::shard_of(entry.id());
         if !wanted[shard] {
             return;
         }
-        current[shard].extend(args);
+        push_entry(&mut current[shard], entry);
         if current[shard].len() >= WRITE_BACK_BATCH * 3 {
             batches[shard].push(std::mem::take(&mut current[shard]));
         }
@@ -579,6 +557,29 @@ async fn write_back(shared: Arc<Shared>, shards: Vec<usize>) {
         );
     }
     shared.status.send_modify(|s| s.write_backs += 1);
+}
+
+/// Appends `entry` to a batch in [`keys::write_back_script`]'s argument
+/// form: `j|f <expires> <id>` or `c <expires> <subject> <cutoff>`.
+pub(super) fn push_entry(batch: &mut Vec<String>, entry: Entry<'_>) {
+    match entry {
+        Entry::Jti { jti, expires_at } => {
+            batch.extend(["j".to_owned(), expires_at.to_string(), jti.to_owned()]);
+        }
+        Entry::Family { family, expires_at } => {
+            batch.extend(["f".to_owned(), expires_at.to_string(), family.to_owned()]);
+        }
+        Entry::Cutoff {
+            subject,
+            cutoff_micros,
+            expires_at,
+        } => batch.extend([
+            "c".to_owned(),
+            expires_at.to_string(),
+            subject.to_owned(),
+            cutoff_micros.to_string(),
+        ]),
+    }
 }
 
 /// Merges one batch of write-back entries (`j|f <expires> <id>` or

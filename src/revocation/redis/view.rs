@@ -82,6 +82,17 @@ pub(super) enum Entry<'a> {
     },
 }
 
+impl<'a> Entry<'a> {
+    /// The `jti`, family or subject the entry is about.
+    pub(super) fn id(self) -> &'a str {
+        match self {
+            Entry::Jti { jti, .. } => jti,
+            Entry::Family { family, .. } => family,
+            Entry::Cutoff { subject, .. } => subject,
+        }
+    }
+}
+
 /// An entry's value: its expiry, and the cutoff for a subject (0 otherwise).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Value {
