@@ -60,9 +60,8 @@ use arc_swap::ArcSwapOption;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use self::keyset::{Snapshot, parse_key_set};
-use crate::keys::{Algorithm, KeysRefetch, VerifyingKey};
-use crate::rejection::AuthErrorKind;
+use self::keyset::parse_key_set;
+use crate::keys::{Algorithm, KeySource, KeysRefetch, RemoteKeys, Snapshot};
 
 /// Default longest time between two fetches: 5 minutes.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(5 * 60);
@@ -346,7 +345,13 @@ impl RemoteJwks {
 
     /// What the set holds and how its fetches went.
     pub fn status(&self) -> JwksStatus {
-        let shared = &self.inner.shared;
+        self.inner.shared.status()
+    }
+}
+
+impl Shared {
+    fn status(&self) -> JwksStatus {
+        let shared = self;
         JwksStatus {
             loaded: shared.keys.load().is_some(),
             keys: shared.keys.load().as_ref().map_or(0, |s| s.keys.len()),
@@ -355,29 +360,21 @@ impl RemoteJwks {
             unknown_kid_refetches: shared.stats.refetches.load(Ordering::Relaxed),
         }
     }
+}
 
-    pub(crate) fn with_key<R>(
-        &self,
-        kid: Option<&str>,
-        f: impl FnOnce(&VerifyingKey) -> R,
-    ) -> Result<R, AuthErrorKind> {
-        let snapshot = self.inner.shared.keys.load();
-        let snapshot = snapshot.as_ref().ok_or(AuthErrorKind::KeysUnavailable)?;
-        snapshot
-            .keys
-            .select(kid)
-            .map(f)
-            .ok_or(AuthErrorKind::UnknownKey)
+impl RemoteKeys for Inner {
+    fn current(&self) -> arc_swap::Guard<Option<Arc<Snapshot>>> {
+        self.shared.keys.load()
     }
 
-    pub(crate) fn epoch(&self) -> u64 {
-        self.inner.shared.epoch.load(Ordering::Acquire)
+    fn epoch(&self) -> u64 {
+        self.shared.epoch.load(Ordering::Acquire)
     }
 
     /// Asks for a refetch for an unknown `kid`: joins the one in flight, or
     /// starts one unless one was started less than `min_refresh` ago.
-    pub(crate) fn refetch_for_unknown_kid(&self) -> Option<KeysRefetch> {
-        let shared = &self.inner.shared;
+    fn refetch_for_unknown_kid(&self) -> Option<KeysRefetch> {
+        let shared = &self.shared;
         if shared.keys.load().is_none() {
             // No set yet: the refresh task is already retrying.
             return None;
@@ -412,11 +409,24 @@ impl RemoteJwks {
     }
 }
 
+impl From<RemoteJwks> for KeySource {
+    fn from(remote: RemoteJwks) -> Self {
+        KeySource::remote(remote.inner)
+    }
+}
+
 impl fmt::Debug for RemoteJwks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// Shown as the handle (a [`KeySource`] holds the inner part).
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteJwks")
-            .field("location", &self.inner.shared.settings.location)
-            .field("status", &self.status())
+            .field("location", &self.shared.settings.location)
+            .field("status", &self.shared.status())
             .finish()
     }
 }
