@@ -112,7 +112,10 @@ impl RemoteJwksBuilder {
     }
 
     /// Fetch with this client (proxies, root certificates, …). The deadline
-    /// and body cap apply on top of its own settings.
+    /// and body cap apply on top of its own settings, and so does the URL
+    /// policy: an answer the client reached by following a redirect is
+    /// refused. Build it with `redirect(reqwest::redirect::Policy::none())`,
+    /// so that it does not even make the redirected request.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self

@@ -24,8 +24,11 @@
 //!   retrying with backoff, and the process starts anyway.
 //! * **Only configured URLs are fetched**: never one a token names (`jku`,
 //!   `x5u` are not read at all); https, or http on a loopback host unless
-//!   [`allow_http`](RemoteJwksBuilder::allow_http) says otherwise; no
-//!   redirects with the default client.
+//!   [`allow_http`](RemoteJwksBuilder::allow_http) says otherwise. A
+//!   discovered `jwks_uri` is no weaker than its issuer: over https when the
+//!   issuer is, on a loopback host only when the issuer is. No redirects,
+//!   whatever the client: an answer a client reached by following one is
+//!   refused.
 //! * **Only signature keys of asymmetric types** are taken (RSA, EC P-256 /
 //!   P-384, Ed25519); `oct` keys of a published set are ignored.
 //!

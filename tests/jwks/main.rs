@@ -534,3 +534,51 @@ impl tower_jwt_auth::Clock for SharedClock {
         self.0.now_micros()
     }
 }
+
+#[tokio::test]
+async fn a_given_client_that_follows_redirects_never_brings_keys_from_the_target() {
+    // The attacker's key set, on another port; the configured URL redirects
+    // to it.
+    let attacker = JwksServer::serving(vec![k2()]).await;
+    let server = JwksServer::start(Mode::Redirect(attacker.jwks_url())).await;
+    // reqwest's default client follows redirects.
+    let keys = remote(&server)
+        .client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    // A second fetch comes only after a failed first one (a good one would
+    // schedule the next in ten minutes).
+    tokio::time::timeout(GUARD, server.wait_for_fetches(2))
+        .await
+        .expect("the redirected fetch failed and is retried (else keys came from the target)");
+    assert!(!keys.status().loaded, "no keys from the redirect's target");
+    assert_eq!(
+        status(&app(keys), &token(&issuer(K2_PRIVATE, "k2"))).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn a_discovered_jwks_uri_on_loopback_is_refused_when_the_issuer_is_not() {
+    let server = JwksServer::serving(vec![k1()]).await;
+    // The issuer is a name (resolved to the test server by the client); its
+    // metadata sends the key fetch to a loopback address.
+    let issuer = format!("http://issuer.test:{}", server.addr.port());
+    server.metadata_naming(&issuer, &server.jwks_url());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("issuer.test", server.addr)
+        .build()
+        .unwrap();
+    let keys = RemoteJwks::discover(&issuer)
+        .allow_http(true)
+        .client(client)
+        .build()
+        .unwrap();
+    assert!(!keys.ready(Duration::from_millis(1500)).await);
+    assert_eq!(
+        server.fetches(),
+        0,
+        "the loopback jwks_uri is never fetched"
+    );
+}
