@@ -18,8 +18,8 @@ use futures_util::StreamExt;
 
 use super::backend::{self, Bulk, within};
 use super::keys::{LAYOUT_VERSION, shard_of};
-use super::sync::{push_entry, write_batch};
 use super::view::Entry;
+use super::write_back::{push_entry, write_batch};
 use super::{Shared, StoreError, StoreFuture};
 
 /// Keys per `SCAN` page.

@@ -9,6 +9,7 @@ mod migrate;
 mod pool;
 mod sync;
 mod view;
+mod write_back;
 
 use std::fmt;
 use std::sync::Arc;
