@@ -3,10 +3,13 @@
 
 mod backend;
 mod endpoint;
+mod feed;
 mod freshness;
-mod keys;
+mod layout;
+mod loader;
 mod migrate;
 mod pool;
+mod scripts;
 mod sync;
 mod view;
 mod write_back;
@@ -21,8 +24,10 @@ use tokio::sync::watch;
 
 use self::backend::Backend;
 use self::endpoint::{Endpoint, RedisUrl, TlsRoots};
+use self::feed::Event;
 use self::freshness::Freshness;
-use self::keys::{Event, Names, ShardKeys};
+use self::layout::{Names, ShardKeys};
+use self::scripts::Scripts;
 use self::view::View;
 use super::{
     MAX_LISTED_SESSIONS, NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord,
@@ -133,24 +138,6 @@ struct Shared {
     max_staleness: Duration,
     status: watch::Sender<ViewStatus>,
     scripts: Scripts,
-}
-
-struct Scripts {
-    deny: redis::Script,
-    cutoff: redis::Script,
-    rotate: redis::Script,
-    revoke_family: redis::Script,
-    start_session: redis::Script,
-    list_session: redis::Script,
-    listed_sessions: redis::Script,
-    unlist_sessions: redis::Script,
-    session_record: redis::Script,
-    end_session: redis::Script,
-    write_back: redis::Script,
-    resume: redis::Script,
-    migrate_families: redis::Script,
-    get: redis::Script,
-    set: redis::Script,
 }
 
 /// The local view's state, as [`RedisStore::watch`] reports it.
@@ -391,23 +378,7 @@ impl RedisStoreBuilder {
             command_timeout: self.command_timeout,
             max_staleness: self.max_staleness,
             status: watch::Sender::new(ViewStatus::default()),
-            scripts: Scripts {
-                deny: keys::deny_script(),
-                cutoff: keys::cutoff_script(),
-                rotate: keys::rotate_script(),
-                revoke_family: keys::revoke_family_script(),
-                start_session: keys::start_session_script(),
-                list_session: keys::list_session_script(),
-                listed_sessions: keys::listed_sessions_script(),
-                unlist_sessions: keys::unlist_sessions_script(),
-                session_record: keys::session_record_script(),
-                end_session: keys::end_session_script(),
-                write_back: keys::write_back_script(),
-                resume: keys::resume_script(),
-                migrate_families: keys::migrate_families_script(),
-                get: keys::get_script(),
-                set: keys::set_script(),
-            },
+            scripts: Scripts::new(),
         });
         let first_sync = sync::Subscriber::new(shared.clone(), endpoints, self.cluster)?
             .first_sync()

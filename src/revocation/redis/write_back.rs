@@ -7,7 +7,7 @@ use std::time::Instant;
 use futures_util::StreamExt;
 
 use super::backend::Bulk;
-use super::keys::{self, SHARDS};
+use super::layout::{self, SHARDS};
 use super::view::Entry;
 use super::{Shared, StoreError};
 
@@ -36,7 +36,7 @@ pub(super) async fn write_back(shared: Arc<Shared>, shards: Vec<usize>) {
     let mut batches: Vec<Vec<Vec<String>>> = vec![Vec::new(); SHARDS];
     let mut current: Vec<Vec<String>> = vec![Vec::new(); SHARDS];
     shared.view.for_each_live(|entry| {
-        let shard = keys::shard_of(entry.id());
+        let shard = layout::shard_of(entry.id());
         if !wanted[shard] {
             return;
         }
@@ -87,7 +87,7 @@ pub(super) async fn write_back(shared: Arc<Shared>, shards: Vec<usize>) {
     shared.status.send_modify(|s| s.write_backs += 1);
 }
 
-/// Appends `entry` to a batch in [`keys::write_back_script`]'s argument
+/// Appends `entry` to a batch in [`write_back_script`](super::scripts::write_back_script)'s argument
 /// form: `j|f <expires> <id>` or `c <expires> <subject> <cutoff>`.
 pub(super) fn push_entry(batch: &mut Vec<String>, entry: Entry<'_>) {
     match entry {
