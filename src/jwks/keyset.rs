@@ -87,7 +87,11 @@ pub(crate) fn parse_key_set(body: &[u8], rsa_default: Algorithm) -> Result<Snaps
         fingerprints.insert(identity, text);
     }
     let keys = set.ok_or(KeySetError::NoUsableKey)?;
-    Ok(Snapshot { keys, fingerprints })
+    Ok(Snapshot {
+        keys,
+        epoch: 0,
+        fingerprints,
+    })
 }
 
 /// One JWK as a verifying key, or why it is not taken.

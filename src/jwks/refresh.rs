@@ -110,18 +110,19 @@ async fn fetch_once(state: &Shared, jwks_url: &mut Option<String>) -> Result<Opt
             return Err(());
         }
     };
-    let next = match parse_key_set(&fetched.body, settings.rsa_algorithm) {
+    let mut next = match parse_key_set(&fetched.body, settings.rsa_algorithm) {
         Ok(next) => next,
         Err(error) => {
             tracing::warn!(%url, %error, "JWK Set refused; keeping the last good set");
             return Err(());
         }
     };
-    let previous = state.keys.load_full();
-    if previous.as_ref().is_some_and(|p| p.loses_keys_in(&next)) {
-        // Cached tokens verified by a key that has gone must be verified
-        // again: the epoch tells the verified-token cache.
-        state.epoch.fetch_add(1, Ordering::AcqRel);
+    // Cached tokens verified by a key that has gone must be verified again:
+    // the new set's epoch tells the verified-token cache. The epoch travels
+    // inside the set, so a token checked against the old set can never be
+    // tagged with the new set's epoch.
+    if let Some(previous) = state.keys.load_full() {
+        next.epoch = previous.epoch + u64::from(previous.loses_keys_in(&next));
     }
     tracing::debug!(%url, keys = next.keys.len(), "JWK Set fetched");
     state.keys.store(Some(Arc::new(next)));

@@ -2,7 +2,7 @@
 //! asks of it (the current keys, their epoch, a refetch for an unknown `kid`).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -92,10 +92,6 @@ impl RemoteKeys for Inner {
         self.shared.keys.load()
     }
 
-    fn epoch(&self) -> u64 {
-        self.shared.epoch.load(Ordering::Acquire)
-    }
-
     /// Asks for a refetch for an unknown `kid`: joins the one in flight, or
     /// starts one unless one was started less than `min_refresh` ago.
     fn refetch_for_unknown_kid(&self) -> Option<KeysRefetch> {
@@ -165,7 +161,6 @@ pub(super) fn start(
     let (fetched, _) = watch::channel(0);
     let shared = Arc::new(Shared {
         keys: ArcSwapOption::empty(),
-        epoch: AtomicU64::new(0),
         refetch: Mutex::new(RefetchState::default()),
         wake: Notify::new(),
         fetched,

@@ -21,7 +21,6 @@ pub(super) enum Location {
 /// Everything the handles and the refresh task of one key set share.
 pub(super) struct Shared {
     pub(super) keys: ArcSwapOption<Snapshot>,
-    pub(super) epoch: AtomicU64,
     pub(super) refetch: Mutex<RefetchState>,
     pub(super) wake: Notify,
     /// Counts the refetches made for unknown `kid`s; waiters watch it.

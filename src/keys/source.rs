@@ -36,18 +36,19 @@ pub(crate) trait RemoteKeys: std::fmt::Debug + Send + Sync {
     /// The set in force now; `None` until a first one has been fetched.
     fn current(&self) -> arc_swap::Guard<Option<Arc<Snapshot>>>;
 
-    /// Changes whenever a key may have left the set.
-    fn epoch(&self) -> u64;
-
     /// A refetch for a token whose `kid` is unknown, when one may be made now.
     fn refetch_for_unknown_kid(&self) -> Option<KeysRefetch>;
 }
 
-/// The usable keys of one fetched JWK Set.
+/// The usable keys of one fetched JWK Set, with their epoch: whatever is
+/// verified against a snapshot is tagged with the epoch of that snapshot,
+/// never with one read later.
 #[cfg(feature = "jwks")]
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     pub(crate) keys: KeySet,
+    /// Raised by each snapshot that lost a key of the one before it.
+    pub(crate) epoch: u64,
     /// Each key's identity (its `kid`, or "" for a lone unnamed key) with its
     /// JWK text: the set "lost a key" when one of these disappears.
     pub(crate) fingerprints: BTreeMap<String, String>,
@@ -70,14 +71,18 @@ impl KeySource {
         Self(Source::Remote(remote))
     }
 
-    /// Runs `f` with the key a token with header `kid` must be verified with.
+    /// Runs `f` with the key a token with header `kid` must be verified
+    /// with, and gives the epoch of the set that key was taken from.
     pub(crate) fn with_key<R>(
         &self,
         kid: Option<&str>,
         f: impl FnOnce(&VerifyingKey) -> R,
-    ) -> Result<R, AuthErrorKind> {
+    ) -> Result<(R, u64), AuthErrorKind> {
         match &self.0 {
-            Source::Local(keys) => keys.select(kid).map(f).ok_or(AuthErrorKind::UnknownKey),
+            Source::Local(keys) => keys
+                .select(kid)
+                .map(|key| (f(key), 0))
+                .ok_or(AuthErrorKind::UnknownKey),
             #[cfg(feature = "jwks")]
             Source::Remote(remote) => {
                 let snapshot = remote.current();
@@ -85,18 +90,19 @@ impl KeySource {
                 snapshot
                     .keys
                     .select(kid)
-                    .map(f)
+                    .map(|key| (f(key), snapshot.epoch))
                     .ok_or(AuthErrorKind::UnknownKey)
             }
         }
     }
 
-    /// Changes whenever a key may have left the set (never, for local keys).
+    /// The epoch of the set in force now: it changes whenever a key may
+    /// have left the set (never, for local keys).
     pub(crate) fn epoch(&self) -> u64 {
         match &self.0 {
             Source::Local(_) => 0,
             #[cfg(feature = "jwks")]
-            Source::Remote(remote) => remote.epoch(),
+            Source::Remote(remote) => remote.current().as_ref().map_or(0, |s| s.epoch),
         }
     }
 
