@@ -2,13 +2,19 @@
 //! issuer, `alg` bound to the key, and the signature.
 
 use super::Verifier;
+use crate::claims::TokenType;
 use crate::jws::{CompactJws, Header, decode_segment, decode_segment_inline};
 use crate::keys::algorithm_name;
 use crate::rejection::{AuthError, AuthErrorKind};
 
 impl Verifier {
-    /// Steps 1–6, and which issuer the token was checked against.
-    pub(super) fn verify_signed(&self, token: &str) -> Result<(Vec<u8>, usize), AuthError> {
+    /// Steps 1–6, and which issuer the token was checked against; with
+    /// `expected`, a header `typ` naming another token type is refused.
+    pub(super) fn verify_signed(
+        &self,
+        token: &str,
+        expected: Option<TokenType>,
+    ) -> Result<(Vec<u8>, usize), AuthError> {
         if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
@@ -27,6 +33,15 @@ impl Verifier {
         let trusted = &self.inner.issuers[issuer];
         if !trusted.config.profile.accepts_typ(header.typ.as_deref()) {
             return Err(AuthErrorKind::UnsupportedHeader.into());
+        }
+        // A header `typ` naming the other token type (`refresh+jwt` where an
+        // access token is expected) refuses the token before its signature
+        // is checked. A token is cached only once it passed as its own type,
+        // so a cache hit never needs the header again.
+        if let (Some(expected), Some(named)) = (expected, header.token_type())
+            && named != expected
+        {
+            return Err(AuthErrorKind::WrongTokenType.into());
         }
         let signature = decode_segment_inline::<512>(jws.signature)?;
         trusted.keys.with_key(header.kid.as_deref(), |key| {
