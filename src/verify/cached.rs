@@ -20,7 +20,7 @@ impl Verifier {
         now: u64,
     ) -> Result<Claims<T>, AuthError> {
         let Some(cache) = &self.inner.cache else {
-            let (payload, issuer, _) = self.verify_signed(token)?;
+            let (payload, issuer, _) = self.verify_signed(token, Some(expected))?;
             return self
                 .check_claims(issuer, &payload, expected, now)
                 .map_err(AuthError::new);
@@ -35,7 +35,7 @@ impl Verifier {
                 .check_claims(verified.issuer, &verified.payload, expected, now)
                 .map_err(AuthError::new);
         }
-        let (payload, issuer, key_epoch) = self.verify_signed(token)?;
+        let (payload, issuer, key_epoch) = self.verify_signed(token, Some(expected))?;
         let claims = self
             .check_claims(issuer, &payload, expected, now)
             .map_err(AuthError::new)?;
@@ -128,7 +128,7 @@ impl Verifier {
                 (verified, claims)
             }
             None => {
-                let (payload, issuer, key_epoch) = self.verify_signed(token)?;
+                let (payload, issuer, key_epoch) = self.verify_signed(token, Some(expected))?;
                 let now = self.inner.issuers[issuer].config.clock.now_secs();
                 let claims = self
                     .check_claims::<T>(issuer, &payload, expected, now)

@@ -61,7 +61,9 @@ impl Verifier {
             // token, and nothing is a refresh token.
             (None, _) => TokenType::Access,
         };
-        if token_type != expected {
+        // A token that says it is something else (an ID token, a refresh
+        // token of another system) is no access token, whatever its type claim.
+        if token_type != expected || (expected == TokenType::Access && registered.other_kind) {
             return Err(AuthErrorKind::WrongTokenType);
         }
         let sub = registered.sub.ok_or(AuthErrorKind::InvalidClaims)?;

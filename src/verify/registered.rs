@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::claims::Audience;
@@ -32,6 +32,9 @@ pub(super) struct Registered {
     pub(super) iat_us: Option<u64>,
     /// Whether a `client_id` (a string) is present (RFC 9068 §2.2).
     pub(super) client_id: bool,
+    /// Whether a claim says the token is something other than an access
+    /// token (read only when the profile refuses such tokens).
+    pub(super) other_kind: bool,
 }
 
 pub(super) struct RegisteredSeed<'c> {
@@ -111,6 +114,18 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
                 "iat" => set_date(&mut out.iat, &mut map, "iat")?,
                 "auth_time" => set_date(&mut out.auth_time, &mut map, "auth_time")?,
                 "iat_us" => set(&mut out.iat_us, &mut map, "iat_us")?,
+                "nonce" | "at_hash" | "c_hash" if profile.refuse_other_kinds => {
+                    map.next_value::<Skip>()?;
+                    out.other_kind = true;
+                }
+                "token_use" if profile.refuse_other_kinds => {
+                    let value = map.next_value::<KindName<'de>>()?.0;
+                    out.other_kind |= value.as_deref() != Some("access");
+                }
+                "typ" | "type" | "token_type" if profile.refuse_other_kinds => {
+                    let value = map.next_value::<KindName<'de>>()?.0;
+                    out.other_kind |= value.as_deref().is_some_and(names_another_kind);
+                }
                 _ => {
                     map.next_value::<Skip>()?;
                 }
@@ -188,6 +203,67 @@ impl<'de> Deserialize<'de> for Subject {
             }
         }
         deserializer.deserialize_any(SubjectVisitor)
+    }
+}
+
+/// Whether a `typ`/`type`/`token_type` value names a kind of token other
+/// than an access token.
+fn names_another_kind(value: &str) -> bool {
+    [
+        "id",
+        "id_token",
+        "refresh",
+        "refresh_token",
+        "offline",
+        "logout",
+    ]
+    .iter()
+    .any(|kind| value.eq_ignore_ascii_case(kind))
+}
+
+/// A claim that may name the token's kind: its value when it is a string,
+/// `None` for any other JSON value (skipped).
+struct KindName<'de>(Option<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for KindName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KindVisitor;
+        impl<'de> Visitor<'de> for KindVisitor {
+            type Value = KindName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KindName(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KindName(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(KindName(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(KindName(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(KindName(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(KindName(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(KindName(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(KindName(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(KindName(None))
+            }
+        }
+        deserializer.deserialize_any(KindVisitor)
     }
 }
 

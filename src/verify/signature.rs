@@ -2,6 +2,7 @@
 //! issuer, `alg` bound to the key, and the signature.
 
 use super::Verifier;
+use crate::claims::TokenType;
 use crate::jws::{CompactJws, Header, decode_segment, decode_segment_inline};
 use crate::keys::algorithm_name;
 use crate::rejection::{AuthError, AuthErrorKind};
@@ -9,8 +10,13 @@ use crate::rejection::{AuthError, AuthErrorKind};
 impl Verifier {
     /// Steps 1–6: the payload, which issuer the token was checked against,
     /// and the epoch of the key set whose key checked it (what the cache
-    /// entry is tagged with; an epoch read later could be a newer set's).
-    pub(super) fn verify_signed(&self, token: &str) -> Result<(Vec<u8>, usize, u64), AuthError> {
+    /// entry is tagged with; an epoch read later could be a newer set's);
+    /// with `expected`, a header `typ` naming another token type is refused.
+    pub(super) fn verify_signed(
+        &self,
+        token: &str,
+        expected: Option<TokenType>,
+    ) -> Result<(Vec<u8>, usize, u64), AuthError> {
         if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
@@ -29,6 +35,15 @@ impl Verifier {
         let trusted = &self.inner.issuers[issuer];
         if !trusted.config.profile.accepts_typ(header.typ.as_deref()) {
             return Err(AuthErrorKind::UnsupportedHeader.into());
+        }
+        // A header `typ` naming the other token type (`refresh+jwt` where an
+        // access token is expected) refuses the token before its signature
+        // is checked. A token is cached only once it passed as its own type,
+        // so a cache hit never needs the header again.
+        if let (Some(expected), Some(named)) = (expected, header.token_type())
+            && named != expected
+        {
+            return Err(AuthErrorKind::WrongTokenType.into());
         }
         let signature = decode_segment_inline::<512>(jws.signature)?;
         let (checked, key_epoch) = trusted.keys.with_key(header.kid.as_deref(), |key| {

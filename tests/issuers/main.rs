@@ -8,6 +8,8 @@ use http::{Request, StatusCode, header};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
+mod kinds;
+
 use tower_jwt_auth::{
     Algorithm, AuthErrorKind, Claims, JwtAuthLayer, JwtConfig, TokenProfile, Verifier, VerifyingKey,
 };
