@@ -10,7 +10,7 @@ use tower_jwt_auth::revocation::{RevocationStore, Rotation, RotationRequest};
 
 use super::log_capture;
 use super::redis_layout::shard_key;
-use super::redis_server::shared_redis_url;
+use super::redis_server::{RedisServer, shared_redis_url};
 use super::suite::{later, token, unique};
 
 const SESSIONS: usize = 1_000;
@@ -23,6 +23,17 @@ const REVOKED: usize = 10;
 /// `start_family_script`: the family's first refresh `jti`;
 /// `revoke_family_script`: `1`).
 fn first_release_keys(prefix: &str, until: u64) -> redis::Pipeline {
+    first_release_range(prefix, until, 0..DENIED, 0..SESSIONS, CUT_OFF, REVOKED)
+}
+
+fn first_release_range(
+    prefix: &str,
+    until: u64,
+    denied: std::ops::Range<usize>,
+    sessions: std::ops::Range<usize>,
+    cut_off: usize,
+    revoked: usize,
+) -> redis::Pipeline {
     let mut pipe = redis::pipe();
     let mut set = |key: String, value: String| {
         pipe.cmd("SET")
@@ -32,16 +43,16 @@ fn first_release_keys(prefix: &str, until: u64) -> redis::Pipeline {
             .arg(until + 1)
             .ignore();
     };
-    for i in 0..DENIED {
+    for i in denied {
         set(format!("{prefix}:j:{{jti-{i}}}"), "1".to_owned());
     }
-    for i in 0..SESSIONS {
+    for i in sessions {
         set(format!("{prefix}:f:{{sid-{i}}}"), format!("r0-{i}"));
     }
-    for i in 0..CUT_OFF {
+    for i in 0..cut_off {
         set(format!("{prefix}:c:{{user-{i}}}"), "5000000".to_owned());
     }
-    for i in 0..REVOKED {
+    for i in 0..revoked {
         set(format!("{prefix}:r:{{gone-{i}}}"), "1".to_owned());
     }
     pipe
@@ -248,4 +259,79 @@ async fn a_shard_key_of_another_type_fails_the_start_with_one_message_naming_the
     );
     assert!(message.contains("prefix"), "says what to do: {message}");
     assert_eq!(message.matches("WRONGTYPE").count(), 1, "once: {message}");
+}
+
+/// The migration's time at scale, by hand (not in CI):
+/// `SESSIONS=1000000 cargo test --release --features full --test redis
+/// first_release::migration_time -- --ignored --nocapture`. Its own
+/// `redis-server`; prints how long the first start (migration and load) and
+/// a second start (the layout marker only) took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a timing by hand: 1 M first-release sessions and revocations"]
+async fn migration_time() {
+    let count = |name: &str| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000)
+    };
+    let (sessions, denied) = (count("SESSIONS"), count("DENIED"));
+    let Some(server) = RedisServer::start(false) else {
+        return;
+    };
+    let prefix = "scale";
+    let until = later();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let seeding = std::time::Instant::now();
+    const CHUNK: usize = 10_000;
+    for start in (0..sessions.max(denied)).step_by(CHUNK) {
+        let () = first_release_range(
+            prefix,
+            until,
+            start.min(denied)..(start + CHUNK).min(denied),
+            start.min(sessions)..(start + CHUNK).min(sessions),
+            0,
+            0,
+        )
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    }
+    println!(
+        "seeded {sessions} first-release sessions and {denied} deny entries in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let connect = || {
+        RedisStore::builder(server.url())
+            .prefix(prefix)
+            .command_timeout(std::time::Duration::from_secs(30))
+            .connect()
+    };
+    let started = std::time::Instant::now();
+    let first = connect().await.unwrap();
+    let first_start = started.elapsed();
+    let started = std::time::Instant::now();
+    let second = connect().await.unwrap();
+    let second_start = started.elapsed();
+    println!(
+        "first start (migration + load): {:.2} s; second start (marker only + load): {:.2} s; \
+         view: {} entries",
+        first_start.as_secs_f64(),
+        second_start.as_secs_f64(),
+        second.view_len()
+    );
+    assert!(first.is_revoked(&token("jti-0", "s", None, 1)).unwrap());
+    let now = until - 3600;
+    let last = sessions - 1;
+    let (sid, r0, r1) = (
+        format!("sid-{last}"),
+        format!("r0-{last}"),
+        format!("r1-{last}"),
+    );
+    let rotated = second
+        .rotate_session(rotation(&sid, &r0, &r1, now))
+        .await
+        .unwrap();
+    assert_eq!(rotated, Rotation::Rotated);
 }
