@@ -7,6 +7,8 @@ mod suite;
 #[allow(dead_code)]
 #[path = "../../examples/demo.rs"]
 mod demo;
+#[path = "../support/log_capture.rs"]
+mod log_capture;
 #[path = "../support/redis_layout.rs"]
 mod redis_layout;
 #[path = "../support/redis_server.rs"]
@@ -20,6 +22,7 @@ mod test_ca;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod credentials;
+mod first_release;
 mod instances;
 mod migration;
 mod outage;

@@ -150,6 +150,11 @@ impl Names {
         format!("{}:s:{{{subject}}}", self.prefix)
     }
 
+    /// The prefix of every key.
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The channel every change is published on.
     pub(super) fn channel(&self) -> &str {
         &self.channel

@@ -38,7 +38,26 @@ pub(super) async fn load_shard(
             .arg("WITHSCORES");
     }
     pipe.cmd("HGETALL").arg(&shard.cutoff_values);
+    // A key of another type is named once, not as an error per command.
+    pipe.ignore_errors();
     let replies = bulk.pipeline(&pipe, shared.command_timeout * 10).await?;
+    let read = [
+        (&shard.stream, "a stream"),
+        (&shard.jtis, "a sorted set"),
+        (&shard.families, "a sorted set"),
+        (&shard.cutoffs, "a sorted set"),
+        (&shard.cutoff_values, "a hash"),
+    ];
+    for (reply, (key, expected)) in replies.iter().zip(read) {
+        if let redis::Value::ServerError(error) = reply {
+            return Err(StoreError::new(format!(
+                "redis key `{key}` cannot be read as {expected}, which this store keeps there \
+                 ({error}): another program writes under the prefix `{}`? Give the store a \
+                 prefix of its own (`RedisStoreBuilder::prefix`), or delete the key",
+                shared.names.prefix()
+            )));
+        }
+    }
     let unreadable = || StoreError::new("redis answered an unreadable shard");
     let [last, jtis, families, subjects, cutoffs] =
         <[redis::Value; 5]>::try_from(replies).map_err(|_| unreadable())?;
