@@ -1,8 +1,8 @@
 //! Real Redis servers for tests: the shared one on 127.0.0.1:6379 (or
 //! `REDIS_URL`), and private ones a test may kill, freeze and restart.
 //!
-//! Where Redis is missing the tests say so and pass, except under `CI=true`,
-//! where a missing Redis is a failure.
+//! Where Redis is missing the tests say so and pass, except in CI (`CI` set,
+//! see `ci.rs`), where a missing Redis is a failure.
 
 #![allow(dead_code)]
 
@@ -13,13 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+#[path = "ci.rs"]
+mod ci;
+use ci::in_ci;
 
 /// Skips (returns `None`) outside CI, fails under CI.
 fn missing(what: &str) -> Option<std::convert::Infallible> {
-    assert!(!in_ci(), "CI=true and {what}: Redis tests must run in CI");
+    assert!(!in_ci(), "CI is set and {what}: Redis tests must run in CI");
     eprintln!("skipped: {what}");
     None
 }

@@ -3,14 +3,18 @@
 //!
 //! The vectors live outside the repository, in `../shared/vectors` (see its
 //! README); they are read from there and never copied in. When the directory
-//! is absent the tests say so and pass — unless `CI=true`, where a missing
-//! directory is a failure. The counts (and the skip notice) are written to
-//! stderr past the test harness's capture, so every run shows them.
+//! is absent the tests say so and pass — unless in CI (`CI` set, see
+//! `tests/support/ci.rs`), where a missing directory is a failure. The counts
+//! (and the skip notice) are written to stderr past the test harness's
+//! capture, so every run shows them.
 //!
 //! Keys come from the vectors' JWKs through [`VerifyingKey::from_jwk`]. The
 //! Wycheproof payloads are not JWT claims, so these cases go through
 //! [`Verifier::verify_jws`]: size, structure, header, `kid`, `alg` against the
 //! key, signature — everything but the claims.
+
+#[path = "../support/ci.rs"]
+mod ci;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,8 +33,8 @@ fn vectors_dir() -> Option<PathBuf> {
         return Some(dir.to_owned());
     }
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the test vectors are missing: {VECTORS}"
+        !ci::in_ci(),
+        "CI is set but the test vectors are missing: {VECTORS}"
     );
     report(&format!("skipped: no test vectors at {VECTORS}"));
     None
