@@ -6,7 +6,7 @@ use std::time::Duration;
 use tower_jwt_auth::revocation::RevocationStore;
 use tower_jwt_auth::{RedisStore, StoreError};
 
-use super::redis_server::{RedisServer, TestCaFiles, free_port};
+use super::redis_server::{FRESH_PORT, RedisServer, TestCaFiles};
 use super::suite::{self, later, token, unique};
 use super::{HANG_GUARD, instances::until_revoked};
 
@@ -91,18 +91,17 @@ impl Cluster {
     }
 
     /// A node with the cluster's arguments; its bus on a free port of its
-    /// own (the default, port + 10000, may not exist).
+    /// own (the default, port + 10000, may not exist), picked again with the
+    /// node's port if a start fails.
     fn start_node(&mut self) -> Option<()> {
-        let bus = free_port();
-        let bus_text = bus.to_string();
         let mut args: Vec<&str> = self.node_args.iter().map(String::as_str).collect();
-        args.extend(["--cluster-port", &bus_text]);
+        args.extend(["--cluster-port", FRESH_PORT]);
         let node = match &self.tls {
             Some(tls) => RedisServer::start_tls(tls, &args),
             None => RedisServer::start_with(&args),
         }?;
+        self.buses.push(node.fresh_ports()[0]);
         self.nodes.push(node);
-        self.buses.push(bus);
         Some(())
     }
 

@@ -27,6 +27,7 @@ mod pool;
 mod resume;
 mod sessions;
 mod staleness;
+mod test_server;
 #[cfg(feature = "redis-tls")]
 mod tls;
 
