@@ -261,7 +261,7 @@ async fn revoke_spread(store: &RedisStore, count: usize) -> Vec<String> {
 async fn connect_to(urls: Vec<String>, prefix: &str) -> Result<RedisStore, StoreError> {
     RedisStore::cluster(urls)
         .prefix(prefix)
-        .command_timeout(Duration::from_millis(300))
+        .command_timeout(super::COMMAND_TIMEOUT)
         .connect()
         .await
 }

@@ -56,6 +56,14 @@ store_conformance_tests!(optional: store_on_shared_redis());
 
 /// Guards against a hang; not a timing assertion.
 const HANG_GUARD: Duration = Duration::from_secs(20);
+/// The command timeout of the tests that kill, freeze or restart Redis:
+/// short enough to see an outage answered without a hang, long enough that
+/// a command to a healthy Redis on a loaded machine is not taken for one.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Their staleness bound: a test that waits for the view to be current and
+/// then reads from it is never preempted past it between the two (it was
+/// 300-600 ms, and a read after `wait_current` could find the view stale).
+const MAX_STALENESS: Duration = Duration::from_secs(3);
 
 #[tokio::test]
 async fn every_key_expires_when_the_token_it_concerns_could_no_longer_be_valid() {
