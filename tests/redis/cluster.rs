@@ -177,11 +177,15 @@ impl Cluster {
         self.nodes.iter().map(RedisServer::url).collect()
     }
 
+    /// A store on the cluster, with the command timeout of the tests that
+    /// kill nodes: its first load (ten command timeouts) took more than the
+    /// default's 5 s once on a loaded machine, failing the start.
     async fn store(&self, prefix: &str, first_node: usize) -> RedisStore {
         let mut urls = self.urls();
         urls.rotate_left(first_node);
         RedisStore::cluster(urls)
             .prefix(prefix)
+            .command_timeout(super::COMMAND_TIMEOUT)
             .connect()
             .await
             .expect("connect to the test cluster")
