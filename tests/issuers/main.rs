@@ -257,6 +257,27 @@ async fn a_token_without_jti_verifies_under_the_generic_profile_only() {
         .await,
         AuthErrorKind::InvalidClaims
     );
+
+    // The other profiles refuse it for the missing `jti` alone: given what
+    // else each wants, it passes once it has one.
+    let own = generic_app(TokenProfile::own());
+    let mut typed = claims.clone();
+    typed["token_type"] = "access".into();
+    assert_eq!(
+        refused(&own, &sign_hs(SECRET_A, hs256(), &typed)).await,
+        AuthErrorKind::InvalidClaims
+    );
+    typed["jti"] = "j-1".into();
+    accepted(&own, &sign_hs(SECRET_A, hs256(), &typed)).await;
+
+    let rfc9068 = rfc9068_app();
+    let mut without_jti = rfc9068_claims();
+    without_jti.as_object_mut().unwrap().remove("jti");
+    assert_eq!(
+        refused(&rfc9068, &sign_es(at_jwt(), &without_jti)).await,
+        AuthErrorKind::InvalidClaims
+    );
+    accepted(&rfc9068, &sign_es(at_jwt(), &rfc9068_claims())).await;
 }
 
 // ===== several issuers =====
