@@ -350,7 +350,9 @@ pub async fn verifier(
         if let Some(audience) = &issuer.audience {
             config = config.audience(audience);
         }
-        verifiers.push(Verifier::new(keys, config));
+        // Remote keys without an issuer would check no `iss`: refused (the
+        // settings already require JWT_ISSUER with JWKS_URL).
+        verifiers.push(Verifier::try_new(keys, config).map_err(|e| e.to_string())?);
     }
     let ready = pending.iter().map(|remote| remote.ready(DISCOVERY_TIMEOUT));
     if futures_util::future::join_all(ready).await.contains(&false) {
