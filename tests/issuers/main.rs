@@ -373,3 +373,50 @@ fn several_issuers_must_each_name_a_distinct_issuer() {
         tower_jwt_auth::IssuersError::Empty
     );
 }
+
+/// Issue 26 item 4: a key set fetched from elsewhere may sign for many
+/// issuers (Entra ID's `common` keys sign every tenant's tokens), so a
+/// verifier of remote keys with no issuer would check no `iss` at all: the
+/// checked constructor and the multi-issuer one refuse it when built.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn remote_keys_without_an_issuer_are_refused_when_the_verifier_is_built() {
+    use tower_jwt_auth::IssuersError;
+    use tower_jwt_auth::jwks::RemoteJwks;
+
+    // Nothing listens on loopback port 9: the set never holds a key.
+    let remote = || {
+        RemoteJwks::builder("http://127.0.0.1:9/jwks")
+            .allow_http(true)
+            .build()
+            .unwrap()
+    };
+    let unnamed = || JwtConfig::new().audience("api");
+    assert_eq!(
+        Verifier::try_new(remote(), unnamed()).unwrap_err(),
+        IssuersError::RemoteKeysWithoutIssuer
+    );
+    assert_eq!(
+        Verifier::any_of([Verifier::new(remote(), unnamed())]).unwrap_err(),
+        IssuersError::RemoteKeysWithoutIssuer
+    );
+    let local = || VerifyingKey::hmac(Algorithm::HS256, SECRET_A).unwrap();
+    let named_local = Verifier::new(local(), JwtConfig::new().issuer("https://a.test"));
+    assert_eq!(
+        Verifier::any_of([named_local, Verifier::new(remote(), unnamed())]).unwrap_err(),
+        IssuersError::RemoteKeysWithoutIssuer
+    );
+    assert!(
+        IssuersError::RemoteKeysWithoutIssuer
+            .to_string()
+            .contains("issuer")
+    );
+
+    // Named, remote keys are fine; local keys may go unnamed.
+    let tenant = Verifier::try_new(remote(), unnamed().issuer("https://tenant-a.test")).unwrap();
+    assert_eq!(
+        tenant.issuer_names().collect::<Vec<_>>(),
+        ["https://tenant-a.test"]
+    );
+    assert!(Verifier::try_new(local(), unnamed()).is_ok());
+}
