@@ -91,6 +91,7 @@ mod clock;
 mod config;
 pub mod cookies;
 pub mod csrf;
+pub mod dpop;
 pub mod guard;
 pub mod guides;
 mod issue;
