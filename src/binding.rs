@@ -86,6 +86,20 @@ impl Confirmation {
     }
 }
 
+/// The `cnf` of a verified token, read from its payload segment. Most
+/// tokens carry no `cnf`: when the decoded payload holds neither `cnf` nor
+/// a JSON escape (`\u…` could spell it), it is not parsed at all.
+pub(crate) fn token_confirmation(token: &str) -> Result<Confirmation, BindingError> {
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let payload = crate::jws::decode_segment_inline::<1024>(payload)
+        .map_err(|_| BindingError::MalformedConfirmation)?;
+    let mentions = |needle: &[u8]| payload.windows(needle.len()).any(|w| w == needle);
+    if !mentions(b"cnf") && !mentions(b"\\u") {
+        return Ok(Confirmation::default());
+    }
+    Confirmation::from_claims_json(&payload)
+}
+
 /// The sender-constraint decision: every binding `cnf` names must be met
 /// (`proof_jkt`: the thumbprint of the request's verified DPoP proof key;
 /// `certificate_der`: the request's client certificate), and a proof needs
@@ -234,6 +248,26 @@ mod tests {
         assert_eq!(
             check_binding(&both, None, Some(b"c")),
             Err(BindingError::ProofRequired)
+        );
+    }
+
+    #[test]
+    fn cnf_is_read_from_a_token_even_when_escaped() {
+        let token = |claims: &str| format!("e30.{}.sig", B64.encode(claims));
+        let plain = token(r#"{"cnf":{"jkt":"abc"}}"#);
+        assert_eq!(
+            token_confirmation(&plain).unwrap(),
+            bound(Some("abc"), None)
+        );
+        let escaped = token(r#"{"\u0063nf":{"jkt":"abc"}}"#);
+        assert_eq!(
+            token_confirmation(&escaped).unwrap(),
+            bound(Some("abc"), None)
+        );
+        let unbound = token(r#"{"sub":"a"}"#);
+        assert_eq!(
+            token_confirmation(&unbound).unwrap(),
+            Confirmation::default()
         );
     }
 

@@ -28,15 +28,20 @@
 
 mod htu;
 mod nonce;
+mod policy;
 mod proof;
 mod replay;
 
 pub use htu::{HtuError, HtuOrigin, htu_matches, normalize_htu};
-pub use nonce::{NonceIssuer, NonceStatus};
+pub use nonce::{DEFAULT_NONCE_LIFETIME, NonceIssuer, NonceStatus};
+pub use policy::{DpopMode, DpopPolicy};
 pub use proof::{ProofRequest, VerifiedProof, access_token_hash, check_proof};
 #[cfg(feature = "redis")]
 pub use replay::RedisReplayStore;
-pub use replay::{JtiUse, Mark, MemoryReplayStore, ReplayStore, ReplayStoreError};
+pub use replay::{
+    DEFAULT_REPLAY_CAPACITY, JtiUse, Mark, MarkFuture, MemoryReplayStore, ReplayStore,
+    ReplayStoreError,
+};
 
 use std::fmt;
 use std::sync::Arc;

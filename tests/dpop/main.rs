@@ -4,4 +4,5 @@
 #[path = "../support/redis_server.rs"]
 mod redis_server;
 
+mod layer;
 mod replay;
