@@ -143,8 +143,13 @@ fn object<'de, T: Deserialize<'de>>(json: &'de [u8]) -> Result<T, DpopError> {
     serde_json::from_slice(json).map_err(|_| DpopError::MalformedProof)
 }
 
-/// Checks `proof` (the `DPoP` header's value) against `request`; see the
-/// [module docs](self) for the order of the checks.
+/// Checks `proof` (the `DPoP` header's value) against `request`, in this
+/// order, the first failure deciding: size; compact JWS form; `typ`
+/// `dpop+jwt` and no `crit`; `alg` from the configured list; `jwk` present,
+/// public only, and a key for that `alg`; the signature; `jti`; `htm`;
+/// `htu`; `iat`; `ath`; the server nonce; the key's thumbprint against
+/// `cnf.jkt`. The replay check is the caller's, after every other check
+/// (see [`ReplayStore`](super::ReplayStore)).
 pub fn check_proof(
     config: &DpopConfig,
     proof: &str,
