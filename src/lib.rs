@@ -85,12 +85,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+mod binding;
 mod cache;
 mod claims;
 mod clock;
 mod config;
 pub mod cookies;
 pub mod csrf;
+pub mod dpop;
 pub mod guard;
 pub mod guides;
 mod issue;
@@ -100,6 +102,7 @@ mod jws;
 mod keyring;
 mod keys;
 pub mod metrics;
+pub mod mtls;
 mod profile;
 pub mod publish;
 pub mod refresh;
@@ -114,6 +117,9 @@ pub mod axum;
 pub mod grpc;
 
 pub use auth::{JwtAuth, JwtAuthLayer};
+pub use binding::{
+    BindingError, Confirmation, certificate_thumbprint, check_binding, jwk_thumbprint,
+};
 pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
 pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
 pub use clock::{Clock, ManualClock, SystemClock};
