@@ -155,6 +155,8 @@ mod cache_tests {
 
     use super::*;
     use crate::cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
+    #[cfg(feature = "jwks")]
+    use crate::keys::{KeySource, KeysRefetch};
     use crate::claims::NoCustomClaims;
     use crate::clock::ManualClock;
     use crate::config::JwtConfig;
