@@ -85,12 +85,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+mod binding;
 mod cache;
 mod claims;
 mod clock;
 mod config;
 pub mod cookies;
 pub mod csrf;
+pub mod dpop;
 pub mod guard;
 pub mod guides;
 mod issue;
@@ -100,6 +102,7 @@ mod jws;
 mod keyring;
 mod keys;
 pub mod metrics;
+pub mod mtls;
 mod profile;
 pub mod publish;
 pub mod refresh;
@@ -114,12 +117,15 @@ pub mod axum;
 pub mod grpc;
 
 pub use auth::{JwtAuth, JwtAuthLayer};
+pub use binding::{
+    BindingError, Confirmation, certificate_thumbprint, check_binding, jwk_thumbprint,
+};
 pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
 pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REFRESH_TTL,
-    DEFAULT_SESSION_LIFETIME, DEFAULT_TOKEN_TYPE_CLAIM, JwtConfig,
+    DEFAULT_SESSION_LIFETIME, JwtConfig,
 };
 pub use guard::{
     Guard, Permissions, RequireClaims, RequireClaimsLayer, RequireRecentLogin,
@@ -131,7 +137,7 @@ pub use keys::{
     Algorithm, Jwk, KeyError, KeySet, KeySource, SigningKey, VerifyingKey, min_hmac_secret_len,
     parse_algorithm,
 };
-pub use profile::TokenProfile;
+pub use profile::{DEFAULT_TOKEN_TYPE_CLAIM, TokenProfile};
 pub use refresh::{RefreshRefused, RefreshService, SessionError, SessionManager};
 pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};
 #[cfg(feature = "redis")]

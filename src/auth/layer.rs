@@ -1,3 +1,6 @@
+//! [`JwtAuthLayer`]: the settings of the authenticating middleware (verifier,
+//! token source, revocation store, CSRF, rejection), shared by its services.
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -7,6 +10,8 @@ use tower_layer::Layer;
 use super::{JwtAuth, Shared};
 use crate::claims::NoCustomClaims;
 use crate::csrf::CsrfProtection;
+use crate::dpop::DpopPolicy;
+use crate::mtls::CertificateSource;
 use crate::rejection::DefaultRejection;
 use crate::revocation::RevocationStore;
 use crate::source::TokenSource;
@@ -75,6 +80,33 @@ impl<T, R> JwtAuthLayer<T, R> {
     pub fn csrf(mut self, csrf: CsrfProtection) -> Self {
         Arc::make_mut(&mut self.shared).csrf = Some(csrf);
         self
+    }
+
+    /// How DPoP-bound tokens (RFC 9449) are taken: the mode, the origin
+    /// request URIs are built from, nonces, the replay store. The default is
+    /// [`DpopPolicy::allowed`]: bearer tokens as before, a DPoP-bound token
+    /// only with a valid proof, never as `Bearer`; without an
+    /// [`origin`](DpopPolicy::origin) every DPoP request is refused.
+    /// See `docs/dpop.md`.
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.senders = std::mem::take(&mut shared.senders).with_policy(policy);
+        self
+    }
+
+    /// Where the client certificate of a certificate-bound token
+    /// (`cnf["x5t#S256"]`, RFC 8705) comes from (default: the
+    /// [`ClientCertificate`](crate::mtls::ClientCertificate) request
+    /// extension). A bound token without its certificate is refused.
+    pub fn client_certificates(mut self, source: CertificateSource) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.senders = std::mem::take(&mut shared.senders).with_certificates(source);
+        self
+    }
+
+    /// The layer's DPoP policy.
+    pub fn dpop_policy(&self) -> &DpopPolicy {
+        self.shared.senders.policy()
     }
 
     /// The `realm` of the `WWW-Authenticate` challenge.

@@ -41,6 +41,7 @@
 
 mod future;
 mod layer;
+mod sender;
 mod service;
 
 pub use future::ResponseFuture;
@@ -50,10 +51,11 @@ pub use service::JwtAuth;
 use std::fmt;
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{Extensions, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 
 use crate::claims::{Claims, TokenType};
+use crate::dpop::MarkFuture;
 use crate::keys::KeysRefetch;
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
 use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
@@ -62,17 +64,34 @@ use crate::verify::Verifier;
 
 /// The layer's answer for one request.
 pub(crate) enum Decision<T> {
-    /// Pass it on, with its claims (none: anonymous, in optional mode).
-    Accepted(Option<Arc<Claims<T>>>),
+    /// Pass it on, with its claims (none: anonymous, in optional mode), and
+    /// a fresh DPoP nonce for the response.
+    Accepted(Option<Arc<Claims<T>>>, Option<HeaderValue>),
     /// Answer with this rejection.
     Rejected(Rejection),
     /// Wait for the issuer's keys to be refetched, then decide again.
     Refetch(KeysRefetch),
+    /// Accepted once the DPoP replay store says the proof is fresh.
+    Replay(Box<PendingReplay<T>>),
 }
 
-enum Undecided {
+/// A request waiting for the replay store, with what each answer leads to.
+pub(crate) struct PendingReplay<T> {
+    pub(crate) claims: Arc<Claims<T>>,
+    pub(crate) mark: MarkFuture,
+    pub(crate) nonce: Option<HeaderValue>,
+    /// The rejection for a replayed `jti` and for a store that cannot answer.
+    pub(crate) replayed: Rejection,
+    pub(crate) unavailable: Rejection,
+}
+
+/// The claims to pass on (none: anonymous) and a fresh DPoP nonce.
+type Accepted<T> = (Option<Arc<Claims<T>>>, Option<HeaderValue>);
+
+enum Undecided<T> {
     Rejected(Rejection),
     Refetch(KeysRefetch),
+    Replay(Box<PendingReplay<T>>),
 }
 
 /// What every clone of the layer and its services shares.
@@ -86,6 +105,7 @@ pub(crate) struct Shared {
     pub(crate) optional: bool,
     pub(crate) fail_open: bool,
     pub(crate) csrf: Option<crate::csrf::CsrfProtection>,
+    pub(crate) senders: sender::SenderConstraints,
 }
 
 impl fmt::Debug for Shared {
@@ -99,6 +119,7 @@ impl fmt::Debug for Shared {
             .field("optional", &self.optional)
             .field("fail_open", &self.fail_open)
             .field("csrf", &self.csrf)
+            .field("senders", &self.senders)
             .finish()
     }
 }
@@ -114,6 +135,7 @@ impl Shared {
             optional: false,
             fail_open: false,
             csrf: None,
+            senders: sender::SenderConstraints::default(),
         }
     }
 
@@ -124,32 +146,44 @@ impl Shared {
     pub(crate) fn authenticate<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         request: Head<'_>,
+        extensions: &Extensions,
         may_refetch: bool,
     ) -> Decision<T> {
-        match self.decide(request, may_refetch) {
-            Ok(claims) => Decision::Accepted(claims),
+        match self.decide(request, extensions, may_refetch) {
+            Ok((claims, nonce)) => Decision::Accepted(claims, nonce),
             Err(Undecided::Rejected(rejection)) => Decision::Rejected(rejection),
             Err(Undecided::Refetch(wait)) => Decision::Refetch(wait),
+            Err(Undecided::Replay(pending)) => Decision::Replay(pending),
         }
     }
 
     fn decide<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         request: Head<'_>,
+        extensions: &Extensions,
         may_refetch: bool,
-    ) -> Result<Option<Arc<Claims<T>>>, Undecided> {
+    ) -> Result<Accepted<T>, Undecided<T>> {
         let headers: &HeaderMap = request.headers;
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
+        // `Authorization: DPoP <token>` first (unless DPoP is off), then the
+        // configured sources.
+        let (credential, dpop_scheme) = match self.senders.dpop_credential(request) {
+            Ok(Some(credential)) => (Ok(Some(credential)), true),
+            Ok(None) => (extract_credential(&self.sources, request), false),
+            Err(kind) => (Err(kind), false),
+        };
+        let rejection = |kind: AuthErrorKind, nonce: Option<HeaderValue>| {
+            Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
+                .with_resource_metadata(self.resource_metadata.clone())
+                .with_dpop(self.senders.challenge(dpop_scheme, nonce))
+        };
         let reject = |kind: AuthErrorKind| {
             crate::metrics::refused(kind);
-            Undecided::Rejected(
-                Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
-                    .with_resource_metadata(self.resource_metadata.clone()),
-            )
+            Undecided::Rejected(rejection(kind, None))
         };
-        let credential = match extract_credential(&self.sources, request) {
+        let credential = match credential {
             Ok(Some(credential)) => credential,
             Ok(None) if self.optional => {
                 tracing::trace!(
@@ -157,7 +191,7 @@ impl Shared {
                     "no credentials; optional authentication"
                 );
                 crate::metrics::anonymous();
-                return Ok(None);
+                return Ok((None, None));
             }
             Ok(None) => {
                 tracing::debug!(outcome = "rejected", reason = "no credentials presented");
@@ -256,6 +290,40 @@ impl Shared {
             }
         }
         // ----- end CSRF -----
+        // ----- sender constraints (DPoP, mTLS), the replay mark last -----
+        let checked =
+            self.senders
+                .scheme_allowed(dpop_scheme)
+                .and_then(|()| match credential.token() {
+                    Ok(token) => self.senders.check(request, extensions, token, dpop_scheme),
+                    Err(kind) => Err(sender::Refusal {
+                        kind,
+                        reason: AuthError::new(kind).to_string(),
+                        nonce: None,
+                    }),
+                });
+        let nonce = match checked {
+            Ok(sender::Checked::Done(nonce)) => nonce,
+            Ok(sender::Checked::Pending(mark, nonce)) => {
+                if let Some(error) = fail_open {
+                    tracing::error!(outcome = "accepted", reason = "fail-open", %error, sub = %claims.sub, jti = %claims.jti,
+                        "FAIL-OPEN: revocation store unavailable; accepting a token that may be revoked");
+                    crate::metrics::fail_open();
+                }
+                return Err(Undecided::Replay(Box::new(PendingReplay {
+                    claims,
+                    mark,
+                    nonce,
+                    replayed: rejection(AuthErrorKind::InvalidDpopProof, None),
+                    unavailable: rejection(AuthErrorKind::ReplayStoreUnavailable, None),
+                })));
+            }
+            Err(refusal) => {
+                tracing::info!(outcome = "rejected", reason = %refusal.reason, sub = %claims.sub, jti = %claims.jti);
+                crate::metrics::refused(refusal.kind);
+                return Err(Undecided::Rejected(rejection(refusal.kind, refusal.nonce)));
+            }
+        };
         match fail_open {
             Some(error) => {
                 tracing::error!(
@@ -273,6 +341,6 @@ impl Shared {
                 crate::metrics::accepted();
             }
         }
-        Ok(Some(claims))
+        Ok((Some(claims), nonce))
     }
 }

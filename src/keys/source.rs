@@ -96,6 +96,17 @@ impl KeySource {
         }
     }
 
+    /// Whether the keys are fetched from elsewhere (a remote key set): such a
+    /// set may sign for many issuers, so the keys alone do not say whose
+    /// tokens they verify.
+    pub(crate) fn is_remote(&self) -> bool {
+        match &self.0 {
+            Source::Local(_) => false,
+            #[cfg(feature = "jwks")]
+            Source::Remote(_) => true,
+        }
+    }
+
     /// The epoch of the set in force now: it changes whenever a key may
     /// have left the set (never, for local keys).
     pub(crate) fn epoch(&self) -> u64 {

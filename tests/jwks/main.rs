@@ -434,10 +434,22 @@ async fn urls_other_than_https_or_loopback_http_are_refused_at_build() {
             .is_err()
     );
     assert!(RemoteJwks::builder("ftp://127.0.0.1/jwks").build().is_err());
+    // Accepted, and so its background fetch starts: the name resolves to a
+    // closed loopback port, so nothing off this machine is ever a target.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a loopback port");
+    let client = reqwest::Client::builder()
+        .resolve("id.example.com", closed)
+        .build()
+        .expect("a client");
+    let keys = RemoteJwks::builder("https://id.example.com/jwks")
+        .client(client)
+        .build()
+        .expect("an https URL is accepted");
     assert!(
-        RemoteJwks::builder("https://id.example.com/jwks")
-            .build()
-            .is_ok()
+        !keys.ready(Duration::from_millis(200)).await,
+        "nothing answers there"
     );
 }
 
