@@ -7,6 +7,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::claims::RESERVED_CLAIMS;
 use crate::claims::{Claims, TokenType};
 use crate::clock::StampSource;
 use crate::config::JwtConfig;
@@ -25,6 +26,11 @@ pub enum IssueError {
     Signing,
     /// The operating system's random source failed.
     Random,
+    /// The custom claims carry a registered claim the issuer owns but does
+    /// not set in this token (`nbf`; `sid` and `auth_time` outside a
+    /// session; `iss`, `aud` when not configured; `sub` when the subject
+    /// claim has another name): minting refuses rather than pass it through.
+    ReservedClaim(String),
 }
 
 impl fmt::Display for IssueError {
@@ -36,6 +42,10 @@ impl fmt::Display for IssueError {
             Self::Serialize(e) => write!(f, "custom claims failed to serialize: {e}"),
             Self::Signing => f.write_str("the signing key failed to sign"),
             Self::Random => f.write_str("the random source failed"),
+            Self::ReservedClaim(name) => write!(
+                f,
+                "the custom claims carry `{name}`, a registered claim the issuer owns"
+            ),
         }
     }
 }
@@ -291,6 +301,20 @@ impl TokenIssuer {
         })
     }
 
+    /// Whether minting writes the registered claim `name` itself (so its
+    /// value replaces a custom one).
+    fn writes(&self, name: &str, in_session: bool) -> bool {
+        let config = &self.inner.config;
+        match name {
+            "iss" => config.issuer.is_some(),
+            "aud" => config.audience.is_some(),
+            "sid" | "auth_time" => in_session,
+            "sub" => config.profile.subject_claim == "sub",
+            "nbf" => false,
+            _ => true,
+        }
+    }
+
     /// Signs one token; returns it with its `jti` and `exp`.
     fn mint<T: Serialize>(
         &self,
@@ -307,6 +331,16 @@ impl TokenIssuer {
             Ok(_) => return Err(IssueError::CustomClaimsNotAnObject),
             Err(e) => return Err(IssueError::Serialize(e.to_string())),
         };
+        // A registered claim the issuer writes below replaces the custom
+        // one; one it does not write this time would pass straight into
+        // the token (a future `auth_time`, another session's `sid`, an
+        // `iss` of someone else), so it is refused.
+        if let Some(name) = RESERVED_CLAIMS
+            .iter()
+            .find(|&&name| claims.contains_key(name) && !self.writes(name, session.is_some()))
+        {
+            return Err(IssueError::ReservedClaim((*name).to_owned()));
+        }
         let iat_us = self.next_stamp();
         let iat = iat_us / 1_000_000;
         let exp = iat.saturating_add(ttl_secs);

@@ -13,7 +13,7 @@ use tower_service::Service;
 use crate::auth::ResponseFuture;
 use crate::claims::{Claims, NoCustomClaims};
 use crate::clock::{Clock, SystemClock};
-use crate::config::JwtConfig;
+use crate::config::{DEFAULT_LEEWAY, JwtConfig};
 use crate::rejection::{
     AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection, is_grpc, respond,
 };
@@ -30,7 +30,8 @@ use crate::rejection::{
 /// it: only a new login does. Refusals:
 ///
 /// * no claims → 401, `WWW-Authenticate: Bearer`;
-/// * no `auth_time`, or an older login → 401,
+/// * no `auth_time`, an older login, or one in the future beyond the clock
+///   leeway → 401,
 ///   `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=<secs>`
 ///   (gRPC: `grpc-status` 16, UNAUTHENTICATED).
 ///
@@ -84,6 +85,7 @@ use crate::rejection::{
 #[must_use]
 pub struct RequireRecentLoginLayer<T = NoCustomClaims, R = DefaultRejection> {
     max_age_secs: u64,
+    leeway_secs: u64,
     clock: Arc<dyn Clock>,
     realm: Option<Arc<str>>,
     rejection: R,
@@ -96,6 +98,7 @@ impl<T> RequireRecentLoginLayer<T> {
     pub fn new(max_age: Duration) -> Self {
         Self {
             max_age_secs: max_age.as_secs(),
+            leeway_secs: DEFAULT_LEEWAY.as_secs(),
             clock: Arc::new(SystemClock),
             realm: None,
             rejection: DefaultRejection,
@@ -111,9 +114,12 @@ impl<T, R> RequireRecentLoginLayer<T, R> {
         self
     }
 
-    /// Tell the time by the clock tokens are minted and verified with.
+    /// Tell the time by the clock tokens are minted and verified with, and
+    /// allow its leeway for an `auth_time` ahead of it (default
+    /// [`DEFAULT_LEEWAY`]).
     pub fn clock_of(mut self, config: &JwtConfig) -> Self {
         self.clock = Arc::clone(&config.clock);
+        self.leeway_secs = config.leeway_secs();
         self
     }
 
@@ -128,6 +134,7 @@ impl<T, R> RequireRecentLoginLayer<T, R> {
     pub fn on_rejection<R2>(self, rejection: R2) -> RequireRecentLoginLayer<T, R2> {
         RequireRecentLoginLayer {
             max_age_secs: self.max_age_secs,
+            leeway_secs: self.leeway_secs,
             clock: self.clock,
             realm: self.realm,
             rejection,
@@ -145,6 +152,7 @@ impl<T, R: Clone> Clone for RequireRecentLoginLayer<T, R> {
     fn clone(&self) -> Self {
         Self {
             max_age_secs: self.max_age_secs,
+            leeway_secs: self.leeway_secs,
             clock: Arc::clone(&self.clock),
             realm: self.realm.clone(),
             rejection: self.rejection.clone(),
@@ -210,12 +218,19 @@ impl<S, T, R> RequireRecentLogin<S, T, R> {
             return Err(reject(AuthErrorKind::MissingCredentials));
         };
         let now = layer.clock.now_secs();
+        // A login time in the future (beyond the clock leeway) is no recent
+        // login: it would stay "fresh" for as long as it lies ahead.
         match claims.auth_time {
-            Some(auth_time) if now.saturating_sub(auth_time) <= layer.max_age_secs => Ok(()),
+            Some(auth_time)
+                if auth_time <= now.saturating_add(layer.leeway_secs)
+                    && now.saturating_sub(auth_time) <= layer.max_age_secs =>
+            {
+                Ok(())
+            }
             auth_time => {
                 tracing::info!(
                     outcome = "rejected",
-                    reason = "login older than max_age",
+                    reason = "login older than max_age, missing, or in the future",
                     sub = %claims.sub,
                     login_age_secs = auth_time.map(|t| now.saturating_sub(t)),
                     max_age_secs = layer.max_age_secs,

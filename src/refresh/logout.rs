@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::{SessionError, SessionManager};
 use crate::claims::{Claims, NoCustomClaims, TokenType};
+use crate::rejection::AuthErrorKind;
 use crate::revocation::SessionRecord;
 
 impl<T> SessionManager<T>
@@ -15,6 +16,11 @@ where
     /// Logs out: ends the access token's whole session — the access token
     /// itself (its `jti`, until it would expire), and its `sid` family: every
     /// other access token of the session and its refresh token.
+    ///
+    /// A token without `jti` (accepted by the generic profile) is ended
+    /// through its `sid`; one with neither is refused
+    /// ([`AuthErrorKind::InvalidClaims`]) and nothing is written:
+    /// [`logout_all`](Self::logout_all) ends such tokens by their subject.
     ///
     /// `refresh_token`, when given and valid for the same subject, has its
     /// own session ended too (a client that kept a refresh token of another
@@ -27,10 +33,19 @@ where
         refresh_token: Option<&str>,
     ) -> Result<(), SessionError> {
         let leeway = self.leeway();
-        self.inner
-            .store
-            .revoke_token(&access.jti, access.exp.saturating_add(leeway))
-            .await?;
+        // A token without `jti` (the generic profile accepts one) has an
+        // empty one, shared with every other such token of every user: it is
+        // never denied. Its session ends by `sid`; without one nothing
+        // identifies what to revoke, and the logout is refused.
+        if !access.jti.is_empty() {
+            self.inner
+                .store
+                .revoke_token(&access.jti, access.exp.saturating_add(leeway))
+                .await?;
+        } else if access.sid.is_none() {
+            tracing::warn!(outcome = "rejected", sub = %access.sub, "logout refused: the token has neither jti nor sid, so nothing identifies it; use logout_all");
+            return Err(SessionError::kind(AuthErrorKind::InvalidClaims));
+        }
         if let Some(sid) = &access.sid {
             let until = self.family_revocation_expiry(access.auth_time);
             self.inner.store.revoke_family(sid, until).await?;

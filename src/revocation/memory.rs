@@ -183,10 +183,12 @@ fn remove_if_expired<V>(
 impl RevocationStore for MemoryStore {
     fn is_revoked(&self, token: &TokenRef<'_>) -> Result<bool, StoreError> {
         let state = self.read();
-        if state.denied_jti.contains_key(token.jti) {
+        // An empty id is what a token without `jti`/`sid` has: never revoked.
+        if !token.jti.is_empty() && state.denied_jti.contains_key(token.jti) {
             return Ok(true);
         }
         if let Some(session) = token.session
+            && !session.is_empty()
             && state.revoked_families.contains_key(session)
         {
             return Ok(true);
@@ -198,6 +200,10 @@ impl RevocationStore for MemoryStore {
     }
 
     fn revoke_token<'a>(&'a self, jti: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
+        if jti.is_empty() {
+            super::refuse_empty_id("jti");
+            return Box::pin(std::future::ready(Ok(())));
+        }
         let mut state = self.write();
         let slot = state.denied_jti.entry(jti.to_owned()).or_insert(0);
         *slot = (*slot).max(expires_at);
@@ -288,6 +294,10 @@ impl RevocationStore for MemoryStore {
     }
 
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
+        if family.is_empty() {
+            super::refuse_empty_id("session");
+            return Box::pin(std::future::ready(Ok(())));
+        }
         let mut state = self.write();
         state.revoke_family(family, expires_at);
         drop(state);

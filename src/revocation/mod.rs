@@ -23,6 +23,15 @@ pub use redis::{
     RedisStoreBuilder, ViewStatus,
 };
 
+/// Logs that an empty `jti` or session id was not revoked: it is what every
+/// token without one carries, so revoking it would refuse them all.
+pub(crate) fn refuse_empty_id(what: &str) {
+    tracing::warn!(
+        what,
+        "not revoking an empty id: every token without one carries it"
+    );
+}
+
 /// The most sessions [`RevocationStore::sessions`] answers with in one call:
 /// the subject's newest. Bounds the work of one call, whatever a subject
 /// accumulated.
@@ -146,7 +155,8 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// cutoff on its subject later than its issuance? No I/O.
     fn is_revoked(&self, token: &TokenRef<'_>) -> Result<bool, StoreError>;
 
-    /// Denies `jti` until `expires_at`.
+    /// Denies `jti` until `expires_at`. An empty `jti` (what a token without
+    /// one carries) must never be denied: the crate's stores write nothing.
     fn revoke_token<'a>(&'a self, jti: &'a str, expires_at: u64) -> StoreFuture<'a, ()>;
 
     /// Revokes every token of `subject` issued before `cutoff_micros`; the
@@ -211,7 +221,8 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     }
 
     /// Revokes a family: its refresh tokens can no longer rotate, and its
-    /// access tokens are revoked. Kept until `expires_at`.
+    /// access tokens are revoked. Kept until `expires_at`. An empty id is
+    /// never revoked (the crate's stores write nothing).
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()>;
 
     /// The live sessions of `subject` (not revoked, not past their end),

@@ -66,6 +66,17 @@ pub async fn revoked_jti_is_revoked_and_others_are_not<S: RevocationStore>(store
     assert!(!store.is_revoked(&token(&other, &sub, None, 1)).unwrap());
 }
 
+/// A token without `jti` (or `sid`) has an empty one: revoking the empty id
+/// must not refuse every such token of every user. The store writes nothing
+/// (or refuses); either way nothing is revoked by it.
+pub async fn an_empty_id_is_never_revoked<S: RevocationStore>(store: &S) {
+    let sub = unique("sub");
+    let _ = store.revoke_token("", later()).await;
+    let _ = store.revoke_family("", later()).await;
+    assert!(!store.is_revoked(&token("", &sub, None, 1)).unwrap());
+    assert!(!store.is_revoked(&token("", &sub, Some(""), 1)).unwrap());
+}
+
 pub async fn subject_cutoff_revokes_only_tokens_issued_before_it<S: RevocationStore>(store: &S) {
     let sub = unique("sub");
     let other_sub = unique("sub");
@@ -570,6 +581,7 @@ macro_rules! store_conformance_tests {
     (@all $make:expr) => {
         $crate::store_conformance_tests!(@each $make;
             revoked_jti_is_revoked_and_others_are_not,
+            an_empty_id_is_never_revoked,
             subject_cutoff_revokes_only_tokens_issued_before_it,
             later_cutoff_replaces_earlier_and_earlier_never_lowers_it,
             rotation_moves_the_family_forward,

@@ -152,3 +152,49 @@ async fn a_grpc_request_with_an_old_login_is_unauthenticated() {
     assert_eq!(response.headers()["grpc-status"], "16");
     assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
 }
+
+/// A token signed with the test key whose login time is `auth_time` (its
+/// `iat` now, so the verifier takes it).
+fn token_with_auth_time(auth_time: u64) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({
+            "sub": "alice", "exp": NOW + 600, "iat": NOW, "jti": "j-future",
+            "token_type": "access", "sid": "s-1", "auth_time": auth_time, "roles": [],
+        }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_login_time_in_the_future_beyond_the_leeway_gets_the_step_up_challenge() {
+    let clock = ManualClock::at_secs(NOW);
+    let app = step_up_app(
+        &clock,
+        RequireRecentLoginLayer::new(Duration::from_secs(60)),
+    );
+    let refused = app
+        .oneshot(bearer("/sensitive", &token_with_auth_time(NOW + 3600)))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer error="insufficient_user_authentication", max_age=60"#
+    );
+}
+
+#[tokio::test]
+async fn a_login_time_ahead_by_less_than_the_leeway_passes() {
+    let clock = ManualClock::at_secs(NOW);
+    let app = step_up_app(
+        &clock,
+        RequireRecentLoginLayer::new(Duration::from_secs(60)),
+    );
+    let response = app
+        .oneshot(bearer("/sensitive", &token_with_auth_time(NOW + 3)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

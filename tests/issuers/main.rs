@@ -8,6 +8,7 @@ use http::{Request, StatusCode, header};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
+mod extra_claims;
 mod kinds;
 
 use tower_jwt_auth::{

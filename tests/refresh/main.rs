@@ -6,6 +6,7 @@ mod down_store;
 
 use down_store::DownStore;
 
+mod jtiless;
 mod lifecycle;
 
 use std::sync::Arc;

@@ -343,6 +343,10 @@ impl RevocationStore for RedisStore {
     }
 
     fn revoke_token<'a>(&'a self, jti: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
+        if jti.is_empty() {
+            super::refuse_empty_id("jti");
+            return Box::pin(std::future::ready(Ok(())));
+        }
         Box::pin(async move { self.inner.shared.write_jti(jti, expires_at).await.map(drop) })
     }
 
@@ -460,6 +464,10 @@ impl RevocationStore for RedisStore {
     }
 
     fn revoke_family<'a>(&'a self, family: &'a str, expires_at: u64) -> StoreFuture<'a, ()> {
+        if family.is_empty() {
+            super::refuse_empty_id("session");
+            return Box::pin(std::future::ready(Ok(())));
+        }
         Box::pin(self.inner.shared.write_revoked_family(family, expires_at))
     }
 }

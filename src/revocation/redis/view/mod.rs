@@ -176,10 +176,13 @@ impl View {
     /// before its subject's cutoff. Entries expired but not yet pruned still
     /// count: the tokens they concern have expired too.
     pub(super) fn is_revoked(&self, token: &TokenRef<'_>) -> bool {
-        if self.get(JTI, token.jti).is_some() {
+        // An empty id is what a token without `jti`/`sid` has: never revoked
+        // (an entry a release before this one wrote for it is ignored).
+        if !token.jti.is_empty() && self.get(JTI, token.jti).is_some() {
             return true;
         }
         if let Some(session) = token.session
+            && !session.is_empty()
             && self.get(FAMILY, session).is_some()
         {
             return true;
