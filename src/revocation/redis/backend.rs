@@ -236,9 +236,15 @@ pub(super) async fn connect(
     client: &redis::Client,
     timeout: Duration,
 ) -> Result<redis::aio::MultiplexedConnection, StoreError> {
+    // No response timeout of the client's own (500 ms by default): every
+    // command on these connections is bounded by its caller, a bulk one
+    // (a shard's load, a migration page) by more than one command's bound.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(None);
     within(timeout, async {
         client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(command_error)
     })

@@ -353,13 +353,15 @@ redis.call('EXPIREAT', KEYS[1], want)
     )
 }
 
-/// `KEYS[1]` a subject's session list; `ARGV`: now, limit. Drops the ended
-/// entries and returns the family ids of the `limit` ending last.
+/// `KEYS[1]` a subject's session list; `ARGV`: now, limit, skip. Drops the
+/// ended entries and returns the family ids of the `limit` ending last after
+/// the `skip` ending last of all.
 pub(super) fn listed_sessions_script() -> Script {
     Script::new(
         r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-return redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[2]), -1)
+local skip = tonumber(ARGV[3])
+return redis.call('ZRANGE', KEYS[1], -(skip + tonumber(ARGV[2])), -(skip + 1))
 ",
     )
 }

@@ -12,50 +12,42 @@ impl Shared {
     }
 
     /// A subject's live sessions: its list (pruned of ended entries), then
-    /// each listed family's record, read concurrently. Families revoked or
-    /// gone since are dropped from the list.
+    /// each listed family's record, read concurrently, a page at a time from
+    /// the entries ending last, until a page is short or enough are live (a
+    /// page of ended sessions does not hide older live ones). Families
+    /// revoked or gone since are dropped from the list.
     pub(super) async fn sessions(&self, subject: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let list_key = self.names.sessions_key(subject);
-        let listed: Vec<String> = self
-            .backend
-            .invoke(
-                self.scripts
-                    .listed_sessions
-                    .key(&list_key)
-                    .arg(self.now())
-                    .arg(MAX_LISTED_SESSIONS),
-                self.command_timeout,
-            )
-            .await?;
-        let reads = listed.into_iter().map(|family| async move {
-            let shard = self.names.shard(&family);
-            let fields: Option<Vec<Option<String>>> = self
+        let now = self.now();
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        let mut skip = 0;
+        loop {
+            let listed: Vec<String> = self
                 .backend
                 .invoke(
                     self.scripts
-                        .session_record
-                        .key(&shard.families)
-                        .key(shard.family(&family))
-                        .arg(&family),
+                        .listed_sessions
+                        .key(&list_key)
+                        .arg(now)
+                        .arg(MAX_LISTED_SESSIONS)
+                        .arg(skip),
                     self.command_timeout,
                 )
                 .await?;
-            Ok::<_, StoreError>((family, fields))
-        });
-        let mut pending = futures_util::stream::iter(reads).buffer_unordered(SESSION_READS);
-        let mut live = Vec::new();
-        let mut gone = Vec::new();
-        while let Some(read) = pending.next().await {
-            let (family, fields) = read?;
-            match fields
-                .as_deref()
-                .and_then(|f| session_record(&family, subject, f))
-            {
-                Some(record) => live.push(record),
-                None => gone.push(family),
+            let page = listed.len();
+            self.read_sessions(subject, listed, &mut live, &mut gone)
+                .await?;
+            skip += page;
+            if page < MAX_LISTED_SESSIONS || live.len() >= MAX_LISTED_SESSIONS {
+                break;
             }
         }
-        drop(pending);
+        if live.len() > MAX_LISTED_SESSIONS {
+            // The ones ending last, as one page would have answered.
+            live.sort_by(|a, b| (b.expires_at, &b.id).cmp(&(a.expires_at, &a.id)));
+            live.truncate(MAX_LISTED_SESSIONS);
+        }
         if !gone.is_empty() {
             let mut unlist = self.scripts.unlist_sessions.key(&list_key);
             for family in &gone {
@@ -72,6 +64,44 @@ impl Shared {
         }
         live.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(live)
+    }
+
+    /// Reads the records of `listed` families: the live ones of `subject`
+    /// into `live`, the others into `gone`.
+    async fn read_sessions(
+        &self,
+        subject: &str,
+        listed: Vec<String>,
+        live: &mut Vec<SessionRecord>,
+        gone: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
+        let reads = listed.into_iter().map(|family| async move {
+            let shard = self.names.shard(&family);
+            let fields: Option<Vec<Option<String>>> = self
+                .backend
+                .invoke(
+                    self.scripts
+                        .session_record
+                        .key(&shard.families)
+                        .key(shard.family(&family))
+                        .arg(&family),
+                    self.command_timeout,
+                )
+                .await?;
+            Ok::<_, StoreError>((family, fields))
+        });
+        let mut pending = futures_util::stream::iter(reads).buffer_unordered(SESSION_READS);
+        while let Some(read) = pending.next().await {
+            let (family, fields) = read?;
+            match fields
+                .as_deref()
+                .and_then(|f| session_record(&family, subject, f))
+            {
+                Some(record) => live.push(record),
+                None => gone.push(family),
+            }
+        }
+        Ok(())
     }
 
     /// Revokes `family` if it is a live family of `subject`.

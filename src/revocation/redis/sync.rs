@@ -234,9 +234,10 @@ impl Subscriber {
         {
             let mut last_error = StoreError::new("no cluster node reachable");
             for (client, endpoint) in self.clients.iter().zip(&self.endpoints) {
+                let timeout = self.shared.command_timeout;
                 let masters = async {
-                    let mut conn = backend::connect(client, self.shared.command_timeout).await?;
-                    backend::cluster_masters(&mut conn).await
+                    let mut conn = backend::connect(client, timeout).await?;
+                    within(timeout, backend::cluster_masters(&mut conn)).await
                 };
                 match masters.await {
                     Ok(masters) => {
