@@ -13,9 +13,9 @@
 //! |---|---|---|
 //! | `BIND` | listen address | `127.0.0.1:3002` |
 //! | `OIDC_ISSUER` | the issuer, found by OpenID Connect / RFC 8414 discovery; its tokens' `iss` must equal it exactly | — |
-//! | `JWKS_URL` | instead of discovery: the issuer's JWK Set (with `JWT_ISSUER`) | — |
+//! | `JWKS_URL` | instead of discovery: the issuer's JWK Set (`JWT_ISSUER` required with it) | — |
 //! | `JWT_ALGORITHM`, `JWT_SECRET`, `JWT_PUBLIC_KEY_FILE` | instead of both: local keys, read as the demo reads them (the public key only) | `HS256`, random secret |
-//! | `JWT_ISSUER` | the issuer, for `JWKS_URL` and local keys | unset: not checked (generic) |
+//! | `JWT_ISSUER` | the issuer: required with `JWKS_URL` (exit 2 without it: a key set may sign for many issuers), optional with local keys | unset with local keys: not checked |
 //! | `JWT_AUDIENCE` | the audience tokens must name | unset: tokens must carry no `aud` |
 //! | `OIDC_ISSUER_2`, `JWT_AUDIENCE_2` | a second trusted issuer (discovery); the token's `iss` picks which | unset |
 //! | `JWT_PROFILE` | `generic` or `rfc9068` (see `TokenProfile`) | `generic` |
@@ -149,7 +149,13 @@ impl Settings {
             },
             (None, Some(url)) => Issuer {
                 keys: Keys::JwksUrl(url),
-                issuer: env("JWT_ISSUER"),
+                // A key set can sign for many issuers (Entra ID's `common`
+                // keys sign every tenant's tokens): keys alone do not say
+                // whose tokens these are.
+                issuer: Some(env("JWT_ISSUER").ok_or(
+                    "JWKS_URL needs JWT_ISSUER: a key set may sign for many issuers (a multi-tenant \
+                     one signs every tenant's tokens), so name the one whose tokens to accept",
+                )?),
                 audience,
             },
             (None, None) => Issuer {
@@ -344,7 +350,9 @@ pub async fn verifier(
         if let Some(audience) = &issuer.audience {
             config = config.audience(audience);
         }
-        verifiers.push(Verifier::new(keys, config));
+        // Remote keys without an issuer would check no `iss`: refused (the
+        // settings already require JWT_ISSUER with JWKS_URL).
+        verifiers.push(Verifier::try_new(keys, config).map_err(|e| e.to_string())?);
     }
     let ready = pending.iter().map(|remote| remote.ready(DISCOVERY_TIMEOUT));
     if futures_util::future::join_all(ready).await.contains(&false) {

@@ -80,6 +80,13 @@ pub(crate) struct StampSource {
 }
 
 impl StampSource {
+    /// A source that continues after every stamp this one handed out.
+    pub(crate) fn fork(&self) -> Self {
+        Self {
+            last: AtomicU64::new(self.last.load(Ordering::Acquire)),
+        }
+    }
+
     pub(crate) fn next(&self, clock: &dyn Clock) -> u64 {
         let now = clock.now_micros();
         let mut last = self.last.load(Ordering::Relaxed);

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::claims::{Claims, TokenType};
 use crate::clock::StampSource;
 use crate::config::JwtConfig;
-use crate::jws::B64;
+use crate::jws::{AT_JWT_TYP, B64, REFRESH_JWT_TYP};
 use crate::keys::{SigningKey, algorithm_name};
 
 /// Why a token could not be minted.
@@ -116,8 +116,10 @@ pub struct TokenIssuer {
 struct Inner {
     key: SigningKey,
     config: JwtConfig,
-    /// The base64url header, the same for every token.
-    header_b64: String,
+    /// The base64url header of access tokens (`typ` `JWT`, or `at+jwt`).
+    access_header_b64: String,
+    /// The base64url header of refresh tokens (`typ` `refresh+jwt`).
+    refresh_header_b64: String,
     stamps: StampSource,
 }
 
@@ -138,25 +140,57 @@ struct SessionClaims<'a> {
 
 impl TokenIssuer {
     /// An issuer signing with `key`.
+    ///
+    /// Access tokens get the header `typ` `JWT` (or `at+jwt`, see
+    /// [`at_jwt`](Self::at_jwt)); refresh tokens get `refresh+jwt`, so that
+    /// no verifier that reads the header takes one for an access token.
     pub fn new(key: SigningKey, config: JwtConfig) -> Self {
-        let mut header = Map::new();
-        let alg = algorithm_name(key.algorithm()).unwrap_or_default();
-        header.insert("alg".into(), alg.into());
-        header.insert("typ".into(), "JWT".into());
-        // An asymmetric key's `kid` is stable: its name, or its RFC 7638
-        // thumbprint, so verifiers find it in our published JWK Set.
-        if let Some(kid) = key.kid().map(str::to_owned).or_else(|| key.thumbprint()) {
-            header.insert("kid".into(), kid.into());
-        }
-        let header_b64 = B64.encode(Value::Object(header).to_string());
+        let access_header_b64 = header_b64(&key, "JWT");
+        let refresh_header_b64 = header_b64(&key, REFRESH_JWT_TYP);
         Self {
             inner: Arc::new(Inner {
                 key,
                 config,
-                header_b64,
+                access_header_b64,
+                refresh_header_b64,
                 stamps: StampSource::default(),
             }),
         }
+    }
+
+    /// Mint access tokens with the header `typ` `at+jwt` (RFC 9068 §2.1)
+    /// when `enabled`, instead of `JWT`. Verifiers under any
+    /// [`TokenProfile`](crate::TokenProfile) accept either; an RFC 9068
+    /// verifier requires `at+jwt` (and `client_id`, `iat`, `iss` and `aud`,
+    /// which the configuration and the custom claims must then supply). Call
+    /// it before cloning the issuer: it changes this handle only.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtConfig, NoCustomClaims, SigningKey, TokenIssuer};
+    ///
+    /// let key = SigningKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+    /// let issuer = TokenIssuer::new(key, JwtConfig::new()).at_jwt(true);
+    /// let token = issuer.access_token("alice", &NoCustomClaims {})?;
+    /// # let _ = token;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn at_jwt(mut self, enabled: bool) -> Self {
+        let header = header_b64(&self.inner.key, if enabled { AT_JWT_TYP } else { "JWT" });
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.access_header_b64 = header,
+            None => {
+                let inner = &self.inner;
+                self.inner = Arc::new(Inner {
+                    key: inner.key.clone(),
+                    config: inner.config.clone(),
+                    access_header_b64: header,
+                    refresh_header_b64: inner.refresh_header_b64.clone(),
+                    stamps: inner.stamps.fork(),
+                });
+            }
+        }
+        self
     }
 
     /// The configuration tokens are minted under.
@@ -299,9 +333,12 @@ impl TokenIssuer {
         );
 
         let payload = Value::Object(claims).to_string();
-        let mut token =
-            String::with_capacity(self.inner.header_b64.len() + payload.len() * 4 / 3 + 100);
-        token.push_str(&self.inner.header_b64);
+        let header_b64 = match token_type {
+            TokenType::Access => &self.inner.access_header_b64,
+            TokenType::Refresh => &self.inner.refresh_header_b64,
+        };
+        let mut token = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 100);
+        token.push_str(header_b64);
         token.push('.');
         B64.encode_string(payload.as_bytes(), &mut token);
         let signature = self
@@ -313,4 +350,18 @@ impl TokenIssuer {
         B64.encode_string(signature, &mut token);
         Ok((token, jti, exp))
     }
+}
+
+/// The base64url JOSE header for tokens signed by `key` with `typ`. An
+/// asymmetric key's `kid` is stable: its name, or its RFC 7638 thumbprint, so
+/// verifiers find it in our published JWK Set.
+fn header_b64(key: &SigningKey, typ: &str) -> String {
+    let mut header = Map::new();
+    let alg = algorithm_name(key.algorithm()).unwrap_or_default();
+    header.insert("alg".into(), alg.into());
+    header.insert("typ".into(), typ.into());
+    if let Some(kid) = key.kid().map(str::to_owned).or_else(|| key.thumbprint()) {
+        header.insert("kid".into(), kid.into());
+    }
+    B64.encode(Value::Object(header).to_string())
 }

@@ -11,6 +11,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::claims::TokenType;
 use crate::rejection::AuthErrorKind;
 
 /// base64url without padding, rejecting padding and non-zero trailing bits.
@@ -252,11 +253,46 @@ impl<'a> Header<'a> {
 }
 
 /// `typ` values that describe a JWT access or refresh token (RFC 7519 §5.1,
-/// RFC 9068 §2.1), compared case-insensitively. Anything else is another
-/// kind of JOSE object signed with the same key and is refused (RFC 8725 §3.11).
+/// RFC 9068 §2.1, and this crate's `refresh+jwt`), compared
+/// case-insensitively with the `application/` prefix optional, as media types
+/// are (RFC 7515 §4.1.9). Anything else (`id_token+jwt`, `logout+jwt`,
+/// `secevent+jwt`, `dpop+jwt`, …) is another kind of JOSE object signed with
+/// the same key and is refused (RFC 8725 §3.11).
 fn is_accepted_typ(typ: &str) -> bool {
-    let typ = typ.strip_prefix("application/").unwrap_or(typ);
-    typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("at+jwt")
+    let typ = media_subtype(typ);
+    typ.eq_ignore_ascii_case("JWT")
+        || typ.eq_ignore_ascii_case(AT_JWT_TYP)
+        || typ.eq_ignore_ascii_case(REFRESH_JWT_TYP)
+}
+
+/// A `typ` without its optional `application/` prefix (any case).
+pub(crate) fn media_subtype(typ: &str) -> &str {
+    match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    }
+}
+
+/// The header `typ` of an RFC 9068 access token.
+pub(crate) const AT_JWT_TYP: &str = "at+jwt";
+/// The header `typ` this crate's issuer gives its refresh tokens, so that no
+/// verifier reading the header takes one for an access token.
+pub(crate) const REFRESH_JWT_TYP: &str = "refresh+jwt";
+
+impl Header<'_> {
+    /// The kind of token the header's `typ` names, when it names one
+    /// (`at+jwt`, `refresh+jwt`); `None` for `JWT` or no `typ`, where the
+    /// claims decide.
+    pub(crate) fn token_type(&self) -> Option<TokenType> {
+        let typ = media_subtype(self.typ.as_deref()?);
+        if typ.eq_ignore_ascii_case(AT_JWT_TYP) {
+            Some(TokenType::Access)
+        } else if typ.eq_ignore_ascii_case(REFRESH_JWT_TYP) {
+            Some(TokenType::Refresh)
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -326,6 +362,30 @@ mod tests {
         assert!(Header::parse(br#"{"alg":"HS256","typ":"at+jwt"}"#).is_ok());
         assert!(Header::parse(br#"{"alg":"HS256","typ":"application/at+JWT"}"#).is_ok());
         assert!(Header::parse(br#"{"alg":"HS256","typ":"JWE"}"#).is_err());
+    }
+
+    #[test]
+    fn header_typ_names_the_token_type_in_any_case() {
+        let kind = |json: &[u8]| Header::parse(json).unwrap().token_type();
+        assert_eq!(kind(br#"{"alg":"HS256","typ":"JWT"}"#), None);
+        assert_eq!(kind(br#"{"alg":"HS256"}"#), None);
+        assert_eq!(
+            kind(br#"{"alg":"HS256","typ":"Application/AT+JWT"}"#),
+            Some(TokenType::Access)
+        );
+        assert_eq!(
+            kind(br#"{"alg":"HS256","typ":"refresh+JWT"}"#),
+            Some(TokenType::Refresh)
+        );
+        for typ in [
+            "id_token+jwt",
+            "APPLICATION/logout+jwt",
+            "secevent+jwt",
+            "dpop+jwt",
+        ] {
+            let json = format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#);
+            assert!(Header::parse(json.as_bytes()).is_err(), "{typ}");
+        }
     }
 
     // Regression (found while hardening the parser): a derived

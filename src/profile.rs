@@ -3,7 +3,10 @@
 use std::borrow::Cow;
 
 use crate::claims::{RESERVED_CLAIMS, TokenType};
-use crate::config::DEFAULT_TOKEN_TYPE_CLAIM;
+use crate::jws::{AT_JWT_TYP, media_subtype};
+
+/// Default name of the token-type claim.
+pub const DEFAULT_TOKEN_TYPE_CLAIM: &str = "token_type";
 
 /// `TokenProfile`: what a token must carry to be accepted.
 ///
@@ -12,7 +15,7 @@ use crate::config::DEFAULT_TOKEN_TYPE_CLAIM;
 ///
 /// | | [`own`](TokenProfile::own) (default) | [`rfc9068`](TokenProfile::rfc9068) | [`generic`](TokenProfile::generic) |
 /// |---|---|---|---|
-/// | header `typ` | absent, `JWT` or `at+jwt` | `at+jwt` / `application/at+jwt` only | absent, `JWT` or `at+jwt` |
+/// | header `typ` | absent, `JWT`, `at+jwt` or `refresh+jwt` | `at+jwt` / `application/at+jwt` only | absent, `JWT`, `at+jwt` or `refresh+jwt` |
 /// | `exp` | required | required | required |
 /// | subject (`sub`, or the configured name) | required | required | required |
 /// | `jti` | required | required | optional |
@@ -21,6 +24,13 @@ use crate::config::DEFAULT_TOKEN_TYPE_CLAIM;
 /// | `iat` | — | required | — |
 /// | `client_id` | — | required | — |
 /// | token-type claim | `token_type`: `access` / `refresh` | none | none, unless configured |
+/// | a token that says it is another kind | — | — | refused (see [`refuse_other_token_kinds`](TokenProfile::refuse_other_token_kinds)) |
+///
+/// Media types in `typ` compare case-insensitively, `application/` optional
+/// (RFC 7515 §4.1.9). Every profile refuses a header `typ` naming another kind
+/// of JOSE object (`id_token+jwt`, `logout+jwt`, `secevent+jwt`, `dpop+jwt`,
+/// …), takes `refresh+jwt` for a refresh token only and `at+jwt` for an access
+/// token only.
 ///
 /// `exp`, `nbf` and `iat` may be JSON integers or fractions (AuthX writes
 /// fractions); fractions are floored.
@@ -54,6 +64,7 @@ pub struct TokenProfile {
     pub(crate) require_aud: bool,
     pub(crate) require_iat: bool,
     pub(crate) require_client_id: bool,
+    pub(crate) refuse_other_kinds: bool,
 }
 
 /// The claim that tells access tokens from refresh tokens, and its values.
@@ -108,6 +119,7 @@ impl TokenProfile {
             require_aud: false,
             require_iat: false,
             require_client_id: false,
+            refuse_other_kinds: false,
         }
     }
 
@@ -125,12 +137,15 @@ impl TokenProfile {
             require_aud: true,
             require_iat: true,
             require_client_id: true,
+            refuse_other_kinds: false,
         }
     }
 
     /// What identity providers and other libraries mint: `exp` and the
     /// subject required; `iss` and `aud` checked when configured; no
-    /// token-type claim unless one is configured; `jti` optional.
+    /// token-type claim unless one is configured; `jti` optional; a token that
+    /// says it is no access token is refused (see
+    /// [`refuse_other_token_kinds`](Self::refuse_other_token_kinds)).
     pub fn generic() -> Self {
         Self {
             subject_claim: Cow::Borrowed("sub"),
@@ -141,6 +156,7 @@ impl TokenProfile {
             require_aud: false,
             require_iat: false,
             require_client_id: false,
+            refuse_other_kinds: true,
         }
     }
 
@@ -210,6 +226,27 @@ impl TokenProfile {
         self
     }
 
+    /// Refuse (the [`generic`](Self::generic) default) or accept, as access
+    /// tokens, tokens whose claims say they are something else — with one
+    /// app registration an identity provider's ID token carries the same
+    /// `aud` as its access token:
+    ///
+    /// - `nonce`, `at_hash` or `c_hash` present (an OpenID Connect ID token);
+    /// - `token_use` other than `access` (Amazon Cognito's ID tokens);
+    /// - a `typ`, `type` or `token_type` claim (other than the profile's own
+    ///   [token-type claim](Self::token_type_claim)) of `ID`, `id_token`,
+    ///   `Refresh`, `refresh_token`, `Offline` or `Logout` (Keycloak's `typ`;
+    ///   the refresh tokens of simplejwt, AuthX and this crate).
+    ///
+    /// Values compare case-insensitively. A token verified as a refresh token
+    /// is not checked for these. Turn it off only for an issuer whose access
+    /// tokens carry such a claim for another reason.
+    #[must_use]
+    pub fn refuse_other_token_kinds(mut self, refuse: bool) -> Self {
+        self.refuse_other_kinds = refuse;
+        self
+    }
+
     /// The name of the subject claim.
     pub fn subject_claim_name(&self) -> &str {
         &self.subject_claim
@@ -256,11 +293,7 @@ impl TokenProfile {
         if !self.require_at_jwt_typ {
             return true;
         }
-        typ.is_some_and(|typ| {
-            typ.strip_prefix("application/")
-                .unwrap_or(typ)
-                .eq_ignore_ascii_case("at+jwt")
-        })
+        typ.is_some_and(|typ| media_subtype(typ).eq_ignore_ascii_case(AT_JWT_TYP))
     }
 }
 

@@ -89,10 +89,24 @@ async fn a_retry_within_the_grace_rotates_again_on_the_other_instance() {
     let on_a = manager(a).reuse_grace(Duration::from_secs(60));
     let on_b = manager(b).reuse_grace(Duration::from_secs(60));
     let first = on_a.login("alice", &NoCustomClaims {}).await.unwrap();
-    let _lost = on_a.refresh(&first.refresh_token).await.unwrap();
+    let lost = on_a.refresh(&first.refresh_token).await.unwrap();
     let retried = on_b.refresh(&first.refresh_token).await.unwrap();
     let next = on_a.refresh(&retried.refresh_token).await.unwrap();
-    assert!(on_b.refresh(&next.refresh_token).await.is_ok());
+    let last = on_b
+        .refresh(&next.refresh_token)
+        .await
+        .expect("the session goes on from the retry");
+    // The pair whose response was lost was retired by the retry: its refresh
+    // token, presented now, is a replay (refused, on the other instance
+    // too), which ends the session like any replay.
+    assert!(
+        on_b.refresh(&lost.refresh_token).await.is_err(),
+        "the lost pair is retired"
+    );
+    assert!(
+        on_a.refresh(&last.refresh_token).await.is_err(),
+        "the replay of the lost pair ended the session"
+    );
 }
 
 #[tokio::test]

@@ -66,6 +66,20 @@ async fn the_resource_server_verifies_the_demos_tokens_through_its_discovery() {
     refresh.assert_invalid_token();
 }
 
+/// Given only the demo's URL and the audience (no type claim configured, so
+/// the generic profile), the resource server still refuses the demo's refresh
+/// token: its header `typ` and its `token_type` both say what it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_refresh_token_is_refused_by_a_resource_server_given_only_its_url() {
+    let demo = start_demo().await;
+    let server = Server::start(&[("OIDC_ISSUER", &demo), ("JWT_AUDIENCE", "demo-api")]).await;
+    let pair = login(&demo).await;
+    let me = server.get("/me", pair["access_token"].as_str()).await;
+    assert_eq!(me.status, 200, "{me:?}\n{}", server.output());
+    let refresh = server.get("/me", pair["refresh_token"].as_str()).await;
+    refresh.assert_invalid_token();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_metadata_names_the_issuer_and_the_challenges_point_at_it() {
     let demo = start_demo().await;

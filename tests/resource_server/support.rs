@@ -48,15 +48,15 @@ const CONTRACT_VARS: &[&str] = &[
 
 // ===== tools =====
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+#[path = "../support/ci.rs"]
+mod ci;
+pub use ci::in_ci;
 
 /// Skips (returns `None`) outside CI, fails under CI.
 pub fn missing<T>(what: &str) -> Option<T> {
     assert!(
         !in_ci(),
-        "CI=true and {what}: .ci/run installs it, these tests must run in CI"
+        "CI is set and {what}: .ci/run installs it, these tests must run in CI"
     );
     eprintln!("SKIPPED: {what} (see .ci/run for how CI installs it)");
     None

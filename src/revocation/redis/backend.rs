@@ -246,6 +246,17 @@ pub(super) async fn connect(
 }
 
 pub(super) fn command_error(e: redis::RedisError) -> StoreError {
+    // A pipeline's error lists every command that failed, often the same
+    // error thousands of times: the first is named, the others counted.
+    if let Some(errors) = e.clone().into_server_errors()
+        && let [(index, first), _, ..] = &errors[..]
+    {
+        return StoreError::new(format!(
+            "redis command failed: {first} (command {index} of a pipeline; {} more of its \
+             commands failed too)",
+            errors.len() - 1
+        ));
+    }
     StoreError::new(format!("redis command failed: {e}"))
 }
 
