@@ -340,21 +340,30 @@ impl Rejection {
 /// Adds RFC 9728's `resource_metadata="<url>"` to a 401 challenge, so a
 /// client finds the authorization servers this resource trusts.
 fn with_resource_metadata<B>(mut response: Response<B>, url: Option<&str>) -> Response<B> {
-    if let Some(url) = url
-        && response.status() == http::StatusCode::UNAUTHORIZED
-        && let Some(challenge) = response.headers().get(header::WWW_AUTHENTICATE)
-        && let Ok(challenge) = challenge.to_str()
-    {
-        let separator = if challenge == "Bearer" { " " } else { ", " };
-        let value = format!(
-            "{challenge}{separator}resource_metadata=\"{}\"",
-            quote_safe(url)
-        );
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
+    let Some(url) = url else {
+        return response;
+    };
+    if response.status() != http::StatusCode::UNAUTHORIZED {
+        return response;
+    }
+    // Every challenge names it (a DPoP-aware layer sends two).
+    let challenges: Vec<HeaderValue> = response
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|challenge| {
+            let Ok(text) = challenge.to_str() else {
+                return challenge.clone();
+            };
+            let separator = if text.contains(' ') { ", " } else { " " };
+            let value = format!("{text}{separator}resource_metadata=\"{}\"", quote_safe(url));
+            HeaderValue::from_str(&value).unwrap_or_else(|_| challenge.clone())
+        })
+        .collect();
+    let headers = response.headers_mut();
+    headers.remove(header::WWW_AUTHENTICATE);
+    for challenge in challenges {
+        headers.append(header::WWW_AUTHENTICATE, challenge);
     }
     response
 }

@@ -746,3 +746,16 @@ async fn a_proof_refused_after_its_check_does_not_use_up_its_jti() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(store.len(), 1);
 }
+
+#[tokio::test]
+async fn resource_metadata_is_named_in_both_challenges() {
+    let app = app(layer()
+        .dpop(allowed())
+        .resource_metadata("https://api.example.test/.well-known/oauth-protected-resource"));
+    let response = send(&app, Request::get("/me").body(Body::empty()).unwrap()).await;
+    let url = "resource_metadata=\"https://api.example.test/.well-known/oauth-protected-resource\"";
+    assert_eq!(
+        challenges(&response),
+        [format!("Bearer {url}"), format!("DPoP {ALGS}, {url}")]
+    );
+}
