@@ -29,6 +29,7 @@ mod sessions;
 mod staleness;
 #[cfg(feature = "redis-tls")]
 mod tls;
+mod wake_up;
 
 use std::time::Duration;
 

@@ -14,6 +14,7 @@ mod scripts;
 mod sessions;
 mod sync;
 mod view;
+mod wake;
 mod write_back;
 
 pub use self::builder::RedisStoreBuilder;
