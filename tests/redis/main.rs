@@ -17,6 +17,7 @@ mod tcp_proxy;
 #[path = "../support/test_ca.rs"]
 mod test_ca;
 
+mod acl;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod credentials;
