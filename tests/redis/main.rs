@@ -19,6 +19,7 @@ mod tcp_proxy;
 #[path = "../support/test_ca.rs"]
 mod test_ca;
 
+mod acl;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod credentials;
@@ -33,6 +34,7 @@ mod staleness;
 mod test_server;
 #[cfg(feature = "redis-tls")]
 mod tls;
+mod wake_up;
 
 use std::time::Duration;
 

@@ -86,12 +86,38 @@ impl std::fmt::Display for StreamId {
     }
 }
 
-/// A published message: `<shard> <stream id> <event>`.
-pub(super) fn parse_message(message: &str) -> Option<(usize, StreamId, Event<'_>)> {
-    let (shard, rest) = message.split_once(' ')?;
-    let (id, event) = rest.split_once(' ')?;
-    let shard = shard.parse().ok().filter(|s| *s < SHARDS)?;
-    Some((shard, StreamId::parse(id)?, Event::parse(event)?))
+/// A published message, read as a wake-up only.
+///
+/// The scripts publish `<shard> <stream id> <event>` (the event for
+/// instances of earlier releases, which applied it); this release reads
+/// the shard, and the id as a hint of how far that shard's stream reaches,
+/// and never applies what a message says: anyone allowed to `PUBLISH` on
+/// the channel could have written it. What is applied is read from the
+/// stream, from the view's own position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct WakeUp {
+    pub(super) shard: usize,
+    /// The stream id the message names, if it names one: a shard already
+    /// read that far need not be read again.
+    pub(super) hint: Option<StreamId>,
+}
+
+impl WakeUp {
+    /// `<shard>[ <stream id>[ <anything>]]`; `None` when the shard is not
+    /// one of ours. An unreadable id only loses the hint.
+    pub(super) fn parse(message: &[u8]) -> Option<Self> {
+        let message = std::str::from_utf8(message).ok()?;
+        let mut parts = message.splitn(3, ' ');
+        let shard = parts.next()?;
+        if shard.is_empty() || !shard.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let shard = shard.parse().ok().filter(|s| *s < SHARDS)?;
+        Some(Self {
+            shard,
+            hint: parts.next().and_then(StreamId::parse),
+        })
+    }
 }
 
 /// How far a shard's stream took it.
@@ -191,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn events_and_messages_parse_with_spaces_in_ids_and_reject_garbage() {
+    fn events_parse_with_spaces_in_ids_and_reject_garbage() {
         assert_eq!(
             Event::parse("c 5000000 1700000000 user with spaces"),
             Some(Event::Cutoff {
@@ -200,25 +226,53 @@ mod tests {
                 expires_at: 1_700_000_000
             })
         );
-        assert_eq!(
-            parse_message("7 1700000000123-4 j 17 a b"),
-            Some((
-                7,
-                StreamId {
-                    ms: 1_700_000_000_123,
-                    seq: 4
-                },
-                Event::Jti {
-                    jti: "a b",
-                    expires_at: 17
-                }
-            ))
-        );
-        assert_eq!(parse_message("64 1-0 j 17 a"), None, "no such shard");
-        assert_eq!(parse_message("1 x j 17 a"), None);
         assert_eq!(Event::parse("h"), None);
         assert_eq!(Event::parse("j x y"), None);
         assert_eq!(Event::parse(""), None);
+    }
+
+    #[test]
+    fn a_message_wakes_its_shard_and_its_event_is_never_read() {
+        let hint = Some(StreamId {
+            ms: 1_700_000_000_123,
+            seq: 4,
+        });
+        assert_eq!(
+            WakeUp::parse(b"7 1700000000123-4 j 17 a b"),
+            Some(WakeUp { shard: 7, hint })
+        );
+        assert_eq!(
+            WakeUp::parse(b"7 1700000000123-4 anything at all"),
+            Some(WakeUp { shard: 7, hint }),
+            "what follows the id is not read"
+        );
+        assert_eq!(
+            WakeUp::parse(b"63"),
+            Some(WakeUp {
+                shard: 63,
+                hint: None
+            })
+        );
+        assert_eq!(
+            WakeUp::parse(b"1 x j 17 a"),
+            Some(WakeUp {
+                shard: 1,
+                hint: None
+            }),
+            "an unreadable id only loses the hint"
+        );
+        for garbage in [
+            &b"64 1-0 j 17 a"[..],
+            b"-1 1-0",
+            b"+1 1-0",
+            b"",
+            b" 1-0",
+            b"hello world",
+            b"99999999999999999999999 1-0",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(WakeUp::parse(garbage), None, "{garbage:?}");
+        }
     }
 
     #[test]

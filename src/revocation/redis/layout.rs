@@ -26,10 +26,11 @@
 //! (`ZREMRANGEBYSCORE`), so nothing is scanned to expire entries.
 //!
 //! Every revocation script appends the change to its shard's stream
-//! (`XADD`, trimmed by age with `MINID`) and publishes it, stream id
-//! included, in the same atomic step: followers apply it at once from the
-//! channel and remember the id, and after any disconnect read each stream
-//! from the last id they saw instead of reloading.
+//! (`XADD`, trimmed by age with `MINID`) and publishes `<shard> <id> <event>`
+//! in the same atomic step. The message only wakes the followers: each reads
+//! that shard's stream from the last entry it read itself and applies what
+//! the stream holds (never what a message says); after any disconnect it
+//! reads each stream from there instead of reloading.
 
 /// Shards of the view's keys. Part of the layout: every instance sharing
 /// one Redis must agree on it.

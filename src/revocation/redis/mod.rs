@@ -14,6 +14,7 @@ mod scripts;
 mod sessions;
 mod sync;
 mod view;
+mod wake;
 mod write_back;
 
 pub use self::builder::RedisStoreBuilder;
@@ -55,7 +56,9 @@ pub const DEFAULT_HISTORY: Duration = Duration::from_secs(600);
 ///   of the denied `jti`s, revoked families and subject cutoffs (about 60
 ///   bytes per revocation; live sessions cost it nothing): loaded at start
 ///   from per-shard sorted sets scored by expiry, in a few round trips, then
-///   kept current from a pub/sub channel.
+///   kept current from each shard's change feed, read whenever a pub/sub
+///   message names the shard (a message is a wake-up: what it says is never
+///   applied, so a lost one costs a read and a forged one changes nothing).
 ///   [`is_revoked`](RevocationStore::is_revoked) reads only that view (a
 ///   hash lookup and an atomic load).
 /// * **A change feed that survives disconnects.** Every revocation is also

@@ -2,8 +2,10 @@
 //! view current.
 //!
 //! Subscribe, then load each shard's revocations together with its stream
-//! position, then apply each published change (which carries its stream id);
-//! ping the subscription's connection to prove it alive. On any loss:
+//! position. Then follow the channel as a wake-up only: a message names a
+//! shard, and the view reads that shard's stream from its own position
+//! ([`wake`](super::wake)); a message's content is never applied. Ping the
+//! subscription's connection to prove it alive. On any loss:
 //! subscribe again and *resume*, reading each shard's stream from the last
 //! id seen. Only a shard whose stream no longer holds everything since then
 //! (trimmed past it, or lost with a Redis that restarted empty) is reloaded,
@@ -14,14 +16,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::MissedTickBehavior;
 
-use super::backend::{self, Bulk, within};
+use super::backend::Bulk;
+use super::backend::{self, within};
 use super::endpoint::Endpoint;
-use super::feed::{self, Resume, StreamId};
-use super::layout::{SHARDS, ShardKeys};
+use super::feed::StreamId;
+use super::layout::SHARDS;
 use super::loader::load_shard;
+use super::wake::{self, Caught, SHARD_CONCURRENCY, WakeUps, catch_up_shard};
 
 use super::{Shared, StoreError, StoreFuture};
 
@@ -29,8 +33,9 @@ use super::{Shared, StoreError, StoreFuture};
 /// is noticed within it.
 const MAX_BACKOFF: Duration = Duration::from_millis(250);
 
-/// Shard reads in flight at once while loading or resuming.
-const SHARD_CONCURRENCY: usize = 16;
+/// Messages gathered into one round of reads at most: under a burst, a shard
+/// woken many times is read once.
+const WAKE_UPS_PER_ROUND: usize = 1024;
 
 pub(super) struct Subscriber {
     shared: Arc<Shared>,
@@ -51,14 +56,6 @@ pub(super) struct Synced {
     subscriber: Subscriber,
     sink: redis::aio::PubSubSink,
     stream: redis::aio::PubSubStream,
-}
-
-/// How a shard was brought up to date.
-enum Caught {
-    /// From its stream: nothing was reloaded.
-    Resumed(StreamId),
-    /// From its sets: its stream no longer held everything since.
-    Reloaded(StreamId),
 }
 
 impl Subscriber {
@@ -266,11 +263,12 @@ impl Synced {
         }
     }
 
-    /// Applies published changes until the subscription is lost, or silent
-    /// (no change and no answer to a `PING` on it) for longer than the
-    /// staleness bound. The ping goes over the subscription's own connection,
-    /// so it proves exactly that connection alive, whatever the pool does.
-    /// Each change, and each answer, records the moment in the shared
+    /// Reads the shards the channel wakes until the subscription is lost, or
+    /// silent (no message and no answer to a `PING` on it) for longer than
+    /// the staleness bound, or a read fails. The ping goes over the
+    /// subscription's own connection, so it proves exactly that connection
+    /// alive, whatever the pool does. Each message, once the reads it asked
+    /// for are done, and each answer record the moment in the shared
     /// [`Freshness`](super::freshness::Freshness) the readers judge by.
     async fn follow(self) -> Subscriber {
         let Synced {
@@ -278,37 +276,57 @@ impl Synced {
             sink,
             mut stream,
         } = self;
+        let shared = subscriber.shared.clone();
+        // The reads' own connection, held while following.
+        let bulk = match shared.backend.bulk(shared.command_timeout).await {
+            Ok(bulk) => bulk,
+            Err(error) => {
+                tracing::warn!(%error, "redis change feed unreachable");
+                return subscriber;
+            }
+        };
+        let mut wake_ups = WakeUps::new();
         // Each pong carries the moment its ping was sent: the answer proves
         // every change published before then delivered, not more.
         let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<Instant>(4);
-        let shared = subscriber.shared.clone();
         let bound = shared.max_staleness;
         let mut ping = tokio::time::interval(ping_period(bound));
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 // A change that reached the connection before a pong is in
-                // the stream by the time the pong is: read the stream first,
-                // so a pong never vouches for a change not yet applied.
+                // the stream by the time the pong is: read the messages
+                // (and the shards they wake) first, so a pong never vouches
+                // for a change not yet applied.
                 biased;
                 message = stream.next() => {
                     let Some(message) = message else {
                         tracing::warn!("redis subscription lost");
                         break;
                     };
-                    let payload = message.get_payload_bytes();
-                    match std::str::from_utf8(payload).ok().and_then(feed::parse_message) {
-                        Some((shard, id, event)) => {
-                            shared.apply(event);
-                            if let Some(positions) = subscriber.positions.as_mut() {
-                                positions[shard] = positions[shard].max(id);
+                    let heard = Instant::now();
+                    wake_ups.note(message.get_payload_bytes());
+                    // What else has arrived joins this round.
+                    let mut lost = false;
+                    for _ in 1..WAKE_UPS_PER_ROUND {
+                        match stream.next().now_or_never() {
+                            Some(Some(message)) => wake_ups.note(message.get_payload_bytes()),
+                            Some(None) => {
+                                lost = true;
+                                break;
                             }
-                            shared.status.send_modify(|s| s.events_applied += 1);
-                            crate::metrics::redis_view_event();
+                            None => break,
                         }
-                        None => tracing::warn!("ignoring a malformed revocation event"),
                     }
-                    shared.freshness.heard_at(Instant::now());
+                    if let Err(error) = subscriber.read_woken(&bulk, &mut wake_ups).await {
+                        tracing::warn!(%error, "redis change feed unreadable");
+                        break;
+                    }
+                    shared.freshness.heard_at(heard);
+                    if lost {
+                        tracing::warn!("redis subscription lost");
+                        break;
+                    }
                 }
                 Some(sent) = pong_rx.recv() => shared.freshness.heard_at(sent),
                 _ = ping.tick() => {
@@ -327,10 +345,48 @@ impl Synced {
                             let _ = pong_tx.try_send(sent);
                         }
                     });
+                    // One shard in turn, woken or not: a change whose
+                    // message was lost, with none after it on its shard, is
+                    // read within one round of the shards.
+                    wake_ups.sweep();
+                    if let Err(error) = subscriber.read_woken(&bulk, &mut wake_ups).await {
+                        tracing::warn!(%error, "redis change feed unreadable");
+                        break;
+                    }
                 }
             }
         }
         subscriber
+    }
+}
+
+impl Subscriber {
+    /// Reads the shards due from the view's positions. A shard whose
+    /// stream no longer reaches back to its position is reloaded, and what
+    /// the view enforces there written back, as after a reconnect.
+    async fn read_woken(&mut self, bulk: &Bulk, wake_ups: &mut WakeUps) -> Result<(), StoreError> {
+        let Some(positions) = self.positions.as_mut() else {
+            return Ok(());
+        };
+        let shards = wake_ups.take(positions);
+        if shards.is_empty() {
+            return Ok(());
+        }
+        let shared = &self.shared;
+        let read: StoreFuture<'_, Vec<usize>> =
+            Box::pin(wake::read_shards(shared, bulk, &shards, positions));
+        let reloaded = read.await?;
+        if !reloaded.is_empty() {
+            tracing::info!(
+                shards = reloaded.len(),
+                "redis change feed no longer reached back to the last change read: \
+                 those shards were reloaded"
+            );
+            shared.status.send_modify(|s| s.reloads += 1);
+            crate::metrics::redis_view_reloaded(false);
+            tokio::spawn(super::write_back::write_back(shared.clone(), reloaded));
+        }
+        Ok(())
     }
 }
 
@@ -372,23 +428,6 @@ impl Subscriber {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
-}
-
-/// Resumes one shard from its stream, or reloads it when its stream no
-/// longer reaches back to where the view left it.
-async fn catch_up_shard(
-    shared: &Shared,
-    bulk: &Bulk,
-    shard: &ShardKeys,
-    at: StreamId,
-) -> Result<Caught, StoreError> {
-    Ok(match feed::resume_shard(shared, bulk, shard, at).await? {
-        Resume::Caught(at) => Caught::Resumed(at),
-        Resume::Broken(at) => {
-            let position = load_shard(shared, bulk, shard).await?;
-            Caught::Reloaded(position.max(at))
-        }
-    })
 }
 
 /// Pings often enough that a few may go unanswered within the bound.
