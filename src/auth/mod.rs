@@ -40,6 +40,8 @@
 //! ```
 
 mod future;
+#[cfg(feature = "introspection")]
+mod introspect;
 mod layer;
 mod service;
 
@@ -68,11 +70,29 @@ pub(crate) enum Decision<T> {
     Rejected(Rejection),
     /// Wait for the issuer's keys to be refetched, then decide again.
     Refetch(KeysRefetch),
+    /// Ask the introspection endpoint (or its cache) about this token, then
+    /// finish the decision ([`Shared::introspected`]).
+    #[cfg(feature = "introspection")]
+    Introspect(String),
+}
+
+impl<T> From<Result<Option<Arc<Claims<T>>>, Undecided>> for Decision<T> {
+    fn from(result: Result<Option<Arc<Claims<T>>>, Undecided>) -> Self {
+        match result {
+            Ok(claims) => Self::Accepted(claims),
+            Err(Undecided::Rejected(rejection)) => Self::Rejected(rejection),
+            Err(Undecided::Refetch(wait)) => Self::Refetch(wait),
+            #[cfg(feature = "introspection")]
+            Err(Undecided::Introspect(token)) => Self::Introspect(token),
+        }
+    }
 }
 
 enum Undecided {
     Rejected(Rejection),
     Refetch(KeysRefetch),
+    #[cfg(feature = "introspection")]
+    Introspect(String),
 }
 
 /// What every clone of the layer and its services shares.
@@ -86,6 +106,9 @@ pub(crate) struct Shared {
     pub(crate) optional: bool,
     pub(crate) fail_open: bool,
     pub(crate) csrf: Option<crate::csrf::CsrfProtection>,
+    /// Opaque tokens (or every token) checked by RFC 7662 introspection.
+    #[cfg(feature = "introspection")]
+    pub(crate) introspection: Option<introspect::Introspection>,
 }
 
 impl fmt::Debug for Shared {
@@ -99,7 +122,7 @@ impl fmt::Debug for Shared {
             .field("optional", &self.optional)
             .field("fail_open", &self.fail_open)
             .field("csrf", &self.csrf)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,6 +137,8 @@ impl Shared {
             optional: false,
             fail_open: false,
             csrf: None,
+            #[cfg(feature = "introspection")]
+            introspection: None,
         }
     }
 
@@ -126,11 +151,16 @@ impl Shared {
         request: Head<'_>,
         may_refetch: bool,
     ) -> Decision<T> {
-        match self.decide(request, may_refetch) {
-            Ok(claims) => Decision::Accepted(claims),
-            Err(Undecided::Rejected(rejection)) => Decision::Rejected(rejection),
-            Err(Undecided::Refetch(wait)) => Decision::Refetch(wait),
-        }
+        self.decide(request, may_refetch).into()
+    }
+
+    /// The refusal of this request for `kind`, counted.
+    fn reject(&self, headers: &HeaderMap, kind: AuthErrorKind) -> Undecided {
+        crate::metrics::refused(kind);
+        Undecided::Rejected(
+            Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
+                .with_resource_metadata(self.resource_metadata.clone()),
+        )
     }
 
     fn decide<T: DeserializeOwned + Send + Sync + 'static>(
@@ -142,13 +172,7 @@ impl Shared {
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
-        let reject = |kind: AuthErrorKind| {
-            crate::metrics::refused(kind);
-            Undecided::Rejected(
-                Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
-                    .with_resource_metadata(self.resource_metadata.clone()),
-            )
-        };
+        let reject = |kind: AuthErrorKind| self.reject(headers, kind);
         let credential = match extract_credential(&self.sources, request) {
             Ok(Some(credential)) => credential,
             Ok(None) if self.optional => {
@@ -168,6 +192,13 @@ impl Shared {
                 return Err(reject(kind));
             }
         };
+        // An opaque token (or, configured so, any token) is introspected.
+        #[cfg(feature = "introspection")]
+        if let (Some(introspection), Ok(token)) = (&self.introspection, credential.token())
+            && introspection.applies_to(token)
+        {
+            return Err(Undecided::Introspect(token.to_owned()));
+        }
         // A repeated token: the cache knows these exact bytes.
         let timer = crate::metrics::Timer::start();
         let verified = match self
@@ -218,6 +249,20 @@ impl Shared {
                 return Err(reject(error.kind()));
             }
         };
+        self.accept(request, credential.is_ambient(), claims)
+    }
+
+    /// The rest of the decision on verified claims, whatever the token kind:
+    /// the revocation store, the CSRF proof of an ambient credential, the
+    /// fail-open policy.
+    fn accept<T>(
+        &self,
+        request: Head<'_>,
+        ambient: bool,
+        claims: Arc<Claims<T>>,
+    ) -> Result<Option<Arc<Claims<T>>>, Undecided> {
+        let headers: &HeaderMap = request.headers;
+        let reject = |kind: AuthErrorKind| self.reject(headers, kind);
         let token_ref = TokenRef {
             jti: &claims.jti,
             subject: &claims.sub,
@@ -246,7 +291,7 @@ impl Shared {
             }
         }
         // ----- CSRF: a cookie is ambient authority (crate::csrf decides) -----
-        if credential.is_ambient() {
+        if ambient {
             let (method, uri, sid) = (request.method, request.uri, claims.sid.as_deref());
             if let Err(error) =
                 crate::csrf::check_ambient(self.csrf.as_ref(), method, uri, headers, sid)

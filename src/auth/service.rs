@@ -123,6 +123,34 @@ where
                         }
                         Decision::Rejected(rejection) => Ok(respond(&on_rejection, &rejection)),
                         Decision::Refetch(_) => unreachable!("no refetch after a refetch"),
+                        #[cfg(feature = "introspection")]
+                        Decision::Introspect(_) => unreachable!("introspection is decided first"),
+                    }
+                }))
+            }
+            #[cfg(feature = "introspection")]
+            Decision::Introspect(token) => {
+                // The introspection call (or cache lookup) is a state of the
+                // response future; the inner service goes with the request.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let shared = Arc::clone(&self.shared);
+                let on_rejection = self.rejection.clone();
+                ResponseFuture::deferred(Box::pin(async move {
+                    let head = Head {
+                        method: request.method(),
+                        uri: request.uri(),
+                        headers: request.headers(),
+                    };
+                    match shared.introspected::<T>(head, &token).await {
+                        Decision::Accepted(claims) => {
+                            if let Some(claims) = claims {
+                                request.extensions_mut().insert(claims);
+                            }
+                            inner.call(request).await
+                        }
+                        Decision::Rejected(rejection) => Ok(respond(&on_rejection, &rejection)),
+                        _ => unreachable!("an introspected token is decided"),
                     }
                 }))
             }

@@ -163,6 +163,20 @@ impl fmt::Display for IntrospectError {
 
 impl std::error::Error for IntrospectError {}
 
+/// Which tokens the auth layer introspects
+/// ([`JwtAuthLayer::introspection`](crate::JwtAuthLayer::introspection)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntrospectionMode {
+    /// A JWT (a compact JWS: three segments, a JSON header) is verified by the
+    /// keys, as without introspection; any other token is introspected.
+    #[default]
+    OpaqueTokens,
+    /// Every token is introspected, JWTs too (an issuer whose revocations
+    /// must be seen within the cache's TTL).
+    Always,
+}
+
 // ===== the answer =====
 
 /// Parses an introspection answer (RFC 7662 §2.2) into the payload a JWT

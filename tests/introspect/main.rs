@@ -6,6 +6,7 @@
 mod cache;
 mod client;
 mod endpoint;
+mod layer;
 mod server;
 
 use std::time::Duration;
