@@ -35,6 +35,8 @@
 mod cache;
 #[cfg(feature = "introspection")]
 mod client;
+#[cfg(feature = "introspection")]
+mod discover;
 mod form;
 mod server;
 

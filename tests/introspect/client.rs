@@ -200,3 +200,46 @@ fn debug_shows_no_secret() {
     assert!(debug.contains("ClientSecretBasic"), "{debug}");
     let _ = AUDIENCE;
 }
+
+#[tokio::test]
+async fn the_endpoint_is_found_by_discovery_for_the_exact_issuer() {
+    let endpoint = Endpoint::start();
+    let clock = ManualClock::at_secs(START);
+    endpoint.answer("opaque-1", active(START + 300));
+    let issuer = endpoint.issuer();
+    let mut answer = active(START + 300);
+    answer["iss"] = json!(issuer);
+    endpoint.answer("opaque-2", answer);
+    let client = IntrospectionClient::discover(
+        &issuer,
+        "rs",
+        ClientAuth::client_secret_basic("s"),
+        JwtConfig::new().audience(AUDIENCE).clock(clock.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(client.endpoint(), endpoint.url());
+    assert_eq!(client.config().issuer_name(), Some(issuer.as_str()));
+    client.introspect::<Value>("opaque-2").await.unwrap();
+    assert_eq!(
+        client
+            .introspect::<Value>("opaque-1")
+            .await
+            .unwrap_err()
+            .kind(),
+        IntrospectErrorKind::Refused(AuthErrorKind::InvalidIssuer),
+        "the answer names another issuer"
+    );
+    let other = IntrospectionClient::discover(
+        &format!("{issuer}/"),
+        "rs",
+        ClientAuth::client_secret_basic("s"),
+        JwtConfig::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        other.is_unavailable(),
+        "the metadata's issuer differs by a slash"
+    );
+}

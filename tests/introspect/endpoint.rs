@@ -97,8 +97,17 @@ impl Endpoint {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let issuer = format!("http://{}", listener.local_addr().unwrap());
+                let metadata = serde_json::json!({
+                    "issuer": issuer,
+                    "introspection_endpoint": format!("{issuer}/introspect"),
+                });
                 let app = Router::new()
                     .route("/introspect", post(introspect))
+                    .route(
+                        "/.well-known/openid-configuration",
+                        axum::routing::get(move || async move { axum::Json(metadata) }),
+                    )
                     .with_state(state);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
@@ -113,6 +122,10 @@ impl Endpoint {
             shared,
             stop: Some(stop_tx),
         }
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn url(&self) -> String {
