@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::claims::RESERVED_CLAIMS;
 use crate::clock::{Clock, SystemClock};
-use crate::profile::TokenProfile;
+use crate::profile::{DEFAULT_TOKEN_TYPE_CLAIM, TokenProfile};
 
 /// Default leeway for `exp` and `nbf`: 5 seconds. Enough for NTP-synchronized
 /// hosts; small enough that an expired token is refused promptly.
@@ -21,8 +21,6 @@ pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default absolute session lifetime: 7 days after login no refresh token is
 /// valid, however often it was rotated.
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-/// Default name of the token-type claim.
-pub const DEFAULT_TOKEN_TYPE_CLAIM: &str = "token_type";
 
 /// What tokens must look like, shared by the verifier and the issuer.
 ///

@@ -50,7 +50,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::csrf::CsrfProtection;
 use crate::issue::{IssueError, TokenPair};
 use crate::rejection::AuthErrorKind;
-use crate::source::{TokenSource, from_cookies};
+use crate::source::{TokenSource, from_cookies, is_cookie_name};
 
 /// The default name of the access-token cookie.
 pub const DEFAULT_ACCESS_COOKIE: &str = "access_token";
@@ -110,14 +110,6 @@ impl fmt::Debug for SessionCookies {
             .field("csrf", &self.csrf)
             .finish_non_exhaustive()
     }
-}
-
-/// An RFC 6265 cookie name: an HTTP token (visible ASCII but separators).
-pub(crate) fn is_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
 /// A `Path` or `Domain` value: visible ASCII without `;`.

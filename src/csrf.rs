@@ -60,7 +60,7 @@ use http::{Method, Uri};
 use crate::issue::{IssueError, random_id};
 use crate::jws::B64;
 use crate::keys::{Algorithm, KeyError, SigningKey};
-use crate::source::from_cookies;
+use crate::source::{from_cookies, is_cookie_name};
 
 /// The default name of the readable cookie holding the CSRF token.
 pub const DEFAULT_CSRF_COOKIE: &str = "csrf_token";
@@ -160,10 +160,7 @@ impl CsrfProtection {
     /// When `name` is not an RFC 6265 cookie name (an HTTP token).
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         let name = name.into();
-        assert!(
-            crate::cookies::is_cookie_name(&name),
-            "not a cookie name: {name:?}"
-        );
+        assert!(is_cookie_name(&name), "not a cookie name: {name:?}");
         Arc::make_mut(&mut self.inner).cookie = name;
         self
     }

@@ -121,7 +121,7 @@ pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REFRESH_TTL,
-    DEFAULT_SESSION_LIFETIME, DEFAULT_TOKEN_TYPE_CLAIM, JwtConfig,
+    DEFAULT_SESSION_LIFETIME, JwtConfig,
 };
 pub use guard::{
     Guard, Permissions, RequireClaims, RequireClaimsLayer, RequireRecentLogin,
@@ -133,7 +133,7 @@ pub use keys::{
     Algorithm, Jwk, KeyError, KeySet, KeySource, SigningKey, VerifyingKey, min_hmac_secret_len,
     parse_algorithm,
 };
-pub use profile::TokenProfile;
+pub use profile::{DEFAULT_TOKEN_TYPE_CLAIM, TokenProfile};
 pub use refresh::{RefreshRefused, RefreshService, SessionError, SessionManager};
 pub use rejection::{AuthError, AuthErrorKind, DefaultRejection, OnRejection, Rejection};
 #[cfg(feature = "redis")]

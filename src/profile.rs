@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use crate::claims::{RESERVED_CLAIMS, TokenType};
-use crate::config::DEFAULT_TOKEN_TYPE_CLAIM;
+
+/// Default name of the token-type claim.
+pub const DEFAULT_TOKEN_TYPE_CLAIM: &str = "token_type";
 
 /// `TokenProfile`: what a token must carry to be accepted.
 ///

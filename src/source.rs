@@ -253,6 +253,14 @@ fn from_query<'h>(uri: &'h Uri, name: &str) -> Result<Option<Credential<'h>>, Au
     Ok(found)
 }
 
+/// An RFC 6265 cookie name: an HTTP token (visible ASCII but separators).
+pub(crate) fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
+
 /// The value of the one cookie `name` among the `Cookie` headers; two are a
 /// malformed credential. Also read by [`crate::cookies`] and [`crate::csrf`].
 pub(crate) fn from_cookies<'h>(

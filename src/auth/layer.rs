@@ -1,3 +1,6 @@
+//! [`JwtAuthLayer`]: the settings of the authenticating middleware (verifier,
+//! token source, revocation store, CSRF, rejection), shared by its services.
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;

@@ -1,3 +1,6 @@
+//! [`JwtAuth`]: the service the layer wraps around an inner service; its
+//! `call` runs the authentication decision before the inner call.
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;

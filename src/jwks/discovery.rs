@@ -88,7 +88,7 @@ pub(crate) async fn discover(
     max_body: usize,
     allow_http: bool,
 ) -> Result<ProviderMetadata, DiscoveryError> {
-    super::check_url(issuer, allow_http).map_err(DiscoveryError::UnsupportedUrl)?;
+    super::url::check_url(issuer, allow_http).map_err(DiscoveryError::UnsupportedUrl)?;
     let mut last_error = None;
     for url in metadata_urls(issuer) {
         match fetch::get(client, &url, deadline, max_body).await {
@@ -101,7 +101,7 @@ pub(crate) async fn discover(
                         document: metadata.issuer,
                     });
                 }
-                super::check_url(&metadata.jwks_uri, allow_http)
+                super::url::check_url(&metadata.jwks_uri, allow_http)
                     .map_err(DiscoveryError::UnsupportedUrl)?;
                 return Ok(metadata);
             }

@@ -17,9 +17,9 @@ use deadpool_redis::redis;
 use futures_util::StreamExt;
 
 use super::backend::{self, Bulk, within};
-use super::keys::{LAYOUT_VERSION, shard_of};
-use super::sync::{push_entry, write_batch};
+use super::layout::{LAYOUT_VERSION, shard_of};
 use super::view::Entry;
+use super::write_back::{push_entry, write_batch};
 use super::{Shared, StoreError, StoreFuture};
 
 /// Keys per `SCAN` page.

@@ -19,17 +19,15 @@ use tokio::time::MissedTickBehavior;
 
 use super::backend::{self, Bulk, within};
 use super::endpoint::Endpoint;
-use super::keys::{self, Event, SHARDS, ShardKeys, StreamId};
-use super::view::Entry;
+use super::feed::{self, Resume, StreamId};
+use super::layout::{SHARDS, ShardKeys};
+use super::loader::load_shard;
+
 use super::{Shared, StoreError, StoreFuture};
-use crate::clock::{Clock, SystemClock};
 
 /// Longest pause between reconnection attempts: a Redis back from a restart
 /// is noticed within it.
 const MAX_BACKOFF: Duration = Duration::from_millis(250);
-
-/// Stream entries read per round trip when resuming.
-const RESUME_PAGE: usize = 5000;
 
 /// Shard reads in flight at once while loading or resuming.
 const SHARD_CONCURRENCY: usize = 16;
@@ -143,7 +141,7 @@ impl Subscriber {
         // trusted now. Redis may lack some of it (it restarted empty, or
         // lost its last writes): give those back, off the access path.
         if !first && !reloaded.is_empty() {
-            tokio::spawn(write_back(self.shared.clone(), reloaded));
+            tokio::spawn(super::write_back::write_back(self.shared.clone(), reloaded));
         }
         let (sink, stream) = pubsub.split();
         Ok(Synced {
@@ -186,7 +184,7 @@ impl Subscriber {
             .iter()
             .zip(positions)
             .map(|(shard, at)| {
-                Box::pin(resume_shard(shared, bulk, shard, at)) as StoreFuture<'_, Caught>
+                Box::pin(catch_up_shard(shared, bulk, shard, at)) as StoreFuture<'_, Caught>
             })
             .collect();
         let caught = futures_util::stream::iter(resumes)
@@ -257,355 +255,6 @@ impl Subscriber {
     }
 }
 
-/// Reads one shard's live revocations into the view; returns the stream
-/// position they are current at. One pipeline of native commands (the
-/// shard's keys share a slot): the stream's last id first, then the sets, so
-/// every change up to that id is in what follows (a change made in between
-/// is read twice, which a max-merge makes harmless). Replies are read in
-/// place, without a `String` per entry.
-async fn load_shard(
-    shared: &Shared,
-    bulk: &Bulk,
-    shard: &ShardKeys,
-) -> Result<StreamId, StoreError> {
-    // Entries expired by this clock are of no use to the view.
-    let now = SystemClock.now_secs().saturating_sub(1);
-    let mut pipe = redis::pipe();
-    pipe.cmd("XREVRANGE")
-        .arg(&shard.stream)
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1);
-    for set in [&shard.jtis, &shard.families, &shard.cutoffs] {
-        pipe.cmd("ZRANGE")
-            .arg(set)
-            .arg(now)
-            .arg("+inf")
-            .arg("BYSCORE")
-            .arg("WITHSCORES");
-    }
-    pipe.cmd("HGETALL").arg(&shard.cutoff_values);
-    let replies = bulk.pipeline(&pipe, shared.command_timeout * 10).await?;
-    let unreadable = || StoreError::new("redis answered an unreadable shard");
-    let [last, jtis, families, subjects, cutoffs] =
-        <[redis::Value; 5]>::try_from(replies).map_err(|_| unreadable())?;
-    let position = match last {
-        redis::Value::Array(entries) => match entries.first() {
-            None => StreamId::default(),
-            Some(redis::Value::Array(entry)) => entry
-                .first()
-                .and_then(text)
-                .and_then(StreamId::parse)
-                .ok_or_else(unreadable)?,
-            Some(_) => return Err(unreadable()),
-        },
-        _ => return Err(unreadable()),
-    };
-    for_each_scored(&jtis, |jti, expires_at| {
-        shared.view.deny_jti(jti, expires_at)
-    })?;
-    for_each_scored(&families, |family, expires_at| {
-        shared.view.revoke_family(family, expires_at);
-    })?;
-    let mut cutoff_of = std::collections::HashMap::new();
-    for_each_pair(&cutoffs, |subject, cutoff| {
-        if let Ok(cutoff) = cutoff.parse::<u64>() {
-            cutoff_of.insert(subject, cutoff);
-        }
-    })?;
-    for_each_scored(&subjects, |subject, expires_at| {
-        if let Some(cutoff) = cutoff_of.get(subject) {
-            shared.view.cut_off(subject, *cutoff, expires_at);
-        }
-    })?;
-    Ok(position)
-}
-
-/// A bulk or simple string reply, borrowed.
-fn text(value: &redis::Value) -> Option<&str> {
-    match value {
-        redis::Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
-        redis::Value::SimpleString(text) => Some(text),
-        _ => None,
-    }
-}
-
-/// Calls `f` with each field and value of a flat reply (`HGETALL` in
-/// RESP2) or a map (RESP3).
-fn for_each_pair<'v>(
-    reply: &'v redis::Value,
-    mut f: impl FnMut(&'v str, &'v str),
-) -> Result<(), StoreError> {
-    let unreadable = || StoreError::new("redis answered an unreadable shard");
-    match reply {
-        redis::Value::Array(items) => {
-            for pair in items.chunks_exact(2) {
-                f(
-                    text(&pair[0]).ok_or_else(unreadable)?,
-                    text(&pair[1]).ok_or_else(unreadable)?,
-                );
-            }
-        }
-        redis::Value::Map(pairs) => {
-            for (field, value) in pairs {
-                f(
-                    text(field).ok_or_else(unreadable)?,
-                    text(value).ok_or_else(unreadable)?,
-                );
-            }
-        }
-        _ => return Err(unreadable()),
-    }
-    Ok(())
-}
-
-/// Calls `f` with each member and its score (an expiry in seconds) of a
-/// `ZRANGE … WITHSCORES` reply.
-fn for_each_scored<'v>(
-    reply: &'v redis::Value,
-    mut f: impl FnMut(&'v str, u64),
-) -> Result<(), StoreError> {
-    let unreadable = || StoreError::new("redis answered an unreadable shard");
-    let redis::Value::Array(items) = reply else {
-        return Err(unreadable());
-    };
-    if let Some(redis::Value::Array(_)) = items.first() {
-        // RESP3: [member, score] pairs.
-        for item in items {
-            let redis::Value::Array(pair) = item else {
-                return Err(unreadable());
-            };
-            let [member, expiry] = pair.as_slice() else {
-                return Err(unreadable());
-            };
-            f(
-                text(member).ok_or_else(unreadable)?,
-                score(expiry).ok_or_else(unreadable)?,
-            );
-        }
-    } else {
-        // RESP2: member, score, member, score…
-        for pair in items.chunks_exact(2) {
-            f(
-                text(&pair[0]).ok_or_else(unreadable)?,
-                score(&pair[1]).ok_or_else(unreadable)?,
-            );
-        }
-    }
-    Ok(())
-}
-
-/// A score: whole seconds, as the scripts write them.
-fn score(value: &redis::Value) -> Option<u64> {
-    match value {
-        redis::Value::Double(score) => Some(*score as u64),
-        other => text(other)?.parse::<f64>().ok().map(|s| s as u64),
-    }
-}
-
-/// Applies one shard's stream from `at` on, page by page; reloads the shard
-/// when its stream no longer reaches back to `at`.
-async fn resume_shard(
-    shared: &Shared,
-    bulk: &Bulk,
-    shard: &ShardKeys,
-    mut at: StreamId,
-) -> Result<Caught, StoreError> {
-    loop {
-        let answer: redis::Value = bulk
-            .invoke(
-                shared
-                    .scripts
-                    .resume
-                    .key(&shard.stream)
-                    .arg(at.to_string())
-                    .arg(RESUME_PAGE),
-                shared.command_timeout * 4,
-            )
-            .await?;
-        let Some(entries) = continuous_entries(answer)? else {
-            let position = load_shard(shared, bulk, shard).await?;
-            return Ok(Caught::Reloaded(position.max(at)));
-        };
-        let page = entries.len();
-        for (id, event) in entries {
-            at = at.max(id);
-            if event == keys::MIGRATED {
-                continue;
-            }
-            match Event::parse(&event) {
-                Some(event) => {
-                    shared.apply(event);
-                    shared.status.send_modify(|s| s.events_applied += 1);
-                    crate::metrics::redis_view_event();
-                }
-                None => tracing::warn!("ignoring a malformed revocation event in the stream"),
-            }
-        }
-        if page < RESUME_PAGE {
-            return Ok(Caught::Resumed(at));
-        }
-    }
-}
-
-/// The entries of a [`keys::resume_script`] answer, or `None` when the
-/// stream is not continuous from the position asked.
-fn continuous_entries(answer: redis::Value) -> Result<Option<Vec<(StreamId, String)>>, StoreError> {
-    let unreadable = || StoreError::new("redis answered an unreadable stream page");
-    let redis::Value::Array(mut parts) = answer else {
-        return Err(unreadable());
-    };
-    let continuous: i64 = parts
-        .first()
-        .and_then(|v| redis::from_redis_value_ref(v).ok())
-        .ok_or_else(unreadable)?;
-    if continuous == 0 {
-        return Ok(None);
-    }
-    let entries: Vec<(String, Vec<String>)> = parts
-        .pop()
-        .filter(|_| parts.len() == 1)
-        .and_then(|v| redis::from_redis_value(v).ok())
-        .ok_or_else(unreadable)?;
-    entries
-        .into_iter()
-        .map(|(id, fields)| {
-            let id = StreamId::parse(&id).ok_or_else(unreadable)?;
-            let event = fields
-                .chunks_exact(2)
-                .find(|f| f[0] == "e")
-                .map(|f| f[1].clone())
-                .unwrap_or_default();
-            Ok((id, event))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-/// Entries per write-back script call.
-const WRITE_BACK_BATCH: usize = 256;
-/// Write-back calls in flight at once.
-const WRITE_BACK_CONCURRENCY: usize = 8;
-
-/// Writes what the view holds in `shards` back to Redis, in batches (one
-/// script per batch, several in flight). Each entry is a max-merge, and only
-/// the ones Redis lacked are fed to the other instances.
-async fn write_back(shared: Arc<Shared>, shards: Vec<usize>) {
-    let started = Instant::now();
-    let bulk = match shared.backend.bulk(shared.command_timeout).await {
-        Ok(bulk) => bulk,
-        Err(error) => {
-            tracing::error!(%error, "revocations could not be written back to redis");
-            return;
-        }
-    };
-    let bulk = &bulk;
-    let mut wanted = [false; SHARDS];
-    for shard in &shards {
-        wanted[*shard] = true;
-    }
-    let mut batches: Vec<Vec<Vec<String>>> = vec![Vec::new(); SHARDS];
-    let mut current: Vec<Vec<String>> = vec![Vec::new(); SHARDS];
-    shared.view.for_each_live(|entry| {
-        let shard = keys::shard_of(entry.id());
-        if !wanted[shard] {
-            return;
-        }
-        push_entry(&mut current[shard], entry);
-        if current[shard].len() >= WRITE_BACK_BATCH * 3 {
-            batches[shard].push(std::mem::take(&mut current[shard]));
-        }
-    });
-    for (shard, rest) in current.into_iter().enumerate() {
-        if !rest.is_empty() {
-            batches[shard].push(rest);
-        }
-    }
-    let calls = batches
-        .into_iter()
-        .enumerate()
-        .flat_map(|(shard, batches)| batches.into_iter().map(move |batch| (shard, batch)))
-        .map(|(shard, batch)| {
-            let shared = &shared;
-            async move { write_batch(shared, bulk, shard, &batch, true).await }
-        });
-    let mut pending = futures_util::stream::iter(calls).buffer_unordered(WRITE_BACK_CONCURRENCY);
-    let (mut changed, mut failed) = (0u64, 0usize);
-    while let Some(result) = pending.next().await {
-        match result {
-            Ok(n) => changed += n,
-            Err(error) => {
-                failed += 1;
-                tracing::warn!(%error, "a revocation write-back batch failed");
-            }
-        }
-    }
-    drop(pending);
-    if failed == 0 {
-        tracing::info!(
-            restored = changed,
-            ms = started.elapsed().as_millis() as u64,
-            "revocations redis lacked were written back"
-        );
-    } else {
-        tracing::error!(
-            restored = changed,
-            failed_batches = failed,
-            "revocations could not all be written back: instances started later may not \
-             enforce them until the next write-back"
-        );
-    }
-    shared.status.send_modify(|s| s.write_backs += 1);
-}
-
-/// Appends `entry` to a batch in [`keys::write_back_script`]'s argument
-/// form: `j|f <expires> <id>` or `c <expires> <subject> <cutoff>`.
-pub(super) fn push_entry(batch: &mut Vec<String>, entry: Entry<'_>) {
-    match entry {
-        Entry::Jti { jti, expires_at } => {
-            batch.extend(["j".to_owned(), expires_at.to_string(), jti.to_owned()]);
-        }
-        Entry::Family { family, expires_at } => {
-            batch.extend(["f".to_owned(), expires_at.to_string(), family.to_owned()]);
-        }
-        Entry::Cutoff {
-            subject,
-            cutoff_micros,
-            expires_at,
-        } => batch.extend([
-            "c".to_owned(),
-            expires_at.to_string(),
-            subject.to_owned(),
-            cutoff_micros.to_string(),
-        ]),
-    }
-}
-
-/// Merges one batch of write-back entries (`j|f <expires> <id>` or
-/// `c <expires> <subject> <cutoff>`, flattened) into `shard`: one script.
-/// `loud` feeds the entries Redis lacked to the other instances. Returns
-/// how many Redis lacked.
-pub(super) async fn write_batch(
-    shared: &Shared,
-    bulk: &Bulk,
-    shard: usize,
-    batch: &[String],
-    loud: bool,
-) -> Result<u64, StoreError> {
-    let keys = &shared.names.shards()[shard];
-    let mut call = shared.revocation(&shared.scripts.write_back, keys);
-    call.key(&keys.jtis)
-        .key(&keys.families)
-        .key(&keys.cutoffs)
-        .key(&keys.cutoff_values)
-        .arg(if loud { "1" } else { "0" });
-    for arg in batch {
-        call.arg(arg);
-    }
-    bulk.invoke::<u64>(&call, shared.command_timeout * 4).await
-}
-
 impl Synced {
     /// Follows the channel forever, resynchronizing after every loss.
     pub(super) async fn run(self) {
@@ -647,7 +296,7 @@ impl Synced {
                         break;
                     };
                     let payload = message.get_payload_bytes();
-                    match std::str::from_utf8(payload).ok().and_then(keys::parse_message) {
+                    match std::str::from_utf8(payload).ok().and_then(feed::parse_message) {
                         Some((shard, id, event)) => {
                             shared.apply(event);
                             if let Some(positions) = subscriber.positions.as_mut() {
@@ -724,74 +373,24 @@ impl Subscriber {
     }
 }
 
+/// Resumes one shard from its stream, or reloads it when its stream no
+/// longer reaches back to where the view left it.
+async fn catch_up_shard(
+    shared: &Shared,
+    bulk: &Bulk,
+    shard: &ShardKeys,
+    at: StreamId,
+) -> Result<Caught, StoreError> {
+    Ok(match feed::resume_shard(shared, bulk, shard, at).await? {
+        Resume::Caught(at) => Caught::Resumed(at),
+        Resume::Broken(at) => {
+            let position = load_shard(shared, bulk, shard).await?;
+            Caught::Reloaded(position.max(at))
+        }
+    })
+}
+
 /// Pings often enough that a few may go unanswered within the bound.
 fn ping_period(bound: Duration) -> Duration {
     (bound / 4).max(Duration::from_millis(10))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use redis::Value;
-
-    fn bulk(text: &str) -> Value {
-        Value::BulkString(text.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn scored_members_read_in_resp2_and_resp3_form() {
-        let resp2 = Value::Array(vec![bulk("a b"), bulk("17"), bulk("c"), bulk("1700000000")]);
-        let resp3 = Value::Array(vec![
-            Value::Array(vec![bulk("a b"), Value::Double(17.0)]),
-            Value::Array(vec![bulk("c"), Value::Double(1_700_000_000.0)]),
-        ]);
-        for reply in [resp2, resp3] {
-            let mut seen = Vec::new();
-            for_each_scored(&reply, |member, expiry| {
-                seen.push((member.to_owned(), expiry))
-            })
-            .unwrap();
-            assert_eq!(
-                seen,
-                [("a b".to_owned(), 17), ("c".to_owned(), 1_700_000_000)]
-            );
-        }
-        assert!(for_each_scored(&Value::Int(3), |_, _| {}).is_err());
-        let broken = Value::Array(vec![bulk("a"), bulk("not a number")]);
-        assert!(for_each_scored(&broken, |_, _| {}).is_err());
-    }
-
-    #[test]
-    fn hash_fields_read_as_a_flat_reply_or_a_map() {
-        let flat = Value::Array(vec![bulk("s1"), bulk("5000")]);
-        let map = Value::Map(vec![(bulk("s1"), bulk("5000"))]);
-        for reply in [flat, map] {
-            let mut seen = Vec::new();
-            for_each_pair(&reply, |field, value| seen.push((field, value))).unwrap();
-            assert_eq!(seen, [("s1", "5000")]);
-        }
-    }
-
-    #[test]
-    fn a_resume_page_reads_its_entries_and_a_gap_reads_as_none() {
-        let page = Value::Array(vec![
-            Value::Int(1),
-            Value::Array(vec![Value::Array(vec![
-                bulk("5-1"),
-                Value::Array(vec![bulk("e"), bulk("j 17 some jti")]),
-            ])]),
-        ]);
-        assert_eq!(
-            continuous_entries(page).unwrap(),
-            Some(vec![(
-                StreamId { ms: 5, seq: 1 },
-                "j 17 some jti".to_owned()
-            )])
-        );
-        assert_eq!(
-            continuous_entries(Value::Array(vec![Value::Int(0)])).unwrap(),
-            None
-        );
-        assert!(continuous_entries(Value::Nil).is_err());
-    }
 }

@@ -1,0 +1,132 @@
+//! Issuer routing: one verifier for several trusted issuers, the payload's
+//! `iss` picking the one whose keys and rules a token is checked against.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+
+use super::{Trusted, Verifier};
+use crate::cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
+use crate::jws::{CompactJws, decode_segment};
+use crate::keys::KeysRefetch;
+use crate::rejection::AuthErrorKind;
+
+/// Why [`Verifier::any_of`] refused a set of verifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssuersError {
+    /// No verifier was given.
+    Empty,
+    /// A verifier has no issuer configured, so no token's `iss` could pick it.
+    MissingIssuer,
+    /// Two verifiers trust the same issuer.
+    DuplicateIssuer(String),
+}
+
+impl fmt::Display for IssuersError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("no issuer to trust"),
+            Self::MissingIssuer => {
+                f.write_str("every verifier of several issuers needs its issuer configured")
+            }
+            Self::DuplicateIssuer(iss) => write!(f, "the issuer `{iss}` is trusted twice"),
+        }
+    }
+}
+
+impl std::error::Error for IssuersError {}
+
+impl Verifier {
+    /// One verifier for several issuers: each of `verifiers` must have its
+    /// issuer configured ([`JwtConfig::issuer`]), and the token's `iss` picks
+    /// the one it is checked against — only that issuer's keys, audience and
+    /// profile. A token naming no trusted issuer, or naming one but signed by
+    /// another's key, is refused; keys are never tried one after another.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, JwtConfig, TokenProfile, Verifier, VerifyingKey};
+    ///
+    /// let ours = Verifier::new(
+    ///     VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?,
+    ///     JwtConfig::new().issuer("https://auth.example.com").audience("api"),
+    /// );
+    /// let partner = Verifier::new(
+    ///     VerifyingKey::hmac(Algorithm::HS256, b"the partner's secret of at least 32 bytes")?,
+    ///     JwtConfig::new()
+    ///         .issuer("https://partner.example.org")
+    ///         .audience("api")
+    ///         .profile(TokenProfile::generic()),
+    /// );
+    /// let verifier = Verifier::any_of([ours, partner])?;
+    /// assert_eq!(verifier.issuer_names().count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn any_of(verifiers: impl IntoIterator<Item = Verifier>) -> Result<Self, IssuersError> {
+        let mut issuers: Vec<Trusted> = Vec::new();
+        for verifier in verifiers {
+            for trusted in verifier.inner.issuers.iter() {
+                let Some(name) = trusted.config.issuer.as_deref() else {
+                    return Err(IssuersError::MissingIssuer);
+                };
+                if issuers
+                    .iter()
+                    .any(|t| t.config.issuer.as_deref() == Some(name))
+                {
+                    return Err(IssuersError::DuplicateIssuer(name.to_owned()));
+                }
+                issuers.push(trusted.clone());
+            }
+        }
+        if issuers.is_empty() {
+            return Err(IssuersError::Empty);
+        }
+        Ok(Self::from_issuers(
+            issuers.into(),
+            DEFAULT_VERIFIED_CACHE_CAPACITY,
+        ))
+    }
+
+    /// The issuers this verifier trusts by name (none for a single verifier
+    /// with no issuer configured).
+    pub fn issuer_names(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .issuers
+            .iter()
+            .filter_map(|t| t.config.issuer.as_deref())
+    }
+
+    /// The issuer a token names, among several trusted ones.
+    pub(super) fn issuer_of(&self, payload: &[u8]) -> Result<usize, AuthErrorKind> {
+        #[derive(Deserialize)]
+        struct Iss<'a> {
+            #[serde(borrow)]
+            iss: Option<Cow<'a, str>>,
+        }
+        let iss = serde_json::from_slice::<Iss<'_>>(payload)
+            .map_err(|_| AuthErrorKind::MalformedToken)?
+            .iss
+            .ok_or(AuthErrorKind::InvalidIssuer)?;
+        self.inner
+            .issuers
+            .iter()
+            .position(|t| t.config.issuer.as_deref() == Some(iss.as_ref()))
+            .ok_or(AuthErrorKind::InvalidIssuer)
+    }
+
+    /// When `token` was refused for an unknown `kid` by an issuer whose keys
+    /// are fetched, a future that completes once a refetch (coalesced and
+    /// rate-limited by the key source) has finished; `None` when no refetch
+    /// may be made now. The auth layer awaits it and verifies again.
+    pub(crate) fn refetch_for_unknown_key(&self, token: &str) -> Option<KeysRefetch> {
+        let issuer = match self.inner.issuers.len() {
+            1 => 0,
+            _ => {
+                let jws = CompactJws::split(token).ok()?;
+                self.issuer_of(&decode_segment(jws.payload).ok()?).ok()?
+            }
+        };
+        self.inner.issuers[issuer].keys.refetch()
+    }
+}
