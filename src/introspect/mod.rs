@@ -181,13 +181,9 @@ pub enum IntrospectionMode {
 
 // ===== the answer =====
 
-/// Parses an introspection answer (RFC 7662 §2.2) into the payload a JWT
-/// with the same members would have: `active` must be `true` (else
-/// [`Inactive`](IntrospectErrorKind::Inactive)); `active` is removed; the
-/// token type is mapped (`Bearer`, `DPoP`, `access_token` and RFC 8693's
-/// access-token URN are access tokens, `refresh_token` a refresh token, any
-/// other is refused) and written as this crate's `token_type`; a missing
-/// `sub` is the `client_id`. Not JSON, or no boolean `active`:
+/// Parses an introspection answer (RFC 7662 §2.2): a JSON object whose
+/// `active` is `true` (else [`Inactive`](IntrospectErrorKind::Inactive)),
+/// returned without `active`. Not a JSON object, or no boolean `active`:
 /// [`Unavailable::Junk`].
 pub(crate) fn normalize_answer(body: &[u8]) -> Result<Value, IntrospectError> {
     let mut answer = match serde_json::from_slice::<Value>(body) {
@@ -200,26 +196,6 @@ pub(crate) fn normalize_answer(body: &[u8]) -> Result<Value, IntrospectError> {
             return Err(IntrospectError::new(IntrospectErrorKind::Inactive));
         }
         _ => return Err(IntrospectError::unavailable(Unavailable::Junk)),
-    }
-    let token_type = match answer.get("token_type") {
-        None => TokenType::Access,
-        Some(Value::String(name)) => {
-            token_type_named(name).ok_or(IntrospectError::refused(AuthErrorKind::WrongTokenType))?
-        }
-        Some(_) => return Err(IntrospectError::refused(AuthErrorKind::InvalidClaims)),
-    };
-    answer.insert("token_type".into(), Value::from(token_type.as_str()));
-    if !answer.contains_key("sub") {
-        match answer.get("client_id") {
-            Some(Value::String(client)) => {
-                let client = client.clone();
-                answer.insert("sub".into(), Value::String(client));
-            }
-            _ => return Err(IntrospectError::refused(AuthErrorKind::InvalidClaims)),
-        }
-    }
-    if !answer.contains_key("jti") {
-        answer.insert("jti".into(), Value::String(String::new()));
     }
     Ok(Value::Object(answer))
 }
@@ -248,11 +224,55 @@ fn token_type_named(name: &str) -> Option<TokenType> {
     }
 }
 
-/// The claims of a normalized answer, not yet checked against the config.
+/// The members of an answer that become the registered claims.
+#[derive(serde::Deserialize)]
+struct Registered {
+    iss: Option<String>,
+    sub: Option<String>,
+    client_id: Option<String>,
+    aud: Option<Audience>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    jti: Option<String>,
+    token_type: Option<String>,
+    sid: Option<String>,
+    auth_time: Option<u64>,
+}
+
+/// The claims of an answer (without `active`), not yet checked against the
+/// config: `exp` is required; the subject is `sub`, else `client_id`; the
+/// token type is mapped (`Bearer`, `DPoP`, `access_token` and RFC 8693's
+/// access-token URN name an access token, `refresh_token` a refresh token,
+/// any other is refused). `T` reads the answer's members as the provider
+/// sent them, as it reads a JWT's payload.
 pub(crate) fn claims_of<T: DeserializeOwned>(answer: &Value) -> Result<Claims<T>, IntrospectError> {
     use serde::Deserialize as _;
-    Claims::<T>::deserialize(answer)
-        .map_err(|_| IntrospectError::refused(AuthErrorKind::InvalidClaims))
+    let invalid = || IntrospectError::refused(AuthErrorKind::InvalidClaims);
+    let registered = Registered::deserialize(answer).map_err(|_| invalid())?;
+    let token_type = match registered.token_type.as_deref() {
+        None => TokenType::Access,
+        Some(name) => {
+            token_type_named(name).ok_or(IntrospectError::refused(AuthErrorKind::WrongTokenType))?
+        }
+    };
+    Ok(Claims {
+        iss: registered.iss,
+        sub: registered
+            .sub
+            .or(registered.client_id)
+            .ok_or_else(invalid)?,
+        aud: registered.aud,
+        exp: registered.exp.ok_or_else(invalid)?,
+        nbf: registered.nbf,
+        iat: registered.iat,
+        jti: registered.jti.unwrap_or_default(),
+        token_type,
+        sid: registered.sid,
+        auth_time: registered.auth_time,
+        iat_us: None,
+        custom: T::deserialize(answer).map_err(|_| invalid())?,
+    })
 }
 
 /// The decision on an introspected token's claims, at `now`: the same checks
