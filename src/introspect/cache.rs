@@ -1,25 +1,6 @@
 //! The introspection cache: answers remembered by a keyed hash of the token,
 //! the decision re-run on every hit, one call per new token however many ask
 //! at once, and a bound on the calls in flight.
-//!
-//! Rules (each has a test in `tests/introspect`):
-//!
-//! - the key is HMAC-SHA256 of the token under a random per-cache key: no
-//!   token is stored, and a memory dump does not let one test guesses;
-//! - an active answer is kept until `min(now + ttl, exp)` ([`DEFAULT_TTL`]);
-//!   what is kept is the *answer*, never a verdict: each hit checks `exp`,
-//!   `nbf`, the issuer, the audience and the type again at the current time,
-//!   and the auth layer then asks the revocation store and runs the guards;
-//! - an inactive, refused or failed answer is kept [`DEFAULT_INACTIVE_TTL`]
-//!   (at most that long, whatever is configured above [`MAX_INACTIVE_TTL`]),
-//!   so a flood of one bad token costs a call every few seconds; "too many
-//!   calls in flight" is never kept;
-//! - concurrent lookups of one new token wait for the one call made for it;
-//! - at most [`DEFAULT_MAX_IN_FLIGHT`] calls at once; a call that cannot
-//!   start within the wait ([`DEFAULT_MAX_WAIT`]) is
-//!   [`Unavailable::Busy`](super::Unavailable::Busy) (503);
-//! - bounded in entries and bytes: each entry is charged its answer's size
-//!   plus a fixed overhead, and at least one slot of [`SLOT_BYTES`].
 
 use std::any::Any;
 use std::fmt;
@@ -92,8 +73,26 @@ impl Weighter<Key, Arc<Entry>> for ByBytes {
 }
 
 /// An [`IntrospectionClient`] with a cache in front of it (feature
-/// `introspection`): see the [module rules](self). Cheap to clone; clones
-/// share the entries, the bound on calls and the hashing key.
+/// `introspection`). Cheap to clone; clones share the entries, the bound on
+/// calls and the hashing key.
+///
+/// The rules (each has a test in `tests/introspect`):
+///
+/// - the key is HMAC-SHA256 of the token under a random per-cache key: no
+///   token is stored, and a memory dump does not let one test guesses;
+/// - an active answer is kept until `min(now + ttl, exp)` ([`DEFAULT_TTL`]);
+///   what is kept is the *answer*, never a verdict: each hit checks `exp`,
+///   `nbf`, the issuer, the audience and the type again at the current time,
+///   and the auth layer then asks the revocation store and runs the guards;
+/// - an inactive, refused or failed answer is kept [`DEFAULT_INACTIVE_TTL`]
+///   by default, never longer than [`MAX_INACTIVE_TTL`], so a flood of one bad token costs a call every few seconds; "too many
+///   calls in flight" is never kept;
+/// - concurrent lookups of one new token wait for the one call made for it;
+/// - at most [`DEFAULT_MAX_IN_FLIGHT`] calls at once; a call that cannot
+///   start within the wait ([`DEFAULT_MAX_WAIT`]) is
+///   [`Unavailable::Busy`](crate::introspect::Unavailable::Busy) (503);
+/// - bounded in entries and bytes: each entry is charged its answer's size
+///   plus a fixed overhead, and at least one slot of [`SLOT_BYTES`].
 ///
 /// ```no_run
 /// use std::time::Duration;

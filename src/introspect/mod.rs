@@ -42,12 +42,12 @@ mod server;
 
 #[cfg(feature = "introspection")]
 pub use cache::{
-    DEFAULT_CACHE_ENTRIES, DEFAULT_INACTIVE_TTL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TTL,
-    IntrospectionCache,
+    DEFAULT_CACHE_ENTRIES, DEFAULT_INACTIVE_TTL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAIT,
+    DEFAULT_TTL, IntrospectionCache, MAX_INACTIVE_TTL, SLOT_BYTES,
 };
 #[cfg(feature = "introspection")]
-pub use client::{ClientAuth, IntrospectionClient};
-pub use server::IntrospectionService;
+pub use client::{ClientAuth, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, IntrospectionClient, Secret};
+pub use server::{DEFAULT_MAX_REQUEST_LEN, IntrospectionService};
 
 use std::fmt;
 

@@ -24,7 +24,7 @@ use crate::verify::Verifier;
 
 /// The default cap on a request body: a token of the verifier's largest size
 /// and the form around it fit.
-pub const DEFAULT_MAX_BODY_LEN: usize = 16 * 1024;
+pub const DEFAULT_MAX_REQUEST_LEN: usize = 16 * 1024;
 
 /// A leaf service answering RFC 7662 introspection requests about this
 /// crate's own tokens.
@@ -103,7 +103,7 @@ impl IntrospectionService {
                 store: Arc::new(MemoryStore::new()),
                 clients: Vec::new(),
                 mac: SigningKey::hmac(Algorithm::HS256, &secret).expect("a 32-byte HMAC key"),
-                max_body_len: DEFAULT_MAX_BODY_LEN,
+                max_body_len: DEFAULT_MAX_REQUEST_LEN,
             }),
         }
     }
@@ -135,7 +135,7 @@ impl IntrospectionService {
         })
     }
 
-    /// Caps the request body (default [`DEFAULT_MAX_BODY_LEN`]).
+    /// Caps the request body (default [`DEFAULT_MAX_REQUEST_LEN`]).
     pub fn max_body_len(self, bytes: usize) -> Self {
         self.with(|inner| inner.max_body_len = bytes)
     }
