@@ -22,6 +22,8 @@
 //! | `JWT_SUBJECT_CLAIM` | the subject claim's name (simplejwt: `user_id`) | `sub` |
 //! | `JWT_TYPE_CLAIM`, `JWT_TYPE_ACCESS` | a token-type claim and its "access" value (simplejwt: `token_type`/`access`, AuthX: `type`/`access`); any other value is refused | unset: no type check |
 //! | `JWKS_MIN_REFRESH_SECS`, `JWKS_MAX_AGE_SECS` | remote key refresh bounds | 10, 300 |
+//! | `INTROSPECTION_URL`, `INTROSPECTION_CLIENT_ID`, `INTROSPECTION_CLIENT_SECRET` | opaque tokens checked at the issuer's RFC 7662 endpoint (`client_secret_basic`); with `OIDC_ISSUER` and the client id and secret set, the endpoint is discovered; JWTs are still verified by keys (feature `introspection`) | unset: no introspection |
+//! | `INTROSPECTION_CACHE_SECS` | how long an active answer is kept (never past its `exp`); `0` turns the cache off | 60 |
 //! | `RESOURCE_METADATA` | `1`: serve RFC 9728 metadata at `/.well-known/oauth-protected-resource` (the trusted issuers as `authorization_servers`) and add `resource_metadata="…"` to 401 challenges | unset |
 //!
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
@@ -49,6 +51,8 @@ use tower_jwt_auth::{
     RequireClaimsLayer, TokenProfile, Verifier, VerifyingKey, parse_algorithm,
 };
 
+#[path = "support/introspection.rs"]
+pub mod introspection;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 #[path = "support/startup.rs"]
@@ -100,6 +104,8 @@ pub struct Settings {
     /// `RESOURCE_METADATA=1`: serve RFC 9728 metadata and name it in
     /// challenges.
     pub resource_metadata: bool,
+    /// `INTROSPECTION_*`: opaque tokens introspected.
+    pub introspection: Option<introspection::Introspection>,
 }
 
 /// Claims a token-type or subject claim cannot be named (the profile's rules).
@@ -233,6 +239,10 @@ impl Settings {
             min_refresh: secs("JWKS_MIN_REFRESH_SECS", 10)?,
             max_age: secs("JWKS_MAX_AGE_SECS", 300)?,
             resource_metadata: env("RESOURCE_METADATA").is_some_and(|v| v.trim() == "1"),
+            introspection: introspection::Introspection::from_vars(
+                &env,
+                env("OIDC_ISSUER").as_deref(),
+            )?,
         })
     }
 }
@@ -396,7 +406,21 @@ pub fn app_with_metadata(
     verifier: Verifier,
     metadata: Option<(String, ProtectedResourceMetadata)>,
 ) -> Router {
-    let mut auth = JwtAuthLayer::new(verifier).claims::<Payload>();
+    app_with(verifier, metadata, None)
+}
+
+/// As [`app_with_metadata`], introspecting opaque tokens through
+/// `introspection` when given: `/me` then echoes the answer's members
+/// (without `active`), and every route behaves as with a JWT.
+pub fn app_with(
+    verifier: Verifier,
+    metadata: Option<(String, ProtectedResourceMetadata)>,
+    introspection: Option<introspection::Cache>,
+) -> Router {
+    let mut auth = introspection::with_introspection(
+        JwtAuthLayer::new(verifier).claims::<Payload>(),
+        introspection,
+    );
     let mut public = Router::new().route("/health", get(health));
     if let Some((url, metadata)) = metadata {
         auth = auth.resource_metadata(url);
@@ -452,6 +476,24 @@ async fn run() -> Result<(), ExitCode> {
     let verifier = verifier(&settings, &jwks_uris)
         .await
         .map_err(config_error)?;
+    let introspection = match &settings.introspection {
+        Some(introspection) => {
+            let first = &settings.issuers[0];
+            let mut config = JwtConfig::new();
+            if let Some(issuer) = &first.issuer {
+                config = config.issuer(issuer);
+            }
+            if let Some(audience) = &first.audience {
+                config = config.audience(audience);
+            }
+            Some(
+                introspection::build(introspection, config)
+                    .await
+                    .map_err(config_error)?,
+            )
+        }
+        None => None,
+    };
     let bind = startup::bind_address(&settings, 3002);
     let metadata = settings.resource_metadata.then(|| {
         let base = format!("http://{bind}");
@@ -459,7 +501,7 @@ async fn run() -> Result<(), ExitCode> {
         (url, resource_metadata(&settings, &base))
     });
     let listener = startup::listen(NAME, bind).await?;
-    axum::serve(listener, app_with_metadata(verifier, metadata))
+    axum::serve(listener, app_with(verifier, metadata, introspection))
         .with_graceful_shutdown(startup::shutdown_signal())
         .await
         .map_err(|e| {

@@ -79,6 +79,7 @@
 //! | `redis-cluster` | `RedisStore::cluster`, on a Redis Cluster |
 //! | `tonic` | [`grpc::ClaimsExt`]: claims from a `tonic::Request`, or `UNAUTHENTICATED` |
 //! | `jwks` | [`jwks::RemoteJwks`]: an issuer's keys fetched over HTTP(S) and kept current, discovery |
+//! | `introspection` | `introspect::IntrospectionClient` and `IntrospectionCache`: opaque tokens checked by RFC 7662 introspection |
 //! | `full` | every feature that can be on together |
 
 // docs.rs (nightly, `--cfg docsrs`) shows which feature gates each item.
@@ -95,6 +96,7 @@ pub mod csrf;
 pub mod dpop;
 pub mod guard;
 pub mod guides;
+pub mod introspect;
 mod issue;
 #[cfg(feature = "jwks")]
 pub mod jwks;

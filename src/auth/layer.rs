@@ -139,6 +139,45 @@ impl<T, R> JwtAuthLayer<T, R> {
         self
     }
 
+    /// Opaque tokens (RFC 7662, feature `introspection`): with
+    /// [`IntrospectionMode::OpaqueTokens`](crate::introspect::IntrospectionMode::OpaqueTokens)
+    /// a JWT is still verified by the keys and any other token is asked about
+    /// through `cache`; with `Always`, every token is. An introspected token
+    /// then goes through the same steps as a JWT: its claims (checked again
+    /// on every cache hit), the revocation store, the CSRF proof, the guards.
+    /// The endpoint down, slow, or answering junk is 503 with `Retry-After`,
+    /// never 401.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::introspect::{
+    ///     ClientAuth, IntrospectionCache, IntrospectionClient, IntrospectionMode,
+    /// };
+    /// use tower_jwt_auth::{Algorithm, JwtAuthLayer, JwtConfig, Verifier, VerifyingKey};
+    ///
+    /// let config = JwtConfig::new().issuer("https://idp.example").audience("api");
+    /// let client = IntrospectionClient::new(
+    ///     "https://idp.example/oauth2/introspect",
+    ///     "api",
+    ///     ClientAuth::client_secret_basic("s3cret"),
+    ///     config.clone(),
+    /// );
+    /// let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+    /// let layer = JwtAuthLayer::new(Verifier::new(key, config))
+    ///     .introspection(IntrospectionCache::new(client), IntrospectionMode::OpaqueTokens);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "introspection")]
+    pub fn introspection(
+        mut self,
+        cache: crate::introspect::IntrospectionCache,
+        mode: crate::introspect::IntrospectionMode,
+    ) -> Self {
+        Arc::make_mut(&mut self.shared).introspection =
+            Some(super::introspect::Introspection { cache, mode });
+        self
+    }
+
     /// Build rejection responses with `rejection` (see [`OnRejection`](crate::OnRejection)).
     pub fn on_rejection<R2>(self, rejection: R2) -> JwtAuthLayer<T, R2> {
         JwtAuthLayer {

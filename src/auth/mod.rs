@@ -40,6 +40,8 @@
 //! ```
 
 mod future;
+#[cfg(feature = "introspection")]
+mod introspect;
 mod layer;
 mod sender;
 mod service;
@@ -59,7 +61,7 @@ use crate::dpop::MarkFuture;
 use crate::keys::KeysRefetch;
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
 use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
-use crate::source::{Head, TokenSource, extract_credential};
+use crate::source::{Credential, Head, TokenSource, extract_credential};
 use crate::verify::Verifier;
 
 /// The layer's answer for one request.
@@ -73,6 +75,10 @@ pub(crate) enum Decision<T> {
     Refetch(KeysRefetch),
     /// Accepted once the DPoP replay store says the proof is fresh.
     Replay(Box<PendingReplay<T>>),
+    /// Ask the introspection endpoint (or its cache) about this token, then
+    /// finish the decision ([`Shared::introspected`]).
+    #[cfg(feature = "introspection")]
+    Introspect(String),
 }
 
 /// A request waiting for the replay store, with what each answer leads to.
@@ -92,6 +98,21 @@ enum Undecided<T> {
     Rejected(Rejection),
     Refetch(KeysRefetch),
     Replay(Box<PendingReplay<T>>),
+    #[cfg(feature = "introspection")]
+    Introspect(String),
+}
+
+impl<T> From<Result<Accepted<T>, Undecided<T>>> for Decision<T> {
+    fn from(result: Result<Accepted<T>, Undecided<T>>) -> Self {
+        match result {
+            Ok((claims, nonce)) => Self::Accepted(claims, nonce),
+            Err(Undecided::Rejected(rejection)) => Self::Rejected(rejection),
+            Err(Undecided::Refetch(wait)) => Self::Refetch(wait),
+            Err(Undecided::Replay(pending)) => Self::Replay(pending),
+            #[cfg(feature = "introspection")]
+            Err(Undecided::Introspect(token)) => Self::Introspect(token),
+        }
+    }
 }
 
 /// What every clone of the layer and its services shares.
@@ -106,6 +127,9 @@ pub(crate) struct Shared {
     pub(crate) fail_open: bool,
     pub(crate) csrf: Option<crate::csrf::CsrfProtection>,
     pub(crate) senders: sender::SenderConstraints,
+    /// Opaque tokens (or every token) checked by RFC 7662 introspection.
+    #[cfg(feature = "introspection")]
+    pub(crate) introspection: Option<introspect::Introspection>,
 }
 
 impl fmt::Debug for Shared {
@@ -120,7 +144,7 @@ impl fmt::Debug for Shared {
             .field("fail_open", &self.fail_open)
             .field("csrf", &self.csrf)
             .field("senders", &self.senders)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -136,6 +160,8 @@ impl Shared {
             fail_open: false,
             csrf: None,
             senders: sender::SenderConstraints::default(),
+            #[cfg(feature = "introspection")]
+            introspection: None,
         }
     }
 
@@ -149,12 +175,46 @@ impl Shared {
         extensions: &Extensions,
         may_refetch: bool,
     ) -> Decision<T> {
-        match self.decide(request, extensions, may_refetch) {
-            Ok((claims, nonce)) => Decision::Accepted(claims, nonce),
-            Err(Undecided::Rejected(rejection)) => Decision::Rejected(rejection),
-            Err(Undecided::Refetch(wait)) => Decision::Refetch(wait),
-            Err(Undecided::Replay(pending)) => Decision::Replay(pending),
+        self.decide(request, extensions, may_refetch).into()
+    }
+
+    /// The credential of a request: `Authorization: DPoP <token>` first
+    /// (unless DPoP is off), then the configured sources; and whether it came
+    /// with the DPoP scheme.
+    fn credential<'h>(
+        &self,
+        request: Head<'h>,
+    ) -> (Result<Option<Credential<'h>>, AuthErrorKind>, bool) {
+        match self.senders.dpop_credential(request) {
+            Ok(Some(credential)) => (Ok(Some(credential)), true),
+            Ok(None) => (extract_credential(&self.sources, request), false),
+            Err(kind) => (Err(kind), false),
         }
+    }
+
+    /// The refusal of this request for `kind`, with the challenges the
+    /// accepted schemes call for.
+    fn rejection(
+        &self,
+        headers: &HeaderMap,
+        dpop_scheme: bool,
+        kind: AuthErrorKind,
+        nonce: Option<HeaderValue>,
+    ) -> Rejection {
+        Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
+            .with_resource_metadata(self.resource_metadata.clone())
+            .with_dpop(self.senders.challenge(dpop_scheme, nonce))
+    }
+
+    /// The refusal of this request for `kind`, counted.
+    fn reject<T>(
+        &self,
+        headers: &HeaderMap,
+        dpop_scheme: bool,
+        kind: AuthErrorKind,
+    ) -> Undecided<T> {
+        crate::metrics::refused(kind);
+        Undecided::Rejected(self.rejection(headers, dpop_scheme, kind, None))
     }
 
     fn decide<T: DeserializeOwned + Send + Sync + 'static>(
@@ -167,22 +227,8 @@ impl Shared {
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
-        // `Authorization: DPoP <token>` first (unless DPoP is off), then the
-        // configured sources.
-        let (credential, dpop_scheme) = match self.senders.dpop_credential(request) {
-            Ok(Some(credential)) => (Ok(Some(credential)), true),
-            Ok(None) => (extract_credential(&self.sources, request), false),
-            Err(kind) => (Err(kind), false),
-        };
-        let rejection = |kind: AuthErrorKind, nonce: Option<HeaderValue>| {
-            Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
-                .with_resource_metadata(self.resource_metadata.clone())
-                .with_dpop(self.senders.challenge(dpop_scheme, nonce))
-        };
-        let reject = |kind: AuthErrorKind| {
-            crate::metrics::refused(kind);
-            Undecided::Rejected(rejection(kind, None))
-        };
+        let (credential, dpop_scheme) = self.credential(request);
+        let reject = |kind: AuthErrorKind| self.reject(headers, dpop_scheme, kind);
         let credential = match credential {
             Ok(Some(credential)) => credential,
             Ok(None) if self.optional => {
@@ -202,6 +248,13 @@ impl Shared {
                 return Err(reject(kind));
             }
         };
+        // An opaque token (or, configured so, any token) is introspected.
+        #[cfg(feature = "introspection")]
+        if let (Some(introspection), Ok(token)) = (&self.introspection, credential.token())
+            && introspection.applies_to(token)
+        {
+            return Err(Undecided::Introspect(token.to_owned()));
+        }
         // A repeated token: the cache knows these exact bytes.
         let timer = crate::metrics::Timer::start();
         let verified = match self
@@ -252,6 +305,23 @@ impl Shared {
                 return Err(reject(error.kind()));
             }
         };
+        self.accept(request, extensions, credential, dpop_scheme, claims)
+    }
+
+    /// The rest of the decision on verified claims, whatever the token kind
+    /// (a JWT or an introspected token): the revocation store, the CSRF proof
+    /// of an ambient credential, the sender constraints (DPoP, mTLS), the
+    /// fail-open policy.
+    fn accept<T>(
+        &self,
+        request: Head<'_>,
+        extensions: &Extensions,
+        credential: Credential<'_>,
+        dpop_scheme: bool,
+        claims: Arc<Claims<T>>,
+    ) -> Result<Accepted<T>, Undecided<T>> {
+        let headers: &HeaderMap = request.headers;
+        let reject = |kind: AuthErrorKind| self.reject(headers, dpop_scheme, kind);
         let token_ref = TokenRef {
             jti: &claims.jti,
             subject: &claims.sub,
@@ -314,14 +384,29 @@ impl Shared {
                     claims,
                     mark,
                     nonce,
-                    replayed: rejection(AuthErrorKind::InvalidDpopProof, None),
-                    unavailable: rejection(AuthErrorKind::ReplayStoreUnavailable, None),
+                    replayed: self.rejection(
+                        headers,
+                        dpop_scheme,
+                        AuthErrorKind::InvalidDpopProof,
+                        None,
+                    ),
+                    unavailable: self.rejection(
+                        headers,
+                        dpop_scheme,
+                        AuthErrorKind::ReplayStoreUnavailable,
+                        None,
+                    ),
                 })));
             }
             Err(refusal) => {
                 tracing::info!(outcome = "rejected", reason = %refusal.reason, sub = %claims.sub, jti = %claims.jti);
                 crate::metrics::refused(refusal.kind);
-                return Err(Undecided::Rejected(rejection(refusal.kind, refusal.nonce)));
+                return Err(Undecided::Rejected(self.rejection(
+                    headers,
+                    dpop_scheme,
+                    refusal.kind,
+                    refusal.nonce,
+                )));
             }
         };
         match fail_open {

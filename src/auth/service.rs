@@ -163,6 +163,19 @@ where
                 // No second refetch: `may_refetch` is false.
                 shared.authenticate::<T>(head, request.extensions(), false)
             }
+            #[cfg(feature = "introspection")]
+            Decision::Introspect(token) => {
+                // The introspection call (or its cache) is a state of the
+                // response future; the answer ends in the same steps.
+                let head = Head {
+                    method: request.method(),
+                    uri: request.uri(),
+                    headers: request.headers(),
+                };
+                shared
+                    .introspected::<T>(head, request.extensions(), &token)
+                    .await
+            }
             Decision::Replay(pending) => {
                 let PendingReplay {
                     claims,
