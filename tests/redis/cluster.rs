@@ -227,14 +227,12 @@ async fn the_store_on_a_cluster_passes_the_conformance_suite_and_shares_revocati
 
 /// A cluster whose masters are flagged failing quickly and that keeps serving
 /// the slots it still has when one is lost (where skipping the lost shard
-/// would have gone unnoticed). Not too quickly: with 500 ms, a master starved
-/// of CPU on a loaded machine was failed over while the test connected (its
-/// first load timed out, 2 runs in 40).
+/// would have gone unnoticed).
 fn cluster_that_survives_a_lost_master() -> Option<Cluster> {
     Cluster::start_with(
         &[
             "--cluster-node-timeout",
-            "2000",
+            "500",
             "--cluster-require-full-coverage",
             "no",
         ],
