@@ -141,6 +141,12 @@ impl Cluster {
             self.cli(replica, &["cluster", "replicate", &master_id])
                 .contains("OK")
         });
+        // Its first full synchronisation done (a fork and a transfer, slow on
+        // a loaded machine): until then the cluster answers, but not promptly.
+        self.poll("the replica's first synchronisation", || {
+            self.cli(replica, &["info", "replication"])
+                .contains("master_link_status:up")
+        });
         self.wait_until_ok();
         replica
     }
