@@ -112,7 +112,10 @@ impl RemoteKeys for Inner {
                     .last
                     .is_some_and(|last| now.duration_since(last) < shared.settings.min_refresh)
                 {
-                    return None;
+                    // No new fetch so soon; but one may have finished between
+                    // this token's check and now: decide once more against
+                    // the keys in force (without a second refetch).
+                    return Some(Box::pin(std::future::ready(())));
                 }
                 state.last = Some(now);
                 state.pending = true;

@@ -36,7 +36,9 @@ pub(crate) trait RemoteKeys: std::fmt::Debug + Send + Sync {
     /// The set in force now; `None` until a first one has been fetched.
     fn current(&self) -> arc_swap::Guard<Option<Arc<Snapshot>>>;
 
-    /// A refetch for a token whose `kid` is unknown, when one may be made now.
+    /// What a token whose `kid` is unknown waits for before it is decided once
+    /// more: a refetch when one may be made now, else nothing (a refetch may
+    /// have finished since the token was checked); `None`: refuse it now.
     fn refetch_for_unknown_kid(&self) -> Option<KeysRefetch>;
 }
 
