@@ -19,6 +19,7 @@ mod tcp_proxy;
 #[path = "../support/test_ca.rs"]
 mod test_ca;
 
+mod clock;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod credentials;
