@@ -20,6 +20,7 @@ mod tcp_proxy;
 mod test_ca;
 
 mod acl;
+mod clock;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod credentials;

@@ -7,7 +7,6 @@ use super::backend::Bulk;
 use super::feed::StreamId;
 use super::layout::ShardKeys;
 use super::{Shared, StoreError};
-use crate::clock::{Clock, SystemClock};
 
 /// Reads one shard's live revocations into the view; returns the stream
 /// position they are current at. One pipeline of native commands (the
@@ -21,7 +20,7 @@ pub(super) async fn load_shard(
     shard: &ShardKeys,
 ) -> Result<StreamId, StoreError> {
     // Entries expired by this clock are of no use to the view.
-    let now = SystemClock.now_secs().saturating_sub(1);
+    let now = shared.view.now_secs().saturating_sub(1);
     let mut pipe = redis::pipe();
     pipe.cmd("XREVRANGE")
         .arg(&shard.stream)

@@ -219,8 +219,8 @@ impl Shared {
     }
 
     /// A revocation script's invocation on `shard`, with the arguments
-    /// every one of them takes first: the stream, the channel, the shard
-    /// and the feed's history.
+    /// every one of them takes first: the stream, the channel, the shard,
+    /// the feed's history and now, by this instance's clock.
     fn revocation<'s>(
         &'s self,
         script: &'s redis::Script,
@@ -229,7 +229,8 @@ impl Shared {
         let mut call = script.key(&shard.stream);
         call.arg(self.names.channel())
             .arg(shard.index)
-            .arg(self.history_ms);
+            .arg(self.history_ms)
+            .arg(self.view.now_secs());
         call
     }
 

@@ -46,7 +46,11 @@ impl Scripts {
 
 /// Shared by every revocation script. `KEYS[1]` is the shard's stream;
 /// `ARGV[1]` the channel, `ARGV[2]` the shard, `ARGV[3]` the history to keep
-/// (ms). `append` adds an event to the stream and trims entries older than
+/// (ms), `ARGV[4]` now by the instance's clock (s). Expiry is judged by the
+/// instance's clock, never Redis's (a Redis clock ahead would drop live
+/// revocations); a key's own expiry is set on Redis's clock, as far ahead of
+/// it as the entry is of the instance's (`expire_at`); the feed's stream ids
+/// and its trimming stay on Redis's clock. `append` adds an event to the stream and trims entries older than
 /// the history; `feed` appends and publishes `<shard> <id> <event>`. `keep` adds `member` to the
 /// sorted set `key` until `expires` (never lowering a later expiry), drops
 /// the set's expired members, keeps the set alive as long as its last member,
@@ -54,10 +58,15 @@ impl Scripts {
 /// fed: the token it concerns cannot be valid any more.
 const PRELUDE: &str = r"
 local clock = redis.call('TIME')
-local now = tonumber(clock[1])
+local now = tonumber(ARGV[4])
+local skew = tonumber(clock[1]) - now
 local function fmt(n) return string.format('%d', n) end
+local function expire_at(key, at)
+  local want = at + 1 + skew
+  if redis.call('EXPIRETIME', key) < want then redis.call('EXPIREAT', key, want) end
+end
 local function append(event)
-  local now_ms = now * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
   return redis.call('XADD', KEYS[1], 'MINID', '~', fmt(now_ms - tonumber(ARGV[3])), '*', 'e', event)
 end
 local function feed(event)
@@ -69,11 +78,11 @@ local function keep(key, member, expires)
   local score = redis.call('ZSCORE', key, member)
   if not score then return expires end
   local kept = tonumber(score)
-  if redis.call('EXPIRETIME', key) < kept + 1 then redis.call('EXPIREAT', key, kept + 1) end
+  expire_at(key, kept)
   return kept
 end
 local function family_end(key, floor)
-  local family_expiry = redis.call('EXPIRETIME', key) - 1
+  local family_expiry = redis.call('EXPIRETIME', key) - skew - 1
   if family_expiry > floor then return family_expiry end
   return floor
 end
@@ -83,18 +92,18 @@ fn revocation_script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}{body}"))
 }
 
-/// `KEYS`: stream, jti set; `ARGV` 4..: jti, expires_at. Returns the expiry kept.
+/// `KEYS`: stream, jti set; `ARGV` 5..: jti, expires_at. Returns the expiry kept.
 pub(super) fn deny_script() -> Script {
     revocation_script(
         r"
-local kept = keep(KEYS[2], ARGV[4], tonumber(ARGV[5]))
-if kept >= now then feed('j ' .. fmt(kept) .. ' ' .. ARGV[4]) end
+local kept = keep(KEYS[2], ARGV[5], tonumber(ARGV[6]))
+if kept >= now then feed('j ' .. fmt(kept) .. ' ' .. ARGV[5]) end
 return kept
 ",
     )
 }
 
-/// `KEYS`: stream, cutoff set, cutoff hash; `ARGV` 4..: subject,
+/// `KEYS`: stream, cutoff set, cutoff hash; `ARGV` 5..: subject,
 /// cutoff_micros, expires_at. The cutoff only moves forward and its expiry
 /// only grows; expired subjects leave the hash with the set. The cutoff
 /// stays a string: Lua would print microseconds in exponent notation.
@@ -106,50 +115,50 @@ if #gone > 0 then
   redis.call('ZREM', KEYS[2], unpack(gone))
   redis.call('HDEL', KEYS[3], unpack(gone))
 end
-local kept = keep(KEYS[2], ARGV[4], tonumber(ARGV[6]))
+local kept = keep(KEYS[2], ARGV[5], tonumber(ARGV[7]))
 if kept < now then return kept end
-local cutoff = ARGV[5]
-local stored = redis.call('HGET', KEYS[3], ARGV[4])
+local cutoff = ARGV[6]
+local stored = redis.call('HGET', KEYS[3], ARGV[5])
 if stored and tonumber(stored) > tonumber(cutoff) then cutoff = stored end
-redis.call('HSET', KEYS[3], ARGV[4], cutoff)
-if redis.call('EXPIRETIME', KEYS[3]) < kept + 1 then redis.call('EXPIREAT', KEYS[3], kept + 1) end
-feed('c ' .. cutoff .. ' ' .. fmt(kept) .. ' ' .. ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[5], cutoff)
+expire_at(KEYS[3], kept)
+feed('c ' .. cutoff .. ' ' .. fmt(kept) .. ' ' .. ARGV[5])
 return kept
 ",
     )
 }
 
-/// `KEYS`: stream, revoked-family set, family; `ARGV` 4..: family id,
+/// `KEYS`: stream, revoked-family set, family; `ARGV` 5..: family id,
 /// expires_at. Revokes until the latest of the request, the family's own
 /// end and an earlier revocation; drops the family. Returns the expiry kept.
 pub(super) fn revoke_family_script() -> Script {
     revocation_script(
         r"
-local kept = keep(KEYS[2], ARGV[4], family_end(KEYS[3], tonumber(ARGV[5])))
+local kept = keep(KEYS[2], ARGV[5], family_end(KEYS[3], tonumber(ARGV[6])))
 redis.call('DEL', KEYS[3])
-if kept >= now then feed('f ' .. fmt(kept) .. ' ' .. ARGV[4]) end
+if kept >= now then feed('f ' .. fmt(kept) .. ' ' .. ARGV[5]) end
 return kept
 ",
     )
 }
 
-/// `KEYS`: stream, revoked-family set, family; `ARGV` 4..: family id,
+/// `KEYS`: stream, revoked-family set, family; `ARGV` 5..: family id,
 /// revoke_until, subject. Revokes the family as [`revoke_family_script`]
 /// does, only if it is a live family of `subject`; returns the expiry kept,
 /// or -1 (and changes nothing) when it is not.
 pub(super) fn end_session_script() -> Script {
     revocation_script(
         r"
-if redis.call('HGET', KEYS[3], 'sub') ~= ARGV[6] then return -1 end
-local kept = keep(KEYS[2], ARGV[4], family_end(KEYS[3], tonumber(ARGV[5])))
+if redis.call('HGET', KEYS[3], 'sub') ~= ARGV[7] then return -1 end
+local kept = keep(KEYS[2], ARGV[5], family_end(KEYS[3], tonumber(ARGV[6])))
 redis.call('DEL', KEYS[3])
-if kept >= now then feed('f ' .. fmt(kept) .. ' ' .. ARGV[4]) end
+if kept >= now then feed('f ' .. fmt(kept) .. ' ' .. ARGV[5]) end
 return kept
 ",
     )
 }
 
-/// `KEYS`: stream, revoked-family set, family; `ARGV` 4..: family id,
+/// `KEYS`: stream, revoked-family set, family; `ARGV` 5..: family id,
 /// presented, next, now, reuse grace (s), revoke_until. Returns 1 rotated,
 /// 3 rotated again within the reuse grace, 2 reused (family revoked and
 /// fed), 0 unknown. The retired `jti` and its deadline live in the family
@@ -158,39 +167,39 @@ return kept
 pub(super) fn rotate_script() -> Script {
     revocation_script(
         r"
-if redis.call('ZSCORE', KEYS[2], ARGV[4]) then return 0 end
+if redis.call('ZSCORE', KEYS[2], ARGV[5]) then return 0 end
 local current = redis.call('HGET', KEYS[3], 'cur')
 if not current then return 0 end
-local at = tonumber(ARGV[7])
-local grace = tonumber(ARGV[8])
-if current == ARGV[5] then
+local at = tonumber(ARGV[8])
+local grace = tonumber(ARGV[9])
+if current == ARGV[6] then
   if grace > 0 then
-    redis.call('HSET', KEYS[3], 'cur', ARGV[6], 'old', ARGV[5],
-      'old_until', fmt(at + grace), 'refreshed', ARGV[7])
+    redis.call('HSET', KEYS[3], 'cur', ARGV[7], 'old', ARGV[6],
+      'old_until', fmt(at + grace), 'refreshed', ARGV[8])
   else
     redis.call('HDEL', KEYS[3], 'old', 'old_until')
-    redis.call('HSET', KEYS[3], 'cur', ARGV[6], 'refreshed', ARGV[7])
+    redis.call('HSET', KEYS[3], 'cur', ARGV[7], 'refreshed', ARGV[8])
   end
   return 1
 end
 local old = redis.call('HMGET', KEYS[3], 'old', 'old_until')
-if old[1] == ARGV[5] and at <= tonumber(old[2]) then
-  redis.call('HSET', KEYS[3], 'cur', ARGV[6], 'refreshed', ARGV[7])
+if old[1] == ARGV[6] and at <= tonumber(old[2]) then
+  redis.call('HSET', KEYS[3], 'cur', ARGV[7], 'refreshed', ARGV[8])
   return 3
 end
-local kept = keep(KEYS[2], ARGV[4], family_end(KEYS[3], tonumber(ARGV[9])))
+local kept = keep(KEYS[2], ARGV[5], family_end(KEYS[3], tonumber(ARGV[10])))
 redis.call('DEL', KEYS[3])
-if kept >= now then feed('f ' .. fmt(kept) .. ' ' .. ARGV[4]) end
+if kept >= now then feed('f ' .. fmt(kept) .. ' ' .. ARGV[5]) end
 return 2
 ",
     )
 }
 
 /// `KEYS`: stream, jti set, revoked-family set, cutoff set, cutoff hash;
-/// `ARGV[4]`: `1` to feed the changes, `0` to keep quiet (a migration,
-/// which every instance completes before it loads: then one [`MIGRATED`]
+/// `ARGV[5]`: `1` to feed the changes, `0` to keep quiet (a migration,
+/// which every instance completes before it loads: then one [`MIGRATED`](super::feed::MIGRATED)
 /// marker is appended instead, so the shard has a position to resume from
-/// and a later loss of what was merged is noticed); `ARGV` 5..: entries as `j <expires> <jti>`, `f <expires> <family>` or
+/// and a later loss of what was merged is noticed); `ARGV` 6..: entries as `j <expires> <jti>`, `f <expires> <family>` or
 /// `c <expires> <subject> <cutoff>` (four, three or three values). Merges
 /// each into the shard as the single-entry scripts do, and feeds only the
 /// ones that changed something: writing back what Redis kept costs no
@@ -207,8 +216,8 @@ for kind, key in pairs(sets) do
   latest[kind] = 0
 end
 local changed = 0
-local loud = ARGV[4] == '1'
-local i = 5
+local loud = ARGV[5] == '1'
+local i = 6
 while i <= #ARGV do
   local kind, expires, id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local width = 3
@@ -250,12 +259,9 @@ while i <= #ARGV do
   i = i + width
 end
 for kind, key in pairs(sets) do
-  local want = latest[kind] + 1
-  if latest[kind] > 0 and redis.call('EXPIRETIME', key) < want then
-    redis.call('EXPIREAT', key, want)
-    if kind == 'c' and redis.call('EXPIRETIME', KEYS[5]) < want then
-      redis.call('EXPIREAT', KEYS[5], want)
-    end
+  if latest[kind] > 0 then
+    expire_at(key, latest[kind])
+    if kind == 'c' then expire_at(KEYS[5], latest[kind]) end
   end
 end
 if not loud and changed > 0 then append('m') end

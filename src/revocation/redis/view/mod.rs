@@ -104,6 +104,11 @@ impl View {
         }
     }
 
+    /// Now, by the clock the view's expiries follow: the instance's.
+    pub(super) fn now_secs(&self) -> u64 {
+        self.clock.now_secs()
+    }
+
     /// The id's hash, and its shard (from bits the table's own probing and
     /// control bytes do not use, so a shard's ids still spread in it).
     fn locate(&self, id: &str) -> (u64, usize) {
