@@ -155,13 +155,13 @@ mod cache_tests {
 
     use super::*;
     use crate::cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
-    #[cfg(feature = "jwks")]
-    use crate::keys::{KeySource, KeysRefetch};
     use crate::claims::NoCustomClaims;
     use crate::clock::ManualClock;
     use crate::config::JwtConfig;
     use crate::issue::TokenIssuer;
     use crate::keys::{Algorithm, SigningKey, VerifyingKey};
+    #[cfg(feature = "jwks")]
+    use crate::keys::{KeySource, KeysRefetch};
 
     // `openssl ecparam -genkey -name prime256v1 -noout` and `openssl ec -pubout`.
     const PRIVATE: &[u8] = b"-----BEGIN EC PRIVATE KEY-----

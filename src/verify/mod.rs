@@ -180,6 +180,7 @@ impl Verifier {
     /// JSON. For signed objects that are not claims; tokens go through
     /// [`verify`](Self::verify).
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
-        self.verify_signed(token, None).map(|(payload, _, _)| payload)
+        self.verify_signed(token, None)
+            .map(|(payload, _, _)| payload)
     }
 }
