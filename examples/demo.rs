@@ -19,9 +19,19 @@
 //! | `CSRF_SECRET` | keys the CSRF tokens of cookie sessions, ≥ 32 bytes | random, with a warning |
 //! | `FRESH_MAX_AGE_SECS` | how recent a login `GET /account/sensitive` wants | 300 |
 //! | `REFRESH_REUSE_GRACE_SECS` | how long a retired refresh token may be retried (a lost response) | 0 |
+//! | `DEMO_USERS` | the users instead of the built-in ones: `name:role:password` entries, comma-separated | unset: the built-in users |
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
-//! (roles `["user"]`).
+//! (roles `["user"]`), unless `DEMO_USERS` lists others.
+//!
+//! On an address that is not loopback (`BIND=0.0.0.0:3000`, …) the demo
+//! refuses to start (status 2, naming the variables) until `DEMO_USERS`,
+//! `CSRF_SECRET` and, with an HS* algorithm, `JWT_SECRET` are set: the
+//! built-in users' passwords are published, and random secrets end every
+//! session at a restart. Failed logins (`POST /auth/login`, `POST
+//! /auth/session`) are limited per user name and per client address: 429
+//! `too_many_attempts` with `Retry-After` once spent (see
+//! `support/login_limit.rs`); successful logins are not limited.
 //!
 //! Endpoints: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`
 //! (ends the token's whole session; 204), `POST /auth/logout-all`,
@@ -64,6 +74,8 @@ use tower_jwt_auth::{
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/login_limit.rs"]
+mod login_limit;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 #[path = "support/publish.rs"]
@@ -74,8 +86,12 @@ mod sessions;
 mod settings;
 #[path = "support/startup.rs"]
 mod startup;
+#[path = "support/users.rs"]
+mod users;
+use login_limit::{LoginLimits, Logins};
 pub use sessions::SessionOptions;
 pub use settings::Settings;
+use users::Users;
 
 /// The demo's custom claims: the user's roles.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -95,25 +111,8 @@ type UserClaims = Claims<User>;
 struct AppState {
     sessions: SessionManager<User>,
     browser: browser::BrowserState,
-}
-
-/// The demo's user database. Every entry is compared, each in constant
-/// time, so the answer's timing says nothing about which part was wrong.
-fn check_password(username: &str, password: &str) -> Option<User> {
-    let mut found = None;
-    for (name, secret, role) in [
-        ("alice", "alice-password", "admin"),
-        ("bob", "bob-password", "user"),
-    ] {
-        let name_ok = sessions::same_secret(username, name);
-        let secret_ok = sessions::same_secret(password, secret);
-        if name_ok & secret_ok {
-            found = Some(User {
-                roles: vec![role.to_owned()],
-            });
-        }
-    }
-    found
+    /// The users, and the budgets of failed logins.
+    logins: Logins,
 }
 
 fn json_error(status: StatusCode, error: &str) -> Response {
@@ -139,15 +138,21 @@ struct LoginRequest {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    client: login_limit::ClientAddr,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let request: LoginRequest = match sessions::capped_body(body).and_then(|b| parse_body(&b)) {
         Ok(request) => request,
         Err(response) => return *response,
     };
-    let Some(user) = check_password(&request.username, &request.password) else {
-        // Never the username: users type their password there.
-        tracing::info!("login refused");
-        return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let user = match state
+        .logins
+        .attempt(&request.username, &request.password, &client)
+    {
+        Ok(user) => user,
+        Err(response) => return *response,
     };
     match state.sessions.login(&request.username, &user).await {
         Ok(pair) => ([(header::CACHE_CONTROL, "no-store")], Json(pair)).into_response(),
@@ -237,11 +242,26 @@ pub fn app_with_store(settings: Settings, store: Arc<dyn RevocationStore>) -> Ro
 }
 
 /// The whole app over `store`, with the session options read from the
-/// environment (`FRESH_MAX_AGE_SECS`, `REFRESH_REUSE_GRACE_SECS`).
+/// environment (`FRESH_MAX_AGE_SECS`, `REFRESH_REUSE_GRACE_SECS`), the
+/// built-in users and the default login limits.
 pub fn app_with(
     settings: Settings,
     store: Arc<dyn RevocationStore>,
     options: SessionOptions,
+) -> Router {
+    let browser = browser::BrowserState::from_env().expect("CSRF_SECRET is checked at startup");
+    let logins = Logins::new(Users::built_in(), LoginLimits::default());
+    app_of(settings, store, options, logins, browser)
+}
+
+/// The whole app, from its parts: what `main` serves (the browser state is
+/// made once, so its warnings are logged once).
+pub fn app_of(
+    settings: Settings,
+    store: Arc<dyn RevocationStore>,
+    options: SessionOptions,
+    logins: Logins,
+    browser: browser::BrowserState,
 ) -> Router {
     let step_up =
         RequireRecentLoginLayer::<User>::new(options.fresh_max_age).clock_of(&settings.config);
@@ -254,9 +274,12 @@ pub fn app_with(
         .shared_store(store.clone());
     let sessions = SessionManager::new(issuer, verifier, store).reuse_grace(options.reuse_grace);
     let refresh = sessions.refresh_service();
-    let browser = browser::BrowserState::from_env().expect("CSRF_SECRET is checked at startup");
     let browser_routes = browser::routes(&auth, &browser);
-    let state = AppState { sessions, browser };
+    let state = AppState {
+        sessions,
+        browser,
+        logins,
+    };
 
     let admin_only = Router::new()
         .route("/admin", get(admin))
@@ -327,29 +350,37 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), ExitCode> {
-    let settings = startup::init("demo")?;
-    // A CSRF_SECRET that is set must be usable (unset: a random one).
-    if let (Some(_), Err(error)) = (
-        std::env::var_os("CSRF_SECRET"),
-        browser::BrowserState::from_env(),
-    ) {
-        eprintln!("demo: configuration error: {error}");
-        return Err(ExitCode::from(2));
-    }
-    let options = SessionOptions::from_env().map_err(|e| {
+    let config_error = |e: String| {
         eprintln!("demo: configuration error: {e}");
         ExitCode::from(2)
-    })?;
+    };
+    // Before the settings: a refusal needs no warnings about what is unset.
+    users::public_address_check().map_err(config_error)?;
+    let settings = startup::init("demo")?;
+    // A CSRF_SECRET that is set must be usable (unset: a random one, with
+    // one warning).
+    let browser = browser::BrowserState::from_env().map_err(config_error)?;
+    let users = Users::from_env().map_err(config_error)?;
+    let options = SessionOptions::from_env().map_err(config_error)?;
     let store = revocation_store().await.map_err(|e| {
         eprintln!("demo: revocation store: {e}");
         ExitCode::from(1)
     })?;
-    let listener = startup::listen("demo", startup::bind_address(&settings, 3000)).await?;
-    axum::serve(listener, app_with(settings, store, options))
-        .with_graceful_shutdown(startup::shutdown_signal())
-        .await
-        .map_err(|e| {
-            eprintln!("demo: server error: {e}");
-            ExitCode::from(1)
-        })
+    let bind = startup::bind_address(&settings, 3000);
+    let listener = startup::listen("demo", bind).await?;
+    // What to try next, once.
+    tracing::info!("{}", users.hint(bind));
+    let logins = Logins::new(users, LoginLimits::default());
+    let app = app_of(settings, store, options, logins, browser);
+    // The peer address reaches the login limits.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(startup::shutdown_signal())
+    .await
+    .map_err(|e| {
+        eprintln!("demo: server error: {e}");
+        ExitCode::from(1)
+    })
 }

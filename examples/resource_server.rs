@@ -13,15 +13,17 @@
 //! |---|---|---|
 //! | `BIND` | listen address | `127.0.0.1:3002` |
 //! | `OIDC_ISSUER` | the issuer, found by OpenID Connect / RFC 8414 discovery; its tokens' `iss` must equal it exactly | — |
-//! | `JWKS_URL` | instead of discovery: the issuer's JWK Set (with `JWT_ISSUER`) | — |
+//! | `JWKS_URL` | instead of discovery: the issuer's JWK Set (`JWT_ISSUER` required with it) | — |
 //! | `JWT_ALGORITHM`, `JWT_SECRET`, `JWT_PUBLIC_KEY_FILE` | instead of both: local keys, read as the demo reads them (the public key only) | `HS256`, random secret |
-//! | `JWT_ISSUER` | the issuer, for `JWKS_URL` and local keys | unset: not checked (generic) |
+//! | `JWT_ISSUER` | the issuer: required with `JWKS_URL` (exit 2 without it: a key set may sign for many issuers), optional with local keys | unset with local keys: not checked |
 //! | `JWT_AUDIENCE` | the audience tokens must name | unset: tokens must carry no `aud` |
 //! | `OIDC_ISSUER_2`, `JWT_AUDIENCE_2` | a second trusted issuer (discovery); the token's `iss` picks which | unset |
 //! | `JWT_PROFILE` | `generic` or `rfc9068` (see `TokenProfile`) | `generic` |
 //! | `JWT_SUBJECT_CLAIM` | the subject claim's name (simplejwt: `user_id`) | `sub` |
 //! | `JWT_TYPE_CLAIM`, `JWT_TYPE_ACCESS` | a token-type claim and its "access" value (simplejwt: `token_type`/`access`, AuthX: `type`/`access`); any other value is refused | unset: no type check |
 //! | `JWKS_MIN_REFRESH_SECS`, `JWKS_MAX_AGE_SECS` | remote key refresh bounds | 10, 300 |
+//! | `INTROSPECTION_URL`, `INTROSPECTION_CLIENT_ID`, `INTROSPECTION_CLIENT_SECRET` | opaque tokens checked at the issuer's RFC 7662 endpoint (`client_secret_basic`); with `OIDC_ISSUER` and the client id and secret set, the endpoint is discovered; JWTs are still verified by keys (feature `introspection`) | unset: no introspection |
+//! | `INTROSPECTION_CACHE_SECS` | how long an active answer is kept (never past its `exp`); `0` turns the cache off | 60 |
 //! | `RESOURCE_METADATA` | `1`: serve RFC 9728 metadata at `/.well-known/oauth-protected-resource` (the trusted issuers as `authorization_servers`) and add `resource_metadata="…"` to 401 challenges | unset |
 //!
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
@@ -49,6 +51,8 @@ use tower_jwt_auth::{
     RequireClaimsLayer, TokenProfile, Verifier, VerifyingKey, parse_algorithm,
 };
 
+#[path = "support/introspection.rs"]
+pub mod introspection;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 #[path = "support/startup.rs"]
@@ -100,6 +104,8 @@ pub struct Settings {
     /// `RESOURCE_METADATA=1`: serve RFC 9728 metadata and name it in
     /// challenges.
     pub resource_metadata: bool,
+    /// `INTROSPECTION_*`: opaque tokens introspected.
+    pub introspection: Option<introspection::Introspection>,
 }
 
 /// Claims a token-type or subject claim cannot be named (the profile's rules).
@@ -149,7 +155,13 @@ impl Settings {
             },
             (None, Some(url)) => Issuer {
                 keys: Keys::JwksUrl(url),
-                issuer: env("JWT_ISSUER"),
+                // A key set can sign for many issuers (Entra ID's `common`
+                // keys sign every tenant's tokens): keys alone do not say
+                // whose tokens these are.
+                issuer: Some(env("JWT_ISSUER").ok_or(
+                    "JWKS_URL needs JWT_ISSUER: a key set may sign for many issuers (a multi-tenant \
+                     one signs every tenant's tokens), so name the one whose tokens to accept",
+                )?),
                 audience,
             },
             (None, None) => Issuer {
@@ -227,6 +239,10 @@ impl Settings {
             min_refresh: secs("JWKS_MIN_REFRESH_SECS", 10)?,
             max_age: secs("JWKS_MAX_AGE_SECS", 300)?,
             resource_metadata: env("RESOURCE_METADATA").is_some_and(|v| v.trim() == "1"),
+            introspection: introspection::Introspection::from_vars(
+                &env,
+                env("OIDC_ISSUER").as_deref(),
+            )?,
         })
     }
 }
@@ -344,7 +360,9 @@ pub async fn verifier(
         if let Some(audience) = &issuer.audience {
             config = config.audience(audience);
         }
-        verifiers.push(Verifier::new(keys, config));
+        // Remote keys without an issuer would check no `iss`: refused (the
+        // settings already require JWT_ISSUER with JWKS_URL).
+        verifiers.push(Verifier::try_new(keys, config).map_err(|e| e.to_string())?);
     }
     let ready = pending.iter().map(|remote| remote.ready(DISCOVERY_TIMEOUT));
     if futures_util::future::join_all(ready).await.contains(&false) {
@@ -388,7 +406,21 @@ pub fn app_with_metadata(
     verifier: Verifier,
     metadata: Option<(String, ProtectedResourceMetadata)>,
 ) -> Router {
-    let mut auth = JwtAuthLayer::new(verifier).claims::<Payload>();
+    app_with(verifier, metadata, None)
+}
+
+/// As [`app_with_metadata`], introspecting opaque tokens through
+/// `introspection` when given: `/me` then echoes the answer's members
+/// (without `active`), and every route behaves as with a JWT.
+pub fn app_with(
+    verifier: Verifier,
+    metadata: Option<(String, ProtectedResourceMetadata)>,
+    introspection: Option<introspection::Cache>,
+) -> Router {
+    let mut auth = introspection::with_introspection(
+        JwtAuthLayer::new(verifier).claims::<Payload>(),
+        introspection,
+    );
     let mut public = Router::new().route("/health", get(health));
     if let Some((url, metadata)) = metadata {
         auth = auth.resource_metadata(url);
@@ -444,6 +476,24 @@ async fn run() -> Result<(), ExitCode> {
     let verifier = verifier(&settings, &jwks_uris)
         .await
         .map_err(config_error)?;
+    let introspection = match &settings.introspection {
+        Some(introspection) => {
+            let first = &settings.issuers[0];
+            let mut config = JwtConfig::new();
+            if let Some(issuer) = &first.issuer {
+                config = config.issuer(issuer);
+            }
+            if let Some(audience) = &first.audience {
+                config = config.audience(audience);
+            }
+            Some(
+                introspection::build(introspection, config)
+                    .await
+                    .map_err(config_error)?,
+            )
+        }
+        None => None,
+    };
     let bind = startup::bind_address(&settings, 3002);
     let metadata = settings.resource_metadata.then(|| {
         let base = format!("http://{bind}");
@@ -451,7 +501,7 @@ async fn run() -> Result<(), ExitCode> {
         (url, resource_metadata(&settings, &base))
     });
     let listener = startup::listen(NAME, bind).await?;
-    axum::serve(listener, app_with_metadata(verifier, metadata))
+    axum::serve(listener, app_with(verifier, metadata, introspection))
         .with_graceful_shutdown(startup::shutdown_signal())
         .await
         .map_err(|e| {

@@ -22,6 +22,8 @@ pub mod identity_providers {}
 #[doc = include_str!("../docs/federation.md")]
 pub mod federation {}
 
+#[doc = include_str!("../docs/dpop.md")]
+pub mod sender_constrained_tokens {}
 #[doc = include_str!("../docs/browser.md")]
 pub mod browser_apps {}
 

@@ -79,20 +79,24 @@
 //! | `redis-cluster` | `RedisStore::cluster`, on a Redis Cluster |
 //! | `tonic` | [`grpc::ClaimsExt`]: claims from a `tonic::Request`, or `UNAUTHENTICATED` |
 //! | `jwks` | [`jwks::RemoteJwks`]: an issuer's keys fetched over HTTP(S) and kept current, discovery |
+//! | `introspection` | `introspect::IntrospectionClient` and `IntrospectionCache`: opaque tokens checked by RFC 7662 introspection |
 //! | `full` | every feature that can be on together |
 
 // docs.rs (nightly, `--cfg docsrs`) shows which feature gates each item.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+mod binding;
 mod cache;
 mod claims;
 mod clock;
 mod config;
 pub mod cookies;
 pub mod csrf;
+pub mod dpop;
 pub mod guard;
 pub mod guides;
+pub mod introspect;
 mod issue;
 #[cfg(feature = "jwks")]
 pub mod jwks;
@@ -100,6 +104,7 @@ mod jws;
 mod keyring;
 mod keys;
 pub mod metrics;
+pub mod mtls;
 mod profile;
 pub mod publish;
 pub mod refresh;
@@ -114,6 +119,9 @@ pub mod axum;
 pub mod grpc;
 
 pub use auth::{JwtAuth, JwtAuthLayer};
+pub use binding::{
+    BindingError, Confirmation, certificate_thumbprint, check_binding, jwk_thumbprint,
+};
 pub use cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
 pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
 pub use clock::{Clock, ManualClock, SystemClock};

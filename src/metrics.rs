@@ -187,6 +187,11 @@ pub(crate) const fn reason(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::StoreUnavailable => "store_unavailable",
         AuthErrorKind::CsrfRejected => "csrf_rejected",
         AuthErrorKind::KeysUnavailable => "keys_unavailable",
+        AuthErrorKind::InvalidDpopProof => "invalid_dpop_proof",
+        AuthErrorKind::UseDpopNonce => "use_dpop_nonce",
+        AuthErrorKind::InvalidDpopRequest => "invalid_dpop_request",
+        AuthErrorKind::SenderConstraintFailed => "sender_constraint_failed",
+        AuthErrorKind::ReplayStoreUnavailable => "replay_store_unavailable",
     }
 }
 
@@ -220,7 +225,9 @@ pub(crate) fn refused(kind: AuthErrorKind) {
     #[cfg(feature = "metrics")]
     {
         let outcome = match kind {
-            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => "unavailable",
+            AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::ReplayStoreUnavailable => "unavailable",
             _ => "rejected",
         };
         ::metrics::counter!(DECISIONS_TOTAL, "outcome" => outcome, "reason" => reason(kind))

@@ -10,6 +10,10 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Response, StatusCode, header};
 
+mod dpop;
+
+pub(crate) use dpop::{DpopChallenge, EXPOSE as DPOP_EXPOSE_HEADERS};
+
 /// Why authentication or authorization failed.
 ///
 /// Opaque on purpose: match on [`AuthError::kind`], which is `#[non_exhaustive]`,
@@ -76,6 +80,22 @@ pub enum AuthErrorKind {
     /// The issuer's keys could not be had yet (no key set fetched so far):
     /// the token may well be valid, so this is 503, not 401.
     KeysUnavailable,
+    /// The DPoP proof failed a check of RFC 9449 §4.3, or was used before
+    /// (401 `invalid_dpop_proof`; the log names the check).
+    InvalidDpopProof,
+    /// A server nonce is required and the proof lacks a valid one (401
+    /// `use_dpop_nonce`, a fresh `DPoP-Nonce` in the response).
+    UseDpopNonce,
+    /// No `DPoP` header, or more than one, with the `DPoP` scheme (400
+    /// `invalid_request`).
+    InvalidDpopRequest,
+    /// A sender constraint was not met: a DPoP-bound token presented as
+    /// `Bearer`, a proof by another key than `cnf.jkt`, the `DPoP` scheme
+    /// with a token bound to no key, a bearer token where DPoP is required,
+    /// or a certificate-bound token without its certificate (401 `invalid_token`).
+    SenderConstraintFailed,
+    /// The DPoP replay store could not answer (503).
+    ReplayStoreUnavailable,
 }
 
 impl AuthError {
@@ -93,9 +113,10 @@ impl AuthError {
     pub const fn status(&self) -> StatusCode {
         match self.kind {
             AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => StatusCode::FORBIDDEN,
-            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthErrorKind::InvalidDpopRequest => StatusCode::BAD_REQUEST,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -108,7 +129,11 @@ impl AuthError {
             AuthErrorKind::MissingCredentials
             | AuthErrorKind::StoreUnavailable
             | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::ReplayStoreUnavailable
             | AuthErrorKind::CsrfRejected => None,
+            AuthErrorKind::InvalidDpopProof => Some("invalid_dpop_proof"),
+            AuthErrorKind::UseDpopNonce => Some("use_dpop_nonce"),
+            AuthErrorKind::InvalidDpopRequest => Some("invalid_request"),
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
             AuthErrorKind::InsufficientUserAuthentication => {
                 Some("insufficient_user_authentication")
@@ -122,7 +147,9 @@ impl AuthError {
     pub const fn grpc_code(&self) -> u8 {
         match self.kind {
             AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => 7,
-            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => 14,
+            AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::ReplayStoreUnavailable => 14,
             _ => 16,
         }
     }
@@ -133,11 +160,14 @@ impl AuthError {
             AuthErrorKind::MissingCredentials => "authentication required",
             AuthErrorKind::InsufficientScope => "insufficient permissions",
             AuthErrorKind::InsufficientUserAuthentication => "a more recent login is required",
-            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
-                "authentication temporarily unavailable"
-            }
+            AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::ReplayStoreUnavailable => "authentication temporarily unavailable",
             AuthErrorKind::CsrfRejected => "cross-site request refused",
             AuthErrorKind::MalformedCredentials => "malformed credentials",
+            AuthErrorKind::InvalidDpopProof => "invalid DPoP proof",
+            AuthErrorKind::UseDpopNonce => "DPoP nonce required",
+            AuthErrorKind::InvalidDpopRequest => "invalid request",
             _ => "invalid token",
         }
     }
@@ -174,6 +204,11 @@ impl fmt::Display for AuthError {
             AuthErrorKind::StoreUnavailable => "revocation store unavailable",
             AuthErrorKind::KeysUnavailable => "the issuer's keys are not available yet",
             AuthErrorKind::CsrfRejected => "CSRF proof missing or wrong",
+            AuthErrorKind::InvalidDpopProof => "DPoP proof invalid or replayed",
+            AuthErrorKind::UseDpopNonce => "DPoP proof lacks a valid server nonce",
+            AuthErrorKind::InvalidDpopRequest => "no single DPoP header with the DPoP scheme",
+            AuthErrorKind::SenderConstraintFailed => "token's key or certificate binding not met",
+            AuthErrorKind::ReplayStoreUnavailable => "DPoP replay store unavailable",
         };
         f.write_str(reason)
     }
@@ -191,6 +226,7 @@ pub struct Rejection {
     required_scope: Option<Arc<str>>,
     resource_metadata: Option<Arc<str>>,
     max_age: Option<u64>,
+    dpop: Option<Box<DpopChallenge>>,
 }
 
 impl Rejection {
@@ -202,7 +238,25 @@ impl Rejection {
             required_scope: None,
             max_age: None,
             resource_metadata: None,
+            dpop: None,
         }
+    }
+
+    pub(crate) fn with_dpop(mut self, dpop: Option<DpopChallenge>) -> Self {
+        self.dpop = dpop.map(Box::new);
+        self
+    }
+
+    /// The fresh server nonce (`DPoP-Nonce`) this refusal hands the client,
+    /// if any.
+    pub fn dpop_nonce(&self) -> Option<&HeaderValue> {
+        self.dpop.as_ref().and_then(|dpop| dpop.nonce.as_ref())
+    }
+
+    /// The algorithms a DPoP proof may use (`ES256 EdDSA …`), when the
+    /// layer takes DPoP-bound tokens.
+    pub fn dpop_algs(&self) -> Option<&str> {
+        self.dpop.as_deref().map(|dpop| &*dpop.algs)
     }
 
     pub(crate) fn with_resource_metadata(mut self, url: Option<Arc<str>>) -> Self {
@@ -275,6 +329,9 @@ impl Rejection {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, value);
             }
+            if let Some(dpop) = &self.dpop {
+                dpop::apply(&mut response, dpop, &self.error, self.realm.as_deref());
+            }
             with_resource_metadata(response, self.resource_metadata.as_deref())
         }
     }
@@ -283,21 +340,30 @@ impl Rejection {
 /// Adds RFC 9728's `resource_metadata="<url>"` to a 401 challenge, so a
 /// client finds the authorization servers this resource trusts.
 fn with_resource_metadata<B>(mut response: Response<B>, url: Option<&str>) -> Response<B> {
-    if let Some(url) = url
-        && response.status() == http::StatusCode::UNAUTHORIZED
-        && let Some(challenge) = response.headers().get(header::WWW_AUTHENTICATE)
-        && let Ok(challenge) = challenge.to_str()
-    {
-        let separator = if challenge == "Bearer" { " " } else { ", " };
-        let value = format!(
-            "{challenge}{separator}resource_metadata=\"{}\"",
-            quote_safe(url)
-        );
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
+    let Some(url) = url else {
+        return response;
+    };
+    if response.status() != http::StatusCode::UNAUTHORIZED {
+        return response;
+    }
+    // Every challenge names it (a DPoP-aware layer sends two).
+    let challenges: Vec<HeaderValue> = response
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|challenge| {
+            let Ok(text) = challenge.to_str() else {
+                return challenge.clone();
+            };
+            let separator = if text.contains(' ') { ", " } else { " " };
+            let value = format!("{text}{separator}resource_metadata=\"{}\"", quote_safe(url));
+            HeaderValue::from_str(&value).unwrap_or_else(|_| challenge.clone())
+        })
+        .collect();
+    let headers = response.headers_mut();
+    headers.remove(header::WWW_AUTHENTICATE);
+    for challenge in challenges {
+        headers.append(header::WWW_AUTHENTICATE, challenge);
     }
     response
 }
@@ -390,7 +456,9 @@ pub(crate) fn rfc6750_response<B>(
     let headers = response.headers_mut();
     if matches!(
         error.kind(),
-        AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable
+        AuthErrorKind::StoreUnavailable
+            | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::ReplayStoreUnavailable
     ) {
         headers.insert(
             header::RETRY_AFTER,

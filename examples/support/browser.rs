@@ -31,7 +31,8 @@ use tower_jwt_auth::cookies::SessionCookies;
 use tower_jwt_auth::csrf::CsrfProtection;
 use tower_jwt_auth::{JwtAuthLayer, NoCustomClaims, TokenSource, TokenType};
 
-use super::{AppState, LoginRequest, User, UserClaims, check_password, json_error, parse_body};
+use super::login_limit::ClientAddr;
+use super::{AppState, LoginRequest, User, UserClaims, json_error, parse_body};
 
 /// Longest note text accepted, in bytes.
 const MAX_NOTE_LEN: usize = 4096;
@@ -131,6 +132,7 @@ fn no_content_with(cookies: Vec<HeaderValue>) -> Response {
 /// to yet.
 async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -144,9 +146,12 @@ async fn login(
         Ok(request) => request,
         Err(response) => return *response,
     };
-    let Some(user) = check_password(&request.username, &request.password) else {
-        tracing::debug!("cookie login refused: wrong credentials");
-        return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let user = match state
+        .logins
+        .attempt(&request.username, &request.password, &client)
+    {
+        Ok(user) => user,
+        Err(response) => return *response,
     };
     let pair = match state.sessions.login(&request.username, &user).await {
         Ok(pair) => pair,

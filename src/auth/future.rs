@@ -1,3 +1,6 @@
+//! [`ResponseFuture`]: the future of a request the layer let through to the
+//! inner service, or the rejection it answered with instead.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};

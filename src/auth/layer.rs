@@ -1,3 +1,6 @@
+//! [`JwtAuthLayer`]: the settings of the authenticating middleware (verifier,
+//! token source, revocation store, CSRF, rejection), shared by its services.
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -7,6 +10,8 @@ use tower_layer::Layer;
 use super::{JwtAuth, Shared};
 use crate::claims::NoCustomClaims;
 use crate::csrf::CsrfProtection;
+use crate::dpop::DpopPolicy;
+use crate::mtls::CertificateSource;
 use crate::rejection::DefaultRejection;
 use crate::revocation::RevocationStore;
 use crate::source::TokenSource;
@@ -77,6 +82,33 @@ impl<T, R> JwtAuthLayer<T, R> {
         self
     }
 
+    /// How DPoP-bound tokens (RFC 9449) are taken: the mode, the origin
+    /// request URIs are built from, nonces, the replay store. The default is
+    /// [`DpopPolicy::allowed`]: bearer tokens as before, a DPoP-bound token
+    /// only with a valid proof, never as `Bearer`; without an
+    /// [`origin`](DpopPolicy::origin) every DPoP request is refused.
+    /// See `docs/dpop.md`.
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.senders = std::mem::take(&mut shared.senders).with_policy(policy);
+        self
+    }
+
+    /// Where the client certificate of a certificate-bound token
+    /// (`cnf["x5t#S256"]`, RFC 8705) comes from (default: the
+    /// [`ClientCertificate`](crate::mtls::ClientCertificate) request
+    /// extension). A bound token without its certificate is refused.
+    pub fn client_certificates(mut self, source: CertificateSource) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.senders = std::mem::take(&mut shared.senders).with_certificates(source);
+        self
+    }
+
+    /// The layer's DPoP policy.
+    pub fn dpop_policy(&self) -> &DpopPolicy {
+        self.shared.senders.policy()
+    }
+
     /// The `realm` of the `WWW-Authenticate` challenge.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.shared).realm = Some(Arc::from(realm.into()));
@@ -104,6 +136,45 @@ impl<T, R> JwtAuthLayer<T, R> {
     /// logged at `ERROR`.
     pub fn fail_open(mut self, fail_open: bool) -> Self {
         Arc::make_mut(&mut self.shared).fail_open = fail_open;
+        self
+    }
+
+    /// Opaque tokens (RFC 7662, feature `introspection`): with
+    /// [`IntrospectionMode::OpaqueTokens`](crate::introspect::IntrospectionMode::OpaqueTokens)
+    /// a JWT is still verified by the keys and any other token is asked about
+    /// through `cache`; with `Always`, every token is. An introspected token
+    /// then goes through the same steps as a JWT: its claims (checked again
+    /// on every cache hit), the revocation store, the CSRF proof, the guards.
+    /// The endpoint down, slow, or answering junk is 503 with `Retry-After`,
+    /// never 401.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::introspect::{
+    ///     ClientAuth, IntrospectionCache, IntrospectionClient, IntrospectionMode,
+    /// };
+    /// use tower_jwt_auth::{Algorithm, JwtAuthLayer, JwtConfig, Verifier, VerifyingKey};
+    ///
+    /// let config = JwtConfig::new().issuer("https://idp.example").audience("api");
+    /// let client = IntrospectionClient::new(
+    ///     "https://idp.example/oauth2/introspect",
+    ///     "api",
+    ///     ClientAuth::client_secret_basic("s3cret"),
+    ///     config.clone(),
+    /// );
+    /// let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+    /// let layer = JwtAuthLayer::new(Verifier::new(key, config))
+    ///     .introspection(IntrospectionCache::new(client), IntrospectionMode::OpaqueTokens);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "introspection")]
+    pub fn introspection(
+        mut self,
+        cache: crate::introspect::IntrospectionCache,
+        mode: crate::introspect::IntrospectionMode,
+    ) -> Self {
+        Arc::make_mut(&mut self.shared).introspection =
+            Some(super::introspect::Introspection { cache, mode });
         self
     }
 

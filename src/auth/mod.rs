@@ -40,7 +40,10 @@
 //! ```
 
 mod future;
+#[cfg(feature = "introspection")]
+mod introspect;
 mod layer;
+mod sender;
 mod service;
 
 pub use future::ResponseFuture;
@@ -50,29 +53,66 @@ pub use service::JwtAuth;
 use std::fmt;
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{Extensions, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 
 use crate::claims::{Claims, TokenType};
+use crate::dpop::MarkFuture;
 use crate::keys::KeysRefetch;
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
 use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
-use crate::source::{Head, TokenSource, extract_credential};
+use crate::source::{Credential, Head, TokenSource, extract_credential};
 use crate::verify::Verifier;
 
 /// The layer's answer for one request.
 pub(crate) enum Decision<T> {
-    /// Pass it on, with its claims (none: anonymous, in optional mode).
-    Accepted(Option<Arc<Claims<T>>>),
+    /// Pass it on, with its claims (none: anonymous, in optional mode), and
+    /// a fresh DPoP nonce for the response.
+    Accepted(Option<Arc<Claims<T>>>, Option<HeaderValue>),
     /// Answer with this rejection.
     Rejected(Rejection),
     /// Wait for the issuer's keys to be refetched, then decide again.
     Refetch(KeysRefetch),
+    /// Accepted once the DPoP replay store says the proof is fresh.
+    Replay(Box<PendingReplay<T>>),
+    /// Ask the introspection endpoint (or its cache) about this token, then
+    /// finish the decision ([`Shared::introspected`]).
+    #[cfg(feature = "introspection")]
+    Introspect(String),
 }
 
-enum Undecided {
+/// A request waiting for the replay store, with what each answer leads to.
+pub(crate) struct PendingReplay<T> {
+    pub(crate) claims: Arc<Claims<T>>,
+    pub(crate) mark: MarkFuture,
+    pub(crate) nonce: Option<HeaderValue>,
+    /// The rejection for a replayed `jti` and for a store that cannot answer.
+    pub(crate) replayed: Rejection,
+    pub(crate) unavailable: Rejection,
+}
+
+/// The claims to pass on (none: anonymous) and a fresh DPoP nonce.
+type Accepted<T> = (Option<Arc<Claims<T>>>, Option<HeaderValue>);
+
+enum Undecided<T> {
     Rejected(Rejection),
     Refetch(KeysRefetch),
+    Replay(Box<PendingReplay<T>>),
+    #[cfg(feature = "introspection")]
+    Introspect(String),
+}
+
+impl<T> From<Result<Accepted<T>, Undecided<T>>> for Decision<T> {
+    fn from(result: Result<Accepted<T>, Undecided<T>>) -> Self {
+        match result {
+            Ok((claims, nonce)) => Self::Accepted(claims, nonce),
+            Err(Undecided::Rejected(rejection)) => Self::Rejected(rejection),
+            Err(Undecided::Refetch(wait)) => Self::Refetch(wait),
+            Err(Undecided::Replay(pending)) => Self::Replay(pending),
+            #[cfg(feature = "introspection")]
+            Err(Undecided::Introspect(token)) => Self::Introspect(token),
+        }
+    }
 }
 
 /// What every clone of the layer and its services shares.
@@ -86,6 +126,10 @@ pub(crate) struct Shared {
     pub(crate) optional: bool,
     pub(crate) fail_open: bool,
     pub(crate) csrf: Option<crate::csrf::CsrfProtection>,
+    pub(crate) senders: sender::SenderConstraints,
+    /// Opaque tokens (or every token) checked by RFC 7662 introspection.
+    #[cfg(feature = "introspection")]
+    pub(crate) introspection: Option<introspect::Introspection>,
 }
 
 impl fmt::Debug for Shared {
@@ -99,7 +143,8 @@ impl fmt::Debug for Shared {
             .field("optional", &self.optional)
             .field("fail_open", &self.fail_open)
             .field("csrf", &self.csrf)
-            .finish()
+            .field("senders", &self.senders)
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,6 +159,9 @@ impl Shared {
             optional: false,
             fail_open: false,
             csrf: None,
+            senders: sender::SenderConstraints::default(),
+            #[cfg(feature = "introspection")]
+            introspection: None,
         }
     }
 
@@ -124,32 +172,64 @@ impl Shared {
     pub(crate) fn authenticate<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         request: Head<'_>,
+        extensions: &Extensions,
         may_refetch: bool,
     ) -> Decision<T> {
-        match self.decide(request, may_refetch) {
-            Ok(claims) => Decision::Accepted(claims),
-            Err(Undecided::Rejected(rejection)) => Decision::Rejected(rejection),
-            Err(Undecided::Refetch(wait)) => Decision::Refetch(wait),
+        self.decide(request, extensions, may_refetch).into()
+    }
+
+    /// The credential of a request: `Authorization: DPoP <token>` first
+    /// (unless DPoP is off), then the configured sources; and whether it came
+    /// with the DPoP scheme.
+    fn credential<'h>(
+        &self,
+        request: Head<'h>,
+    ) -> (Result<Option<Credential<'h>>, AuthErrorKind>, bool) {
+        match self.senders.dpop_credential(request) {
+            Ok(Some(credential)) => (Ok(Some(credential)), true),
+            Ok(None) => (extract_credential(&self.sources, request), false),
+            Err(kind) => (Err(kind), false),
         }
+    }
+
+    /// The refusal of this request for `kind`, with the challenges the
+    /// accepted schemes call for.
+    fn rejection(
+        &self,
+        headers: &HeaderMap,
+        dpop_scheme: bool,
+        kind: AuthErrorKind,
+        nonce: Option<HeaderValue>,
+    ) -> Rejection {
+        Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
+            .with_resource_metadata(self.resource_metadata.clone())
+            .with_dpop(self.senders.challenge(dpop_scheme, nonce))
+    }
+
+    /// The refusal of this request for `kind`, counted.
+    fn reject<T>(
+        &self,
+        headers: &HeaderMap,
+        dpop_scheme: bool,
+        kind: AuthErrorKind,
+    ) -> Undecided<T> {
+        crate::metrics::refused(kind);
+        Undecided::Rejected(self.rejection(headers, dpop_scheme, kind, None))
     }
 
     fn decide<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         request: Head<'_>,
+        extensions: &Extensions,
         may_refetch: bool,
-    ) -> Result<Option<Arc<Claims<T>>>, Undecided> {
+    ) -> Result<Accepted<T>, Undecided<T>> {
         let headers: &HeaderMap = request.headers;
         // Every event below carries `outcome` and, for refusals, `reason`;
         // `sub` and `jti` once the token verified. Never the token or a key.
         let _span = tracing::debug_span!("jwt_auth").entered();
-        let reject = |kind: AuthErrorKind| {
-            crate::metrics::refused(kind);
-            Undecided::Rejected(
-                Rejection::new(AuthError::new(kind), is_grpc(headers), self.realm.clone())
-                    .with_resource_metadata(self.resource_metadata.clone()),
-            )
-        };
-        let credential = match extract_credential(&self.sources, request) {
+        let (credential, dpop_scheme) = self.credential(request);
+        let reject = |kind: AuthErrorKind| self.reject(headers, dpop_scheme, kind);
+        let credential = match credential {
             Ok(Some(credential)) => credential,
             Ok(None) if self.optional => {
                 tracing::trace!(
@@ -157,7 +237,7 @@ impl Shared {
                     "no credentials; optional authentication"
                 );
                 crate::metrics::anonymous();
-                return Ok(None);
+                return Ok((None, None));
             }
             Ok(None) => {
                 tracing::debug!(outcome = "rejected", reason = "no credentials presented");
@@ -168,6 +248,13 @@ impl Shared {
                 return Err(reject(kind));
             }
         };
+        // An opaque token (or, configured so, any token) is introspected.
+        #[cfg(feature = "introspection")]
+        if let (Some(introspection), Ok(token)) = (&self.introspection, credential.token())
+            && introspection.applies_to(token)
+        {
+            return Err(Undecided::Introspect(token.to_owned()));
+        }
         // A repeated token: the cache knows these exact bytes.
         let timer = crate::metrics::Timer::start();
         let verified = match self
@@ -218,6 +305,23 @@ impl Shared {
                 return Err(reject(error.kind()));
             }
         };
+        self.accept(request, extensions, credential, dpop_scheme, claims)
+    }
+
+    /// The rest of the decision on verified claims, whatever the token kind
+    /// (a JWT or an introspected token): the revocation store, the CSRF proof
+    /// of an ambient credential, the sender constraints (DPoP, mTLS), the
+    /// fail-open policy.
+    fn accept<T>(
+        &self,
+        request: Head<'_>,
+        extensions: &Extensions,
+        credential: Credential<'_>,
+        dpop_scheme: bool,
+        claims: Arc<Claims<T>>,
+    ) -> Result<Accepted<T>, Undecided<T>> {
+        let headers: &HeaderMap = request.headers;
+        let reject = |kind: AuthErrorKind| self.reject(headers, dpop_scheme, kind);
         let token_ref = TokenRef {
             jti: &claims.jti,
             subject: &claims.sub,
@@ -256,6 +360,55 @@ impl Shared {
             }
         }
         // ----- end CSRF -----
+        // ----- sender constraints (DPoP, mTLS), the replay mark last -----
+        let checked =
+            self.senders
+                .scheme_allowed(dpop_scheme)
+                .and_then(|()| match credential.token() {
+                    Ok(token) => self.senders.check(request, extensions, token, dpop_scheme),
+                    Err(kind) => Err(sender::Refusal {
+                        kind,
+                        reason: AuthError::new(kind).to_string(),
+                        nonce: None,
+                    }),
+                });
+        let nonce = match checked {
+            Ok(sender::Checked::Done(nonce)) => nonce,
+            Ok(sender::Checked::Pending(mark, nonce)) => {
+                if let Some(error) = fail_open {
+                    tracing::error!(outcome = "accepted", reason = "fail-open", %error, sub = %claims.sub, jti = %claims.jti,
+                        "FAIL-OPEN: revocation store unavailable; accepting a token that may be revoked");
+                    crate::metrics::fail_open();
+                }
+                return Err(Undecided::Replay(Box::new(PendingReplay {
+                    claims,
+                    mark,
+                    nonce,
+                    replayed: self.rejection(
+                        headers,
+                        dpop_scheme,
+                        AuthErrorKind::InvalidDpopProof,
+                        None,
+                    ),
+                    unavailable: self.rejection(
+                        headers,
+                        dpop_scheme,
+                        AuthErrorKind::ReplayStoreUnavailable,
+                        None,
+                    ),
+                })));
+            }
+            Err(refusal) => {
+                tracing::info!(outcome = "rejected", reason = %refusal.reason, sub = %claims.sub, jti = %claims.jti);
+                crate::metrics::refused(refusal.kind);
+                return Err(Undecided::Rejected(self.rejection(
+                    headers,
+                    dpop_scheme,
+                    refusal.kind,
+                    refusal.nonce,
+                )));
+            }
+        };
         match fail_open {
             Some(error) => {
                 tracing::error!(
@@ -273,6 +426,6 @@ impl Shared {
                 crate::metrics::accepted();
             }
         }
-        Ok(Some(claims))
+        Ok((Some(claims), nonce))
     }
 }

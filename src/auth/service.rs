@@ -1,3 +1,6 @@
+//! [`JwtAuth`]: the service the layer wraps around an inner service; its
+//! `call` runs the authentication decision before the inner call.
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -7,8 +10,9 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::{Decision, ResponseFuture, Shared};
-use crate::rejection::{OnRejection, respond};
+use super::sender::{replay_answer, with_nonce};
+use super::{Decision, PendingReplay, ResponseFuture, Shared};
+use crate::rejection::{AuthErrorKind, OnRejection, respond};
 use crate::source::Head;
 
 /// The service [`JwtAuthLayer`](super::JwtAuthLayer) wraps around `S`.
@@ -90,42 +94,113 @@ where
             uri: request.uri(),
             headers: request.headers(),
         };
-        match self.shared.authenticate::<T>(head, true) {
-            Decision::Accepted(Some(claims)) => {
+        match self
+            .shared
+            .authenticate::<T>(head, request.extensions(), true)
+        {
+            Decision::Accepted(Some(claims), None) => {
                 request.extensions_mut().insert(claims);
                 ResponseFuture::inner(self.inner.call(request))
             }
-            Decision::Accepted(None) => ResponseFuture::inner(self.inner.call(request)),
+            Decision::Accepted(None, None) => ResponseFuture::inner(self.inner.call(request)),
             Decision::Rejected(rejection) => {
                 ResponseFuture::rejected(respond(&self.rejection, &rejection))
             }
-            Decision::Refetch(wait) => {
-                // The one path that waits: the service that was driven ready
-                // goes with the request (tower's advice on cloning inner
-                // services), a clone stays for the next call.
+            // The paths that wait (a refetch of the issuer's keys, a shared
+            // replay store) or touch the response (a fresh DPoP nonce): the
+            // service that was driven ready goes with the request (tower's
+            // advice on cloning inner services), a clone stays for the next call.
+            decision => {
                 let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let inner = std::mem::replace(&mut self.inner, clone);
                 let shared = Arc::clone(&self.shared);
                 let on_rejection = self.rejection.clone();
-                ResponseFuture::deferred(Box::pin(async move {
-                    wait.await;
-                    let head = Head {
-                        method: request.method(),
-                        uri: request.uri(),
-                        headers: request.headers(),
-                    };
-                    match shared.authenticate::<T>(head, false) {
-                        Decision::Accepted(claims) => {
-                            if let Some(claims) = claims {
-                                request.extensions_mut().insert(claims);
-                            }
-                            inner.call(request).await
-                        }
-                        Decision::Rejected(rejection) => Ok(respond(&on_rejection, &rejection)),
-                        Decision::Refetch(_) => unreachable!("no refetch after a refetch"),
-                    }
-                }))
+                ResponseFuture::deferred(Box::pin(finish(
+                    shared,
+                    on_rejection,
+                    inner,
+                    request,
+                    decision,
+                )))
             }
         }
+    }
+}
+
+/// Carries a decision that must wait, or must touch the response, to its end.
+async fn finish<S, T, R, ReqBody, ResBody>(
+    shared: Arc<Shared>,
+    on_rejection: R,
+    mut inner: S,
+    mut request: Request<ReqBody>,
+    mut decision: Decision<T>,
+) -> Result<Response<ResBody>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection<ResBody>,
+{
+    loop {
+        decision = match decision {
+            Decision::Accepted(claims, nonce) => {
+                if let Some(claims) = claims {
+                    request.extensions_mut().insert(claims);
+                }
+                let mut response = inner.call(request).await?;
+                if let Some(nonce) = nonce {
+                    with_nonce(&mut response, nonce);
+                }
+                return Ok(response);
+            }
+            Decision::Rejected(rejection) => return Ok(respond(&on_rejection, &rejection)),
+            Decision::Refetch(wait) => {
+                wait.await;
+                let head = Head {
+                    method: request.method(),
+                    uri: request.uri(),
+                    headers: request.headers(),
+                };
+                // No second refetch: `may_refetch` is false.
+                shared.authenticate::<T>(head, request.extensions(), false)
+            }
+            #[cfg(feature = "introspection")]
+            Decision::Introspect(token) => {
+                // The introspection call (or its cache) is a state of the
+                // response future; the answer ends in the same steps.
+                let head = Head {
+                    method: request.method(),
+                    uri: request.uri(),
+                    headers: request.headers(),
+                };
+                shared
+                    .introspected::<T>(head, request.extensions(), &token)
+                    .await
+            }
+            Decision::Replay(pending) => {
+                let PendingReplay {
+                    claims,
+                    mark,
+                    nonce,
+                    replayed,
+                    unavailable,
+                } = *pending;
+                match replay_answer(mark.await) {
+                    Ok(()) => {
+                        tracing::debug!(outcome = "accepted", sub = %claims.sub, jti = %claims.jti);
+                        crate::metrics::accepted();
+                        Decision::Accepted(Some(claims), nonce)
+                    }
+                    Err(refusal) => {
+                        tracing::info!(outcome = "rejected", reason = %refusal.reason, sub = %claims.sub, jti = %claims.jti);
+                        crate::metrics::refused(refusal.kind);
+                        let rejection = match refusal.kind {
+                            AuthErrorKind::ReplayStoreUnavailable => unavailable,
+                            _ => replayed,
+                        };
+                        Decision::Rejected(rejection)
+                    }
+                }
+            }
+        };
     }
 }

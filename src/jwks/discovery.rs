@@ -35,7 +35,8 @@ pub enum DiscoveryError {
         document: String,
     },
     /// The configured issuer or the document's `jwks_uri` is not a URL this
-    /// crate fetches (https, or http on a loopback host).
+    /// crate fetches (https, or http on a loopback host; a `jwks_uri` over
+    /// https when the issuer is, and on loopback only when the issuer is).
     UnsupportedUrl(String),
 }
 
@@ -52,7 +53,11 @@ impl fmt::Display for DiscoveryError {
                 "issuer mix-up: configured `{configured}`, but its metadata names `{document}`"
             ),
             Self::UnsupportedUrl(url) => {
-                write!(f, "`{url}` is not an https URL (or http on loopback)")
+                write!(
+                    f,
+                    "`{url}` is not a URL this crate fetches (https, or http on loopback; \
+                     a jwks_uri no weaker than its issuer)"
+                )
             }
         }
     }
@@ -88,7 +93,7 @@ pub(crate) async fn discover(
     max_body: usize,
     allow_http: bool,
 ) -> Result<ProviderMetadata, DiscoveryError> {
-    super::check_url(issuer, allow_http).map_err(DiscoveryError::UnsupportedUrl)?;
+    super::url::check_url(issuer, allow_http).map_err(DiscoveryError::UnsupportedUrl)?;
     let mut last_error = None;
     for url in metadata_urls(issuer) {
         match fetch::get(client, &url, deadline, max_body).await {
@@ -101,7 +106,7 @@ pub(crate) async fn discover(
                         document: metadata.issuer,
                     });
                 }
-                super::check_url(&metadata.jwks_uri, allow_http)
+                super::url::check_discovered(issuer, &metadata.jwks_uri, allow_http)
                     .map_err(DiscoveryError::UnsupportedUrl)?;
                 return Ok(metadata);
             }

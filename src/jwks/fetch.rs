@@ -1,4 +1,5 @@
-//! One bounded HTTP GET: a status check, a body cap, a deadline.
+//! One bounded HTTP GET: a status check, a body cap, a deadline, and the
+//! answer taken only from the URL asked (no redirects, whatever the client).
 
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ pub(crate) enum FetchError {
     Status(u16),
     /// The body is larger than the cap.
     TooLarge,
+    /// The client followed a redirect: the answer came from a URL no policy
+    /// checked, so it is not taken.
+    Redirected,
 }
 
 impl std::fmt::Display for FetchError {
@@ -24,6 +28,10 @@ impl std::fmt::Display for FetchError {
             Self::Transport(e) => write!(f, "request failed: {e}"),
             Self::Status(code) => write!(f, "answered HTTP {code}"),
             Self::TooLarge => f.write_str("the body is larger than the cap"),
+            Self::Redirected => f.write_str(
+                "the client followed a redirect, and key fetches take none \
+                 (give a client built with `redirect::Policy::none()`)",
+            ),
         }
     }
 }
@@ -53,12 +61,18 @@ async fn get_unbounded_in_time(
     max_body: usize,
 ) -> Result<Fetched, FetchError> {
     let transport = |e: reqwest::Error| FetchError::Transport(e.without_url().to_string());
+    let asked = reqwest::Url::parse(url).map_err(|e| FetchError::Transport(e.to_string()))?;
     let mut response = client
-        .get(url)
+        .get(asked.clone())
         .header(header::ACCEPT, "application/json")
         .send()
         .await
         .map_err(transport)?;
+    // The URL policy checked `url` only: a client that follows redirects
+    // (one given through `client()`) has fetched from elsewhere.
+    if *response.url() != asked {
+        return Err(FetchError::Redirected);
+    }
     if response.status() != reqwest::StatusCode::OK {
         return Err(FetchError::Status(response.status().as_u16()));
     }

@@ -12,29 +12,11 @@ use std::collections::{BTreeMap, HashSet};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use serde_json::Value;
 
-use crate::keys::{Algorithm, KeySet, VerifyingKey, parse_algorithm};
+use crate::keys::{Algorithm, KeySet, Snapshot, VerifyingKey, parse_algorithm};
 
 /// At most this many entries of a JWK Set are looked at; the rest are
 /// ignored (no issuer needs more, and each costs a key parse).
 pub(crate) const MAX_JWKS_KEYS: usize = 100;
-
-/// The usable keys of one fetched JWK Set.
-#[derive(Debug)]
-pub(crate) struct Snapshot {
-    pub(crate) keys: KeySet,
-    /// Each key's identity (its `kid`, or "" for a lone unnamed key) with its
-    /// JWK text: the set "lost a key" when one of these disappears.
-    pub(crate) fingerprints: BTreeMap<String, String>,
-}
-
-impl Snapshot {
-    /// True when some key of `self` is not in `next` (removed or replaced).
-    pub(crate) fn loses_keys_in(&self, next: &Snapshot) -> bool {
-        self.fingerprints
-            .iter()
-            .any(|(kid, jwk)| next.fingerprints.get(kid) != Some(jwk))
-    }
-}
 
 /// Why a document yielded no key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +87,11 @@ pub(crate) fn parse_key_set(body: &[u8], rsa_default: Algorithm) -> Result<Snaps
         fingerprints.insert(identity, text);
     }
     let keys = set.ok_or(KeySetError::NoUsableKey)?;
-    Ok(Snapshot { keys, fingerprints })
+    Ok(Snapshot {
+        keys,
+        epoch: 0,
+        fingerprints,
+    })
 }
 
 /// One JWK as a verifying key, or why it is not taken.

@@ -20,7 +20,7 @@ impl Verifier {
         now: u64,
     ) -> Result<Claims<T>, AuthError> {
         let Some(cache) = &self.inner.cache else {
-            let (payload, issuer) = self.verify_signed(token, Some(expected))?;
+            let (payload, issuer, _) = self.verify_signed(token, Some(expected))?;
             return self
                 .check_claims(issuer, &payload, expected, now)
                 .map_err(AuthError::new);
@@ -35,19 +35,19 @@ impl Verifier {
                 .check_claims(verified.issuer, &verified.payload, expected, now)
                 .map_err(AuthError::new);
         }
-        let (payload, issuer) = self.verify_signed(token, Some(expected))?;
+        let (payload, issuer, key_epoch) = self.verify_signed(token, Some(expected))?;
         let claims = self
             .check_claims(issuer, &payload, expected, now)
             .map_err(AuthError::new)?;
         cache.insert(
             token.as_bytes(),
-            Verified::new(payload.into(), issuer, self.key_epoch(issuer)),
+            Verified::new(payload.into(), issuer, key_epoch),
         );
         Ok(claims)
     }
 
-    /// The key-set epoch of issuer `index`: a cached token is trusted only
-    /// while the keys it was verified with may still be there.
+    /// The epoch of issuer `index`'s key set now: a cached token is trusted
+    /// only while the keys it was verified with may still be there.
     fn key_epoch(&self, issuer: usize) -> u64 {
         self.inner.issuers[issuer].keys.epoch()
     }
@@ -128,12 +128,12 @@ impl Verifier {
                 (verified, claims)
             }
             None => {
-                let (payload, issuer) = self.verify_signed(token, Some(expected))?;
+                let (payload, issuer, key_epoch) = self.verify_signed(token, Some(expected))?;
                 let now = self.inner.issuers[issuer].config.clock.now_secs();
                 let claims = self
                     .check_claims::<T>(issuer, &payload, expected, now)
                     .map_err(AuthError::new)?;
-                let verified = Verified::new(payload.into(), issuer, self.key_epoch(issuer));
+                let verified = Verified::new(payload.into(), issuer, key_epoch);
                 cache.insert(token.as_bytes(), Arc::clone(&verified));
                 (verified, claims)
             }
@@ -160,6 +160,8 @@ mod cache_tests {
     use crate::config::JwtConfig;
     use crate::issue::TokenIssuer;
     use crate::keys::{Algorithm, SigningKey, VerifyingKey};
+    #[cfg(feature = "jwks")]
+    use crate::keys::{KeySource, KeysRefetch};
 
     // `openssl ecparam -genkey -name prime256v1 -noout` and `openssl ec -pubout`.
     const PRIVATE: &[u8] = b"-----BEGIN EC PRIVATE KEY-----
@@ -370,6 +372,69 @@ tjTPPU5fbr2+9gDg5Otg0I+j9SoFUlCNAzvKy4VBJ0ScPYrkh5vz9CaB5g==
             assert!(verifier.verified_cache_len() <= 4);
         }
         assert_eq!(verifier.verified_cache_len(), 4);
+    }
+
+    /// A remote key source whose refresh lands just after the verifier loaded
+    /// its set: the first load answers with the set that holds the key, and
+    /// from then on the set without it (a key lost: a higher epoch) is in
+    /// force.
+    #[cfg(feature = "jwks")]
+    #[derive(Debug)]
+    struct RefreshedAfterLoad {
+        keys: arc_swap::ArcSwapOption<crate::keys::Snapshot>,
+        next: std::sync::Mutex<Option<crate::keys::Snapshot>>,
+    }
+
+    #[cfg(feature = "jwks")]
+    impl crate::keys::RemoteKeys for RefreshedAfterLoad {
+        fn current(&self) -> arc_swap::Guard<Option<Arc<crate::keys::Snapshot>>> {
+            let loaded = self.keys.load();
+            if let Some(next) = self.next.lock().unwrap().take() {
+                self.keys.store(Some(Arc::new(next)));
+            }
+            loaded
+        }
+
+        fn refetch_for_unknown_kid(&self) -> Option<KeysRefetch> {
+            None
+        }
+    }
+
+    #[cfg(feature = "jwks")]
+    #[test]
+    fn a_token_checked_against_a_set_that_then_loses_its_key_is_not_cached_as_current() {
+        use crate::keys::{KeySet, Snapshot};
+        let (issuer, local, _) = setup();
+        let snapshot = |key: VerifyingKey, epoch: u64, text: &str| Snapshot {
+            keys: KeySet::new(key),
+            epoch,
+            fingerprints: [(String::new(), text.to_owned())].into(),
+        };
+        let remote = RefreshedAfterLoad {
+            keys: Some(Arc::new(snapshot(
+                VerifyingKey::from_pem(Algorithm::ES256, PUBLIC).unwrap(),
+                0,
+                "the issuer's key",
+            )))
+            .into(),
+            next: Some(snapshot(
+                VerifyingKey::hmac(Algorithm::HS256, &[7; 32]).unwrap(),
+                1,
+                "another key",
+            ))
+            .into(),
+        };
+        let verifier = Verifier::new(KeySource::remote(Arc::new(remote)), local.config().clone());
+        let token = issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+        // Checked against the set that held its key: accepted.
+        assert!(verify(&verifier, &token).is_ok());
+        // That key is gone now; the cache must not say otherwise.
+        assert_eq!(
+            verify(&verifier, &token).unwrap_err(),
+            AuthErrorKind::AlgorithmMismatch
+        );
+        let kept = verifier.verify_keeping::<NoCustomClaims>(&token, TokenType::Access);
+        assert_eq!(kept.unwrap_err().kind(), AuthErrorKind::AlgorithmMismatch);
     }
 
     #[test]

@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use super::{Trusted, Verifier};
 use crate::cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
+use crate::config::JwtConfig;
 use crate::jws::{CompactJws, decode_segment};
-use crate::keys::KeysRefetch;
+use crate::keys::{KeySource, KeysRefetch};
 use crate::rejection::AuthErrorKind;
 
 /// Why [`Verifier::any_of`] refused a set of verifiers.
@@ -22,6 +23,12 @@ pub enum IssuersError {
     MissingIssuer,
     /// Two verifiers trust the same issuer.
     DuplicateIssuer(String),
+    /// A verifier's keys are fetched (a JWK Set URL or discovery) and no
+    /// issuer is configured: a key set may sign for many issuers (a
+    /// multi-tenant one, such as Entra ID's `common` keys, signs every
+    /// tenant's tokens), so without an `iss` check any of them would pass.
+    /// Set [`JwtConfig::issuer`].
+    RemoteKeysWithoutIssuer,
 }
 
 impl fmt::Display for IssuersError {
@@ -32,6 +39,9 @@ impl fmt::Display for IssuersError {
                 f.write_str("every verifier of several issuers needs its issuer configured")
             }
             Self::DuplicateIssuer(iss) => write!(f, "the issuer `{iss}` is trusted twice"),
+            Self::RemoteKeysWithoutIssuer => f.write_str(
+                "remote keys need an issuer configured: a key set may sign for many issuers",
+            ),
         }
     }
 }
@@ -68,7 +78,11 @@ impl Verifier {
         for verifier in verifiers {
             for trusted in verifier.inner.issuers.iter() {
                 let Some(name) = trusted.config.issuer.as_deref() else {
-                    return Err(IssuersError::MissingIssuer);
+                    return Err(if trusted.keys.is_remote() {
+                        IssuersError::RemoteKeysWithoutIssuer
+                    } else {
+                        IssuersError::MissingIssuer
+                    });
                 };
                 if issuers
                     .iter()
@@ -86,6 +100,37 @@ impl Verifier {
             issuers.into(),
             DEFAULT_VERIFIED_CACHE_CAPACITY,
         ))
+    }
+
+    /// As [`new`](Self::new), refusing remote keys without an issuer: a key
+    /// set fetched from a URL or through discovery may sign for many issuers
+    /// (a multi-tenant one signs every tenant's tokens), and [`new`](Self::new)
+    /// would then check no `iss` at all. Local keys (a secret, a key file)
+    /// may go without one.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "jwks")]
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_jwt_auth::jwks::RemoteJwks;
+    /// use tower_jwt_auth::{IssuersError, JwtConfig, Verifier};
+    ///
+    /// let keys = || RemoteJwks::discover("https://login.example.com/common/v2.0").build();
+    /// let unchecked = Verifier::try_new(keys()?, JwtConfig::new().audience("api"));
+    /// assert_eq!(unchecked.unwrap_err(), IssuersError::RemoteKeysWithoutIssuer);
+    ///
+    /// let config = JwtConfig::new()
+    ///     .issuer("https://login.example.com/my-tenant/v2.0")
+    ///     .audience("api");
+    /// let verifier = Verifier::try_new(keys()?, config)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_new(keys: impl Into<KeySource>, config: JwtConfig) -> Result<Self, IssuersError> {
+        let keys = keys.into();
+        if keys.is_remote() && config.issuer.is_none() {
+            return Err(IssuersError::RemoteKeysWithoutIssuer);
+        }
+        Ok(Self::new(keys, config))
     }
 
     /// The issuers this verifier trusts by name (none for a single verifier

@@ -86,7 +86,9 @@ struct Trusted {
 impl Verifier {
     /// A verifier for tokens signed by any key of `keys` (a [`KeySet`](crate::KeySet), one
     /// [`VerifyingKey`](crate::VerifyingKey), or a remote key set), with the
-    /// verified-token cache on.
+    /// verified-token cache on. With remote keys, prefer
+    /// [`try_new`](Self::try_new): it refuses a configuration without an
+    /// issuer, which checks no `iss` at all.
     pub fn new(keys: impl Into<KeySource>, config: JwtConfig) -> Self {
         Self::from_issuers(
             Box::new([Trusted {
@@ -178,6 +180,7 @@ impl Verifier {
     /// JSON. For signed objects that are not claims; tokens go through
     /// [`verify`](Self::verify).
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
-        self.verify_signed(token, None).map(|(payload, _)| payload)
+        self.verify_signed(token, None)
+            .map(|(payload, _, _)| payload)
     }
 }

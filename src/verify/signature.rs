@@ -8,13 +8,15 @@ use crate::keys::algorithm_name;
 use crate::rejection::{AuthError, AuthErrorKind};
 
 impl Verifier {
-    /// Steps 1–6, and which issuer the token was checked against; with
-    /// `expected`, a header `typ` naming another token type is refused.
+    /// Steps 1–6: the payload, which issuer the token was checked against,
+    /// and the epoch of the key set whose key checked it (what the cache
+    /// entry is tagged with; an epoch read later could be a newer set's);
+    /// with `expected`, a header `typ` naming another token type is refused.
     pub(super) fn verify_signed(
         &self,
         token: &str,
         expected: Option<TokenType>,
-    ) -> Result<(Vec<u8>, usize), AuthError> {
+    ) -> Result<(Vec<u8>, usize, u64), AuthError> {
         if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
@@ -44,7 +46,7 @@ impl Verifier {
             return Err(AuthErrorKind::WrongTokenType.into());
         }
         let signature = decode_segment_inline::<512>(jws.signature)?;
-        trusted.keys.with_key(header.kid.as_deref(), |key| {
+        let (checked, key_epoch) = trusted.keys.with_key(header.kid.as_deref(), |key| {
             if algorithm_name(key.algorithm()) != Some(header.alg.as_ref()) {
                 return Err(AuthError::from(AuthErrorKind::AlgorithmMismatch));
             }
@@ -52,11 +54,12 @@ impl Verifier {
                 return Err(AuthErrorKind::InvalidSignature.into());
             }
             Ok(())
-        })??;
+        })?;
+        checked?;
         let payload = match payload {
             Some(payload) => payload,
             None => decode_segment(jws.payload)?,
         };
-        Ok((payload, issuer))
+        Ok((payload, issuer, key_epoch))
     }
 }

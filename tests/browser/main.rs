@@ -8,9 +8,11 @@
 //! no note is created.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
-//! Under `CI=true` their absence fails the test; elsewhere it is skipped with
+//! In CI (`CI` set, see `tests/support/ci.rs`) their absence fails the test; elsewhere it is skipped with
 //! a message.
 
+#[path = "../support/ci.rs"]
+mod ci;
 #[allow(dead_code)]
 #[path = "../../examples/demo.rs"]
 mod demo;
@@ -338,8 +340,8 @@ async fn scenario(client: &Client, app: &str, attacker: &str, log: &Log) {
 async fn the_page_works_and_another_port_cannot_forge_a_note() {
     let (chromium, driver) = match browser_tools() {
         Ok(tools) => tools,
-        Err(missing) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and the browser test cannot run: {missing}")
+        Err(missing) if ci::in_ci() => {
+            panic!("CI is set and the browser test cannot run: {missing}")
         }
         Err(missing) => {
             eprintln!("skipping the browser test: {missing}");

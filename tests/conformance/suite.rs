@@ -614,6 +614,17 @@ macro_rules! store_conformance_tests {
                 suite::$name(&store).await;
             }
         )*
+
+        /// Every check above, in order, on one store: for a store a test
+        /// builds once (a cluster), from the same list as the tests.
+        #[allow(dead_code)]
+        pub(crate) async fn every_conformance_check<
+            S: ::tower_jwt_auth::revocation::RevocationStore,
+        >(
+            store: &S,
+        ) {
+            $(suite::$name(store).await;)*
+        }
     };
     (optional: $make:expr) => {
         $crate::store_conformance_tests!(@all $make);

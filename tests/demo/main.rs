@@ -16,6 +16,7 @@ use tower::ServiceExt;
 use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 
 mod lifecycle;
+mod public;
 mod sessions;
 
 const SECRET: &[u8] = b"demo-test-secret-of-at-least-32-bytes!!";

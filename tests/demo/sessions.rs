@@ -78,17 +78,37 @@ async fn sessions_lists_the_callers_sessions_and_marks_the_current_one() {
 
 #[tokio::test]
 async fn a_refresh_shows_as_the_sessions_last_refresh() {
-    let app = app();
+    // A clock of the test's own: the refresh happens a known time after the
+    // login, so the listing must show exactly that moment (with the real
+    // clock both fall in the same second and a refresh that changed nothing
+    // would pass).
+    let clock = ManualClock::at_secs(1_800_000_000);
+    let config = JwtConfig::new()
+        .issuer("demo")
+        .audience("demo-api")
+        .access_ttl(Duration::from_secs(3600))
+        .clock(clock.clone());
+    let app = demo::app_with(
+        settings(config),
+        Arc::new(MemoryStore::with_clock(clock.clone())),
+        demo::SessionOptions::default(),
+    );
     let first = login(&app, "alice").await;
+    let before = sessions_of(&app, &field(&first, "access_token")).await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0]["created_at"], 1_800_000_000);
+    assert_eq!(before[0]["last_refreshed_at"], 1_800_000_000);
+
+    clock.advance_secs(42);
     let response = refresh(&app, &field(&first, "refresh_token")).await;
+    assert_eq!(response.status(), StatusCode::OK);
     let second = json(response).await;
     let listed = sessions_of(&app, &field(&second, "access_token")).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["current"], true);
-    assert!(
-        listed[0]["last_refreshed_at"].as_u64().unwrap()
-            >= listed[0]["created_at"].as_u64().unwrap()
-    );
+    assert_eq!(listed[0]["sid"], before[0]["sid"], "the same session");
+    assert_eq!(listed[0]["created_at"], 1_800_000_000, "{listed:?}");
+    assert_eq!(listed[0]["last_refreshed_at"], 1_800_000_042, "{listed:?}");
 }
 
 #[tokio::test]

@@ -258,6 +258,27 @@ async fn a_token_without_jti_verifies_under_the_generic_profile_only() {
         .await,
         AuthErrorKind::InvalidClaims
     );
+
+    // The other profiles refuse it for the missing `jti` alone: given what
+    // else each wants, it passes once it has one.
+    let own = generic_app(TokenProfile::own());
+    let mut typed = claims.clone();
+    typed["token_type"] = "access".into();
+    assert_eq!(
+        refused(&own, &sign_hs(SECRET_A, hs256(), &typed)).await,
+        AuthErrorKind::InvalidClaims
+    );
+    typed["jti"] = "j-1".into();
+    accepted(&own, &sign_hs(SECRET_A, hs256(), &typed)).await;
+
+    let rfc9068 = rfc9068_app();
+    let mut without_jti = rfc9068_claims();
+    without_jti.as_object_mut().unwrap().remove("jti");
+    assert_eq!(
+        refused(&rfc9068, &sign_es(at_jwt(), &without_jti)).await,
+        AuthErrorKind::InvalidClaims
+    );
+    accepted(&rfc9068, &sign_es(at_jwt(), &rfc9068_claims())).await;
 }
 
 // ===== several issuers =====
@@ -352,4 +373,51 @@ fn several_issuers_must_each_name_a_distinct_issuer() {
         Verifier::any_of([]).unwrap_err(),
         tower_jwt_auth::IssuersError::Empty
     );
+}
+
+/// Issue 26 item 4: a key set fetched from elsewhere may sign for many
+/// issuers (Entra ID's `common` keys sign every tenant's tokens), so a
+/// verifier of remote keys with no issuer would check no `iss` at all: the
+/// checked constructor and the multi-issuer one refuse it when built.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn remote_keys_without_an_issuer_are_refused_when_the_verifier_is_built() {
+    use tower_jwt_auth::IssuersError;
+    use tower_jwt_auth::jwks::RemoteJwks;
+
+    // Nothing listens on loopback port 9: the set never holds a key.
+    let remote = || {
+        RemoteJwks::builder("http://127.0.0.1:9/jwks")
+            .allow_http(true)
+            .build()
+            .unwrap()
+    };
+    let unnamed = || JwtConfig::new().audience("api");
+    assert_eq!(
+        Verifier::try_new(remote(), unnamed()).unwrap_err(),
+        IssuersError::RemoteKeysWithoutIssuer
+    );
+    assert_eq!(
+        Verifier::any_of([Verifier::new(remote(), unnamed())]).unwrap_err(),
+        IssuersError::RemoteKeysWithoutIssuer
+    );
+    let local = || VerifyingKey::hmac(Algorithm::HS256, SECRET_A).unwrap();
+    let named_local = Verifier::new(local(), JwtConfig::new().issuer("https://a.test"));
+    assert_eq!(
+        Verifier::any_of([named_local, Verifier::new(remote(), unnamed())]).unwrap_err(),
+        IssuersError::RemoteKeysWithoutIssuer
+    );
+    assert!(
+        IssuersError::RemoteKeysWithoutIssuer
+            .to_string()
+            .contains("issuer")
+    );
+
+    // Named, remote keys are fine; local keys may go unnamed.
+    let tenant = Verifier::try_new(remote(), unnamed().issuer("https://tenant-a.test")).unwrap();
+    assert_eq!(
+        tenant.issuer_names().collect::<Vec<_>>(),
+        ["https://tenant-a.test"]
+    );
+    assert!(Verifier::try_new(local(), unnamed()).is_ok());
 }

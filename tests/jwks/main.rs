@@ -434,9 +434,163 @@ async fn urls_other_than_https_or_loopback_http_are_refused_at_build() {
             .is_err()
     );
     assert!(RemoteJwks::builder("ftp://127.0.0.1/jwks").build().is_err());
+    // Accepted, and so its background fetch starts: the name resolves to a
+    // closed loopback port, so nothing off this machine is ever a target.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a loopback port");
+    let client = reqwest::Client::builder()
+        .resolve("id.example.com", closed)
+        .build()
+        .expect("a client");
+    let keys = RemoteJwks::builder("https://id.example.com/jwks")
+        .client(client)
+        .build()
+        .expect("an https URL is accepted");
     assert!(
-        RemoteJwks::builder("https://id.example.com/jwks")
-            .build()
-            .is_ok()
+        !keys.ready(Duration::from_millis(200)).await,
+        "nothing answers there"
+    );
+}
+
+/// A clock that, once armed, holds its next reading until released. In the
+/// layer, the first reading after a cache miss falls between the signature
+/// check and the insert into the verified-token cache: the seam a key-set
+/// refresh can race through.
+#[derive(Debug)]
+struct GateClock {
+    armed: std::sync::atomic::AtomicBool,
+    entered: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl tower_jwt_auth::Clock for GateClock {
+    fn now_micros(&self) -> u64 {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            if let Some(entered) = self.entered.lock().unwrap().take() {
+                let _ = entered.send(());
+            }
+            let _ = self.release.lock().unwrap().recv_timeout(GUARD);
+        }
+        tower_jwt_auth::SystemClock.now_micros()
+    }
+}
+
+#[tokio::test]
+async fn a_token_checked_against_a_set_that_then_loses_its_key_is_not_cached_as_current() {
+    let server = JwksServer::serving(vec![k1()]).await;
+    let keys = remote(&server).build().unwrap();
+    ready(&keys).await;
+    let (entered_tx, entered) = tokio::sync::oneshot::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let clock = std::sync::Arc::new(GateClock {
+        armed: true.into(),
+        entered: Some(entered_tx).into(),
+        release: release_rx.into(),
+    });
+    let app = Router::new()
+        .route("/me", get(|claims: Claims| async move { claims.sub }))
+        .layer(JwtAuthLayer::new(Verifier::new(
+            keys,
+            config().clock(SharedClock(clock.clone())),
+        )));
+    let old = token(&issuer(K1_PRIVATE, "k1"));
+
+    // The request checks `old`'s signature against {k1}, then waits in the
+    // clock, before the cache insert, on a thread of its own.
+    let in_flight = std::thread::spawn({
+        let (app, old) = (app.clone(), old.clone());
+        move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move { status(&app, &old).await })
+        }
+    });
+    tokio::time::timeout(GUARD, entered)
+        .await
+        .expect("the request reached the clock")
+        .unwrap();
+    // Meanwhile the issuer drops k1: a token of k2 makes the fetch that
+    // takes {k2}.
+    server.serve(vec![k2()]);
+    assert_eq!(
+        status(&app, &token(&issuer(K2_PRIVATE, "k2"))).await,
+        StatusCode::OK
+    );
+    assert_eq!(server.fetches(), 2, "the set without k1 was fetched");
+    release.send(()).unwrap();
+    let first = tokio::task::spawn_blocking(move || in_flight.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        StatusCode::OK,
+        "k1 was in the set it was checked with"
+    );
+
+    assert_eq!(
+        status(&app, &old).await,
+        StatusCode::UNAUTHORIZED,
+        "k1 is gone: the token must not live on through the verified-token cache"
+    );
+}
+
+/// Hands one [`GateClock`] to the config (which takes a clock by value).
+#[derive(Debug, Clone)]
+struct SharedClock(std::sync::Arc<GateClock>);
+
+impl tower_jwt_auth::Clock for SharedClock {
+    fn now_micros(&self) -> u64 {
+        self.0.now_micros()
+    }
+}
+
+#[tokio::test]
+async fn a_given_client_that_follows_redirects_never_brings_keys_from_the_target() {
+    // The attacker's key set, on another port; the configured URL redirects
+    // to it.
+    let attacker = JwksServer::serving(vec![k2()]).await;
+    let server = JwksServer::start(Mode::Redirect(attacker.jwks_url())).await;
+    // reqwest's default client follows redirects.
+    let keys = remote(&server)
+        .client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    // A second fetch comes only after a failed first one (a good one would
+    // schedule the next in ten minutes).
+    tokio::time::timeout(GUARD, server.wait_for_fetches(2))
+        .await
+        .expect("the redirected fetch failed and is retried (else keys came from the target)");
+    assert!(!keys.status().loaded, "no keys from the redirect's target");
+    assert_eq!(
+        status(&app(keys), &token(&issuer(K2_PRIVATE, "k2"))).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn a_discovered_jwks_uri_on_loopback_is_refused_when_the_issuer_is_not() {
+    let server = JwksServer::serving(vec![k1()]).await;
+    // The issuer is a name (resolved to the test server by the client); its
+    // metadata sends the key fetch to a loopback address.
+    let issuer = format!("http://issuer.test:{}", server.addr.port());
+    server.metadata_naming(&issuer, &server.jwks_url());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("issuer.test", server.addr)
+        .build()
+        .unwrap();
+    let keys = RemoteJwks::discover(&issuer)
+        .allow_http(true)
+        .client(client)
+        .build()
+        .unwrap();
+    assert!(!keys.ready(Duration::from_millis(1500)).await);
+    assert_eq!(
+        server.fetches(),
+        0,
+        "the loopback jwks_uri is never fetched"
     );
 }

@@ -441,8 +441,8 @@ async fn the_redis_view_reports_its_loads_events_resumes_and_freshness() {
     let _local = metrics::set_default_local_recorder(&recorder);
     let store = RedisStore::builder(server.url())
         .prefix("metrics-test")
-        .command_timeout(Duration::from_millis(300))
-        .max_staleness(Duration::from_millis(500))
+        .command_timeout(Duration::from_secs(1))
+        .max_staleness(Duration::from_secs(3))
         .connect()
         .await
         .expect("connect to the test redis");

@@ -7,6 +7,8 @@ mod suite;
 #[allow(dead_code)]
 #[path = "../../examples/demo.rs"]
 mod demo;
+#[path = "../support/log_capture.rs"]
+mod log_capture;
 #[path = "../support/redis_layout.rs"]
 mod redis_layout;
 #[path = "../support/redis_server.rs"]
@@ -17,9 +19,11 @@ mod tcp_proxy;
 #[path = "../support/test_ca.rs"]
 mod test_ca;
 
+mod acl;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod credentials;
+mod first_release;
 mod instances;
 mod migration;
 mod outage;
@@ -27,8 +31,10 @@ mod pool;
 mod resume;
 mod sessions;
 mod staleness;
+mod test_server;
 #[cfg(feature = "redis-tls")]
 mod tls;
+mod wake_up;
 
 use std::time::Duration;
 
@@ -55,6 +61,14 @@ store_conformance_tests!(optional: store_on_shared_redis());
 
 /// Guards against a hang; not a timing assertion.
 const HANG_GUARD: Duration = Duration::from_secs(20);
+/// The command timeout of the tests that kill, freeze or restart Redis:
+/// short enough to see an outage answered without a hang, long enough that
+/// a command to a healthy Redis on a loaded machine is not taken for one.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Their staleness bound: a test that waits for the view to be current and
+/// then reads from it is never preempted past it between the two (it was
+/// 300-600 ms, and a read after `wait_current` could find the view stale).
+const MAX_STALENESS: Duration = Duration::from_secs(3);
 
 #[tokio::test]
 async fn every_key_expires_when_the_token_it_concerns_could_no_longer_be_valid() {
@@ -129,15 +143,49 @@ async fn every_key_expires_when_the_token_it_concerns_could_no_longer_be_valid()
 
 #[tokio::test]
 async fn a_revoked_family_outlives_the_family_when_asked_to() {
-    let Some(store) = store_on_shared_redis().await else {
+    let Some(url) = shared_redis_url() else {
         return;
     };
+    let prefix = unique("outlives");
+    let connect = || {
+        RedisStore::builder(url.as_str())
+            .prefix(prefix.as_str())
+            .connect()
+    };
+    let store = connect().await.expect("connect to the shared redis");
     let family = unique("fam");
     store.start_family(&family, "r0", later()).await.unwrap();
     store.revoke_family(&family, later() + 100).await.unwrap();
     assert!(
         store
             .is_revoked(&token("a", "s", Some(&family), 0))
+            .unwrap()
+    );
+
+    // Redis keeps the revocation until the later moment asked for, past the
+    // family's own end, and its set lives at least as long.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = redis_layout::shard_key(&prefix, &family, "r");
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg(&key)
+        .arg(&family)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(score, Some((later() + 100) as f64), "{key}");
+    let expiry: i64 = redis::cmd("EXPIRETIME")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(expiry == -1 || expiry >= (later() + 100) as i64, "{expiry}");
+    // An instance started now, which knows only what Redis holds, refuses
+    // the family's tokens too.
+    let fresh = connect().await.expect("connect to the shared redis");
+    assert!(
+        fresh
+            .is_revoked(&token("b", "s", Some(&family), 0))
             .unwrap()
     );
 }

@@ -2,7 +2,6 @@
 //! fail closed quickly (503, never a hang), recover by itself, lose nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -11,15 +10,17 @@ use serde_json::Value;
 use tower::ServiceExt;
 use tower_jwt_auth::{Algorithm, JwtConfig, RedisStore, SigningKey, VerifyingKey};
 
-use super::{HANG_GUARD, demo, redis_server::RedisServer, suite::unique};
+use super::{
+    COMMAND_TIMEOUT, HANG_GUARD, MAX_STALENESS, demo, redis_server::RedisServer, suite::unique,
+};
 
 const SECRET: &[u8] = b"outage-test-secret-of-at-least-32-bytes";
 
 async fn store(server: &RedisServer, prefix: &str, fail_open: bool) -> RedisStore {
     RedisStore::builder(server.url())
         .prefix(prefix)
-        .command_timeout(Duration::from_millis(300))
-        .max_staleness(Duration::from_millis(500))
+        .command_timeout(COMMAND_TIMEOUT)
+        .max_staleness(MAX_STALENESS)
         .fail_open(fail_open)
         .connect()
         .await

@@ -3,8 +3,6 @@
 //! abandoned mid-command (a timeout on a frozen Redis) is replaced, never
 //! reused, so at most the one command that met the break fails (503).
 
-use std::time::Duration;
-
 use deadpool_redis::redis;
 use tower_jwt_auth::RedisStore;
 use tower_jwt_auth::revocation::RevocationStore;
@@ -15,7 +13,7 @@ use super::suite::{later, token, unique};
 async fn store(server: &RedisServer) -> RedisStore {
     RedisStore::builder(server.url())
         .prefix(unique("pool"))
-        .command_timeout(Duration::from_millis(300))
+        .command_timeout(super::COMMAND_TIMEOUT)
         .connect()
         .await
         .unwrap()

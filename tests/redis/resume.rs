@@ -12,14 +12,14 @@ use tower_jwt_auth::revocation::RevocationStore;
 use super::instances::until_revoked;
 use super::redis_server::RedisServer;
 use super::tcp_proxy::TcpProxy;
-use super::{HANG_GUARD, redis_layout, suite};
+use super::{COMMAND_TIMEOUT, HANG_GUARD, MAX_STALENESS, redis_layout, suite};
 use suite::{later, token, unique};
 
 async fn store_at(url: &str, prefix: &str) -> RedisStore {
     RedisStore::builder(url)
         .prefix(prefix)
-        .command_timeout(Duration::from_millis(300))
-        .max_staleness(Duration::from_millis(600))
+        .command_timeout(COMMAND_TIMEOUT)
+        .max_staleness(MAX_STALENESS)
         .connect()
         .await
         .expect("connect to the test redis")
@@ -172,8 +172,8 @@ async fn a_shard_whose_feed_was_trimmed_past_the_last_change_seen_is_reloaded() 
     let connect = |url: String| {
         RedisStore::builder(url)
             .prefix(prefix.as_str())
-            .command_timeout(Duration::from_millis(300))
-            .max_staleness(Duration::from_millis(600))
+            .command_timeout(COMMAND_TIMEOUT)
+            .max_staleness(MAX_STALENESS)
             .history(Duration::from_millis(1))
             .connect()
     };

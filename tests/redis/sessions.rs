@@ -89,10 +89,24 @@ async fn a_retry_within_the_grace_rotates_again_on_the_other_instance() {
     let on_a = manager(a).reuse_grace(Duration::from_secs(60));
     let on_b = manager(b).reuse_grace(Duration::from_secs(60));
     let first = on_a.login("alice", &NoCustomClaims {}).await.unwrap();
-    let _lost = on_a.refresh(&first.refresh_token).await.unwrap();
+    let lost = on_a.refresh(&first.refresh_token).await.unwrap();
     let retried = on_b.refresh(&first.refresh_token).await.unwrap();
     let next = on_a.refresh(&retried.refresh_token).await.unwrap();
-    assert!(on_b.refresh(&next.refresh_token).await.is_ok());
+    let last = on_b
+        .refresh(&next.refresh_token)
+        .await
+        .expect("the session goes on from the retry");
+    // The pair whose response was lost was retired by the retry: its refresh
+    // token, presented now, is a replay (refused, on the other instance
+    // too), which ends the session like any replay.
+    assert!(
+        on_b.refresh(&lost.refresh_token).await.is_err(),
+        "the lost pair is retired"
+    );
+    assert!(
+        on_a.refresh(&last.refresh_token).await.is_err(),
+        "the replay of the lost pair ended the session"
+    );
 }
 
 #[tokio::test]
@@ -225,4 +239,65 @@ async fn listing_answers_the_sessions_ending_last_and_no_more_than_the_bound() {
     assert_eq!(listed.len(), MAX_LISTED_SESSIONS);
     assert_eq!(listed[0].id, "fam-0004", "the 4 ending first are left out");
     assert_eq!(listed.last().unwrap().id, format!("fam-{:04}", count - 1));
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_an_old_session_behind_a_full_page_of_ended_ones() {
+    use tower_jwt_auth::revocation::MAX_LISTED_SESSIONS;
+    use tower_jwt_auth::{Clock, ManualClock, SystemClock};
+
+    let Some((store, other)) = two_instances().await else {
+        return;
+    };
+    // The sessions' clock, so the first login ends a second before the rest.
+    let clock = ManualClock::at_secs(SystemClock.now_secs());
+    let config = JwtConfig::new().clock(clock.clone());
+    let sessions = SessionManager::new(
+        TokenIssuer::new(
+            SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+            config.clone(),
+        ),
+        Verifier::new(
+            VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+            config,
+        ),
+        Arc::new(store),
+    );
+    let first = sessions.login("carol", &NoCustomClaims {}).await.unwrap();
+    let first_sid = sessions
+        .verifier()
+        .verify::<NoCustomClaims>(&first.access_token, TokenType::Access)
+        .unwrap()
+        .sid
+        .unwrap();
+    clock.advance_secs(1);
+    // A full page of sessions ended by logout, each still in carol's list.
+    for _ in 0..MAX_LISTED_SESSIONS {
+        let pair = sessions.login("carol", &NoCustomClaims {}).await.unwrap();
+        let access = sessions
+            .verifier()
+            .verify::<NoCustomClaims>(&pair.access_token, TokenType::Access)
+            .unwrap();
+        sessions.logout(&access, None).await.unwrap();
+    }
+    sessions.logout_all("carol").await.unwrap();
+
+    // Ended as a family, whatever the cutoff: here at once, and on the
+    // other instance too.
+    let later_token = TokenRef {
+        jti: "after-the-cutoff",
+        subject: "someone else",
+        session: Some(&first_sid),
+        issued_at_micros: u64::MAX,
+    };
+    assert!(
+        sessions.store().is_revoked(&later_token).unwrap(),
+        "the first session outlived logout-all"
+    );
+    until_revoked(&other, later_token).await;
+    let listed = sessions.sessions("carol").await.unwrap();
+    assert!(
+        listed.is_empty(),
+        "nothing of carol's is listed: {listed:?}"
+    );
 }

@@ -3,7 +3,7 @@
 //! task that cannot run (starved, or stuck on a frozen Redis) cannot keep a
 //! silent view vouched for.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tower_jwt_auth::RedisStore;
 use tower_jwt_auth::revocation::RevocationStore;
@@ -12,7 +12,7 @@ use super::HANG_GUARD;
 use super::redis_server::RedisServer;
 use super::suite::{token, unique};
 
-const MAX_STALENESS: Duration = Duration::from_millis(300);
+use super::{COMMAND_TIMEOUT, MAX_STALENESS};
 
 // One thread: while the test body runs without awaiting, the store's
 // background task cannot run at all, exactly the starved case.
@@ -23,7 +23,7 @@ async fn a_frozen_redis_fails_reads_closed_even_while_the_background_task_is_sta
     };
     let store = RedisStore::builder(server.url())
         .prefix(unique("starved"))
-        .command_timeout(Duration::from_millis(200))
+        .command_timeout(COMMAND_TIMEOUT)
         .max_staleness(MAX_STALENESS)
         .connect()
         .await

@@ -11,6 +11,9 @@ use super::suite::{later, token, unique};
 use super::test_ca::TestCa;
 
 const PASSWORD: &str = "tls-hunter2-password";
+/// The command timeout (and so the pool's connection timeout) of the stores
+/// that must connect over TLS.
+const TLS_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn files(ca: &TestCa) -> TestCaFiles {
     TestCaFiles {
@@ -47,6 +50,7 @@ async fn tls_with_an_acl_user_reaches_one_redis_and_keeps_the_configured_databas
         RedisStore::builder(url.as_str())
             .prefix(prefix.as_str())
             .tls_root_certificates(ca.ca_pem())
+            .command_timeout(TLS_COMMAND_TIMEOUT)
             .connect()
     };
     let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
@@ -132,6 +136,10 @@ async fn a_tls_cluster_with_an_acl_user_is_loaded_from_masters_the_store_discove
         RedisStore::cluster([cluster.nodes[node].url_with("alice", PASSWORD, 0)])
             .prefix(prefix.as_str())
             .tls_root_certificates(ca.ca_pem())
+            // A TLS handshake (debug build) and AUTH per connection: the
+            // default 500 ms let a pool creation time out twice in 20 runs
+            // under load.
+            .command_timeout(TLS_COMMAND_TIMEOUT)
             .connect()
     };
     let a = connect(0).await.expect("connect to the TLS cluster");

@@ -142,3 +142,31 @@ async fn configuration_errors_exit_with_status_2_and_say_which_variable() {
         assert!(output.contains(variable), "{vars:?}: {output}");
     }
 }
+
+/// Issue 26 item 4: a key set may serve many issuers (Entra ID's `common`
+/// keys sign every tenant's tokens), so keys alone say nothing of who issued
+/// a token. With `JWKS_URL` the issuer must be named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_url_without_jwt_issuer_exits_with_status_2_naming_jwt_issuer() {
+    // A loopback key set that serves nothing: the refusal needs no keys.
+    let issuer = Issuer::start(Vec::new()).await;
+    for vars in [
+        vec![("JWKS_URL", issuer.jwks_url())],
+        vec![
+            ("JWKS_URL", issuer.jwks_url()),
+            ("JWT_AUDIENCE", "api".to_owned()),
+        ],
+    ] {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, output) = Server::run_to_exit(&vars).await;
+        assert_eq!(status.code(), Some(2), "{vars:?}: {output}");
+        let line = output
+            .lines()
+            .find(|l| l.contains("configuration error"))
+            .unwrap_or_else(|| panic!("{vars:?}: {output}"));
+        assert!(
+            line.contains("JWT_ISSUER") && line.contains("JWKS_URL"),
+            "{line}"
+        );
+    }
+}

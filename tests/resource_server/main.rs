@@ -13,7 +13,11 @@
 #[allow(dead_code)]
 #[path = "../../examples/demo.rs"]
 mod demo;
+#[allow(dead_code)]
+#[path = "../introspect/endpoint.rs"]
+mod endpoint;
 mod federation;
+mod introspection;
 mod issuers;
 mod keys;
 mod libraries;

@@ -44,19 +44,23 @@ const CONTRACT_VARS: &[&str] = &[
     "JWKS_MIN_REFRESH_SECS",
     "JWKS_MAX_AGE_SECS",
     "RESOURCE_METADATA",
+    "INTROSPECTION_URL",
+    "INTROSPECTION_CLIENT_ID",
+    "INTROSPECTION_CLIENT_SECRET",
+    "INTROSPECTION_CACHE_SECS",
 ];
 
 // ===== tools =====
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+#[path = "../support/ci.rs"]
+mod ci;
+pub use ci::in_ci;
 
 /// Skips (returns `None`) outside CI, fails under CI.
 pub fn missing<T>(what: &str) -> Option<T> {
     assert!(
         !in_ci(),
-        "CI=true and {what}: .ci/run installs it, these tests must run in CI"
+        "CI is set and {what}: .ci/run installs it, these tests must run in CI"
     );
     eprintln!("SKIPPED: {what} (see .ci/run for how CI installs it)");
     None

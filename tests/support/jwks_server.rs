@@ -35,6 +35,8 @@ pub enum Mode {
     Junk,
     /// 200 with a body of 2 MiB.
     Oversized,
+    /// 302 to this URL.
+    Redirect(String),
 }
 
 struct Shared {
@@ -44,6 +46,8 @@ struct Shared {
     /// The issuer the discovery document names (`None`: no discovery
     /// document, 404).
     metadata_issuer: Mutex<Option<String>>,
+    /// The `jwks_uri` the discovery document names (`None`: this server's).
+    metadata_jwks_uri: Mutex<Option<String>>,
     /// Serve metadata only at the RFC 8414 path (OIDC's answers 404).
     rfc8414_only: Mutex<bool>,
     hang: Notify,
@@ -70,6 +74,7 @@ impl JwksServer {
             fetches: AtomicUsize::new(0),
             fetched,
             metadata_issuer: Mutex::new(None),
+            metadata_jwks_uri: Mutex::new(None),
             rfc8414_only: Mutex::new(false),
             hang: Notify::new(),
         });
@@ -123,6 +128,13 @@ impl JwksServer {
         *self.shared.rfc8414_only.lock().unwrap() = rfc8414_only;
     }
 
+    /// Serve a discovery document naming `issuer` and, as its key set,
+    /// `jwks_uri`.
+    pub fn metadata_naming(&self, issuer: &str, jwks_uri: &str) {
+        *self.shared.metadata_jwks_uri.lock().unwrap() = Some(jwks_uri.to_owned());
+        self.metadata(issuer, false);
+    }
+
     /// JWKS requests answered or begun so far.
     pub fn fetches(&self) -> usize {
         self.shared.fetches.load(Ordering::SeqCst)
@@ -158,6 +170,9 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
         Mode::Junk => "<html>not a key set</html>".into_response(),
+        Mode::Redirect(location) => {
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
         Mode::Oversized => {
             let padding = "x".repeat(2 * 1024 * 1024);
             format!(r#"{{"keys":[],"padding":"{padding}"}}"#).into_response()
@@ -169,7 +184,12 @@ fn metadata_document(shared: &Shared, base: &str) -> Response {
     match shared.metadata_issuer.lock().unwrap().clone() {
         Some(issuer) => axum::Json(json!({
             "issuer": issuer,
-            "jwks_uri": format!("{base}/jwks.json"),
+            "jwks_uri": shared
+                .metadata_jwks_uri
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| format!("{base}/jwks.json")),
         }))
         .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

@@ -3,14 +3,18 @@
 //!
 //! The vectors live outside the repository, in `../shared/vectors` (see its
 //! README); they are read from there and never copied in. When the directory
-//! is absent the tests say so and pass — unless `CI=true`, where a missing
-//! directory is a failure. The counts (and the skip notice) are written to
-//! stderr past the test harness's capture, so every run shows them.
+//! is absent the tests say so and pass — unless in CI (`CI` set, see
+//! `tests/support/ci.rs`), where a missing directory is a failure. The counts
+//! (and the skip notice) are written to stderr past the test harness's
+//! capture, so every run shows them.
 //!
 //! Keys come from the vectors' JWKs through [`VerifyingKey::from_jwk`]. The
 //! Wycheproof payloads are not JWT claims, so these cases go through
 //! [`Verifier::verify_jws`]: size, structure, header, `kid`, `alg` against the
 //! key, signature — everything but the claims.
+
+#[path = "../support/ci.rs"]
+mod ci;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,8 +33,8 @@ fn vectors_dir() -> Option<PathBuf> {
         return Some(dir.to_owned());
     }
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the test vectors are missing: {VECTORS}"
+        !ci::in_ci(),
+        "CI is set but the test vectors are missing: {VECTORS}"
     );
     report(&format!("skipped: no test vectors at {VECTORS}"));
     None
@@ -189,8 +193,15 @@ impl Tally {
         *self.skipped.entry(reason.into()).or_default() += cases as u32;
     }
 
-    /// Prints the counts and fails on any disagreement.
-    fn finish(self, name: &str) {
+    /// The cases run (not skipped): each one's answer was checked.
+    fn checked(&self) -> u32 {
+        self.accepted + self.rejected + self.acceptable + self.deviations.len() as u32
+    }
+
+    /// Prints the counts and fails on any disagreement, or when fewer than
+    /// `at_least` cases were run: a run that skipped every group (a changed
+    /// file layout, a key format no longer read) must not pass.
+    fn finish(self, name: &str, at_least: u32) {
         let skipped: u32 = self.skipped.values().sum();
         let mut text = format!(
             "{name}: {} valid accepted, {} invalid rejected, {} acceptable, {} documented \
@@ -212,6 +223,11 @@ impl Tally {
             "{name}: {} disagreements:\n{}",
             self.failures.len(),
             self.failures.join("\n")
+        );
+        assert!(
+            self.checked() >= at_least,
+            "{name}: only {} cases run (at least {at_least} expected), {skipped} skipped",
+            self.checked()
         );
     }
 }
@@ -328,7 +344,8 @@ fn wycheproof_jws_cases_give_their_expected_results() {
     };
     assert_eq!(jws_of(367), jws_of(357));
     assert_eq!(jws_of(370), jws_of(357));
-    tally.finish("wycheproof json_web_signature_test.json");
+    // 401 cases, 2 of them skipped (P-521): the other 399 are answered.
+    tally.finish("wycheproof json_web_signature_test.json", 399);
 }
 
 #[derive(Deserialize)]
@@ -381,7 +398,7 @@ fn wycheproof_jwk_cases_give_their_expected_results() {
             tally.record(case.id, &comment, case.result, got, JWK_DEVIATIONS);
         }
     }
-    tally.finish("wycheproof json_web_key_test.json");
+    tally.finish("wycheproof json_web_key_test.json", 26);
 }
 
 // ===== RFC 7520 =====

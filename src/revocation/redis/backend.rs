@@ -236,9 +236,15 @@ pub(super) async fn connect(
     client: &redis::Client,
     timeout: Duration,
 ) -> Result<redis::aio::MultiplexedConnection, StoreError> {
+    // No response timeout of the client's own (500 ms by default): every
+    // command on these connections is bounded by its caller, a bulk one
+    // (a shard's load, a migration page) by more than one command's bound.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(None);
     within(timeout, async {
         client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(command_error)
     })
@@ -246,6 +252,17 @@ pub(super) async fn connect(
 }
 
 pub(super) fn command_error(e: redis::RedisError) -> StoreError {
+    // A pipeline's error lists every command that failed, often the same
+    // error thousands of times: the first is named, the others counted.
+    if let Some(errors) = e.clone().into_server_errors()
+        && let [(index, first), _, ..] = &errors[..]
+    {
+        return StoreError::new(format!(
+            "redis command failed: {first} (command {index} of a pipeline; {} more of its \
+             commands failed too)",
+            errors.len() - 1
+        ));
+    }
     StoreError::new(format!("redis command failed: {e}"))
 }
 

@@ -1,15 +1,18 @@
-//! A one-time migration from the previous release's layout, where every
+//! A one-time migration from the earlier releases' layouts, where every
 //! entry was a key of its own (`<prefix>:<j|c|r|f>:{<id>}`).
 //!
-//! The first instance of this release to start on such data reads every
-//! previous-layout key with `SCAN` (on every master of a cluster), merges
-//! the revocations into their shards' sets and copies the live families to
-//! their new names, deletes the old keys, and finally sets
-//! `<prefix>:layout` to `2`. Every instance migrates before it loads, and
-//! the merge is idempotent, so instances starting together may both
-//! migrate: each still loads a complete view. Instances of the previous
-//! release must be stopped first: they neither read nor write this layout.
-
+//! Revocations (`j`, `c`, `r`) are strings in both earlier releases; a live
+//! family (`f`) is a string holding its current refresh `jti` in the first
+//! release and a hash in the second. The first instance of this release to
+//! start on such data reads every such key with `SCAN` (on every master of
+//! a cluster), merges the revocations into their shards' sets and copies the
+//! live families to their new names as hashes, deletes the old keys, and
+//! finally sets `<prefix>:layout` to `2`; a key of another shape is logged
+//! and left alone. Every instance migrates before it loads, and the merge is
+//! idempotent, so instances starting together may both migrate: each still
+//! loads a complete view; instances started later read only the marker.
+//! Instances of an earlier release must be stopped first: they neither read
+//! nor write this layout.
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -17,9 +20,9 @@ use deadpool_redis::redis;
 use futures_util::StreamExt;
 
 use super::backend::{self, Bulk, within};
-use super::keys::{LAYOUT_VERSION, shard_of};
-use super::sync::{push_entry, write_batch};
+use super::layout::{LAYOUT_VERSION, shard_of};
 use super::view::Entry;
+use super::write_back::{push_entry, write_batch};
 use super::{Shared, StoreError, StoreFuture};
 
 /// Keys per `SCAN` page.
@@ -41,7 +44,17 @@ pub(super) async fn migrate_once(
     let done: Option<String> = shared
         .backend
         .invoke(&shared.scripts.get.key(&marker), timeout)
-        .await?;
+        .await
+        .map_err(|error| {
+            if !error.to_string().contains("WRONGTYPE") {
+                return error;
+            }
+            StoreError::new(format!(
+                "redis key `{marker}` could not be read as this store's layout marker (a \
+                 string, `{LAYOUT_VERSION}`): {error}. Another program writes under this \
+                 prefix? Give the store a prefix of its own (`RedisStoreBuilder::prefix`)"
+            ))
+        })?;
     if done.as_deref() == Some(LAYOUT_VERSION) {
         return Ok(());
     }
@@ -97,7 +110,8 @@ pub(super) async fn migrate_once(
     Ok(())
 }
 
-/// Migrates one page of previous-layout keys, then deletes them.
+/// Migrates one page of previous-layout keys, then deletes them. A key of
+/// a shape neither earlier release wrote is logged and left as it is.
 async fn migrate_page(
     shared: &Shared,
     bulk: &Bulk,
@@ -113,24 +127,42 @@ async fn migrate_page(
             Some((kind, id, key))
         })
         .collect();
-    let (families, revocations): (Vec<_>, Vec<_>) =
-        parsed.into_iter().partition(|(kind, _, _)| *kind == 'f');
+
+    // Each key's type first: the two earlier releases wrote a family as a
+    // string (its current `jti`) and as a hash.
+    let mut pipe = redis::pipe();
+    for (_, _, key) in &parsed {
+        pipe.cmd("TYPE").arg(*key);
+    }
+    let types = replies(conn, &mut pipe, timeout).await?;
+    let mut revocations = Vec::new();
+    let mut families = Vec::new();
+    for (entry, found) in parsed.into_iter().zip(&types) {
+        let found = redis::from_redis_value_ref::<String>(found).unwrap_or_default();
+        match (entry.0, found.as_str()) {
+            ('j' | 'c' | 'r', "string") => revocations.push(entry),
+            ('f', "hash" | "string") => families.push((entry, found == "hash")),
+            // Gone since the scan (expired).
+            (_, "none") => {}
+            (kind, found) => skip(entry.2, kind, found),
+        }
+    }
 
     // Revocations: value and expiry, then merged into their shards quietly.
     let mut pipe = redis::pipe();
     for (_, _, key) in &revocations {
         pipe.cmd("GET").arg(*key).cmd("EXPIRETIME").arg(*key);
     }
-    let values: Vec<(Option<String>, i64)> = if revocations.is_empty() {
-        Vec::new()
-    } else {
-        within(timeout, async {
-            pipe.query_async(conn).await.map_err(backend::command_error)
-        })
-        .await?
-    };
+    let values = replies(conn, &mut pipe, timeout).await?;
     let mut batches: HashMap<usize, Vec<String>> = HashMap::new();
-    for ((kind, id, _), (value, expiry)) in revocations.iter().zip(values) {
+    for ((kind, id, key), reply) in revocations.iter().zip(values.chunks_exact(2)) {
+        let (Ok(value), Ok(expiry)) = (
+            redis::from_redis_value_ref::<Option<String>>(&reply[0]),
+            redis::from_redis_value_ref::<i64>(&reply[1]),
+        ) else {
+            skip(key, *kind, "an unreadable value");
+            continue;
+        };
         // Keys expired at `expires_at + 1`; one without a TTL, or gone since
         // the scan, is skipped.
         let Some(expires_at) = u64::try_from(expiry).ok().and_then(|e| e.checked_sub(1)) else {
@@ -151,7 +183,10 @@ async fn migrate_page(
                     cutoff_micros,
                     expires_at,
                 },
-                None => continue,
+                None => {
+                    skip(key, *kind, "a string that is not a cutoff");
+                    continue;
+                }
             },
         };
         push_entry(batches.entry(shard_of(id)).or_default(), entry);
@@ -168,22 +203,42 @@ async fn migrate_page(
     }
     drop(pending);
 
-    // Live families: copied under their new names, with their expiry.
+    // Live families: copied under their new names, with their expiry. The
+    // first release's string becomes a family whose current `jti` it held
+    // (its subject was never stored: it rotates and ends as any other, but
+    // is not listed under a subject).
     let mut pipe = redis::pipe();
-    for (_, _, key) in &families {
-        pipe.cmd("HGETALL").arg(*key).cmd("EXPIRETIME").arg(*key);
+    for ((_, _, key), hash) in &families {
+        pipe.cmd(if *hash { "HGETALL" } else { "GET" })
+            .arg(*key)
+            .cmd("EXPIRETIME")
+            .arg(*key);
     }
-    let records: Vec<(HashMap<String, String>, i64)> = if families.is_empty() {
-        Vec::new()
-    } else {
-        within(timeout, async {
-            pipe.query_async(conn).await.map_err(backend::command_error)
-        })
-        .await?
-    };
+    let records = replies(conn, &mut pipe, timeout).await?;
     // One script per shard: its families share a slot.
     let mut by_shard: HashMap<usize, (Vec<String>, Vec<String>)> = HashMap::new();
-    for ((_, id, _), (fields, expiry)) in families.iter().zip(records) {
+    for (((_, id, key), hash), reply) in families.iter().zip(records.chunks_exact(2)) {
+        let Ok(expiry) = redis::from_redis_value_ref::<i64>(&reply[1]) else {
+            skip(key, 'f', "an unreadable expiry");
+            continue;
+        };
+        let fields: Vec<(String, String)> = if *hash {
+            redis::from_redis_value_ref::<HashMap<String, String>>(&reply[0])
+                .map(|fields| fields.into_iter().collect())
+        } else {
+            redis::from_redis_value_ref::<Option<String>>(&reply[0]).map(|current| {
+                current.map_or_else(Vec::new, |current| {
+                    vec![
+                        ("cur".to_owned(), current),
+                        ("ends".to_owned(), (expiry - 1).to_string()),
+                    ]
+                })
+            })
+        }
+        .unwrap_or_else(|_| {
+            skip(key, 'f', "an unreadable value");
+            Vec::new()
+        });
         if fields.is_empty() || expiry <= 0 {
             continue;
         }
@@ -219,7 +274,10 @@ async fn migrate_page(
 
     // Only now, with every entry of the page in the new layout: the old keys.
     let mut pipe = redis::pipe();
-    for (_, _, key) in revocations.iter().chain(&families) {
+    for (_, _, key) in revocations
+        .iter()
+        .chain(families.iter().map(|(entry, _)| entry))
+    {
         pipe.cmd("UNLINK").arg(*key).ignore();
     }
     within(timeout, async {
@@ -229,4 +287,37 @@ async fn migrate_page(
     })
     .await?;
     Ok(revocations.len() + families.len())
+}
+
+/// Runs `pipe` with each command's error kept in its place: one odd key
+/// does not fail the page.
+async fn replies(
+    conn: &mut redis::aio::MultiplexedConnection,
+    pipe: &mut redis::Pipeline,
+    timeout: std::time::Duration,
+) -> Result<Vec<redis::Value>, StoreError> {
+    if pipe.cmd_iter().next().is_none() {
+        return Ok(Vec::new());
+    }
+    pipe.ignore_errors();
+    within(timeout, async {
+        pipe.query_async(conn).await.map_err(backend::command_error)
+    })
+    .await
+}
+
+/// Logs a previous-layout key the migration leaves alone.
+fn skip(key: &str, kind: char, found: &str) {
+    let expected = if kind == 'f' {
+        "a hash or a string"
+    } else {
+        "a string"
+    };
+    tracing::warn!(
+        key,
+        found,
+        expected,
+        "a key named like an earlier release's is not of a shape it wrote: skipped and \
+         left as it is (delete it once you know it is not needed)"
+    );
 }

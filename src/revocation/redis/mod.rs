@@ -2,13 +2,22 @@
 //! through Redis, with a local view so the access path never waits on it.
 
 mod backend;
+mod builder;
 mod endpoint;
+mod feed;
 mod freshness;
-mod keys;
+mod layout;
+mod loader;
 mod migrate;
 mod pool;
+mod scripts;
+mod sessions;
 mod sync;
 mod view;
+mod wake;
+mod write_back;
+
+pub use self::builder::RedisStoreBuilder;
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,17 +28,15 @@ use deadpool_redis::redis;
 use tokio::sync::watch;
 
 use self::backend::Backend;
-use self::endpoint::{Endpoint, RedisUrl, TlsRoots};
+use self::feed::Event;
 use self::freshness::Freshness;
-use self::keys::{Event, Names, ShardKeys};
+use self::layout::{Names, ShardKeys};
+use self::scripts::Scripts;
 use self::view::View;
 use super::{
     MAX_LISTED_SESSIONS, NewSession, RevocationStore, Rotation, RotationRequest, SessionRecord,
     StoreError, StoreFuture, TokenRef,
 };
-use futures_util::StreamExt;
-
-use crate::clock::{Clock, SystemClock};
 
 /// Default key prefix: `tower-jwt-auth`.
 pub const DEFAULT_PREFIX: &str = "tower-jwt-auth";
@@ -38,8 +45,6 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 /// Default bound on how long the local view may go without hearing from
 /// Redis before the store stops vouching for it: 2 s.
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
-/// The longest history kept: a year.
-const MAX_HISTORY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Default age of the change feed's history: 10 minutes. An instance cut
 /// off from Redis for less than this resumes from the feed; after longer,
 /// it reloads.
@@ -51,7 +56,9 @@ pub const DEFAULT_HISTORY: Duration = Duration::from_secs(600);
 ///   of the denied `jti`s, revoked families and subject cutoffs (about 60
 ///   bytes per revocation; live sessions cost it nothing): loaded at start
 ///   from per-shard sorted sets scored by expiry, in a few round trips, then
-///   kept current from a pub/sub channel.
+///   kept current from each shard's change feed, read whenever a pub/sub
+///   message names the shard (a message is a wake-up: what it says is never
+///   applied, so a lost one costs a read and a forged one changes nothing).
 ///   [`is_revoked`](RevocationStore::is_revoked) reads only that view (a
 ///   hash lookup and an atomic load).
 /// * **A change feed that survives disconnects.** Every revocation is also
@@ -134,24 +141,6 @@ struct Shared {
     scripts: Scripts,
 }
 
-struct Scripts {
-    deny: redis::Script,
-    cutoff: redis::Script,
-    rotate: redis::Script,
-    revoke_family: redis::Script,
-    start_session: redis::Script,
-    list_session: redis::Script,
-    listed_sessions: redis::Script,
-    unlist_sessions: redis::Script,
-    session_record: redis::Script,
-    end_session: redis::Script,
-    write_back: redis::Script,
-    resume: redis::Script,
-    migrate_families: redis::Script,
-    get: redis::Script,
-    set: redis::Script,
-}
-
 /// The local view's state, as [`RedisStore::watch`] reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ViewStatus {
@@ -187,74 +176,7 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// Builds a [`RedisStore`]; see [`RedisStore::builder`].
-#[derive(Debug)]
-#[must_use]
-pub struct RedisStoreBuilder {
-    /// `Debug` shows them with passwords redacted.
-    urls: Vec<RedisUrl>,
-    tls_roots: TlsRoots,
-    pool: Option<Backend>,
-    cluster: bool,
-    prefix: String,
-    command_timeout: Duration,
-    max_staleness: Duration,
-    history: Duration,
-    fail_open: bool,
-    clock: std::sync::Arc<dyn Clock>,
-    leeway: u64,
-}
-
 impl RedisStore {
-    /// Connects to the Redis at `url` with the defaults.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::builder(url).connect().await
-    }
-
-    /// A builder for the Redis at `url` (`redis://host:port/db`; with a
-    /// password `redis://:password@…`, an ACL user `redis://user:password@…`,
-    /// TLS `rediss://…` with the `redis-tls` feature).
-    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            urls: vec![RedisUrl::new(url.into())],
-            tls_roots: TlsRoots::default(),
-            pool: None,
-            cluster: false,
-            prefix: DEFAULT_PREFIX.to_owned(),
-            command_timeout: DEFAULT_COMMAND_TIMEOUT,
-            max_staleness: DEFAULT_MAX_STALENESS,
-            history: DEFAULT_HISTORY,
-            fail_open: false,
-            clock: Arc::new(SystemClock),
-            leeway: 0,
-        }
-    }
-
-    /// A builder that sends commands through an existing pool. `url` names
-    /// the same Redis: the store opens one extra connection there for its
-    /// subscription, which a pooled connection cannot serve.
-    pub fn from_pool(pool: deadpool_redis::Pool, url: impl Into<String>) -> RedisStoreBuilder {
-        let mut builder = Self::builder(url);
-        builder.pool = Some(Backend::Given(pool));
-        builder
-    }
-
-    /// A builder for a Redis Cluster, given some of its nodes. Subscriptions
-    /// go to one node (cluster pub/sub reaches every node); the start-up load
-    /// checks that every slot has a healthy master and reads each shard
-    /// where it lives. Nodes must accept the same connection settings.
-    #[cfg(feature = "redis-cluster")]
-    pub fn cluster(urls: impl IntoIterator<Item = impl Into<String>>) -> RedisStoreBuilder {
-        let urls: Vec<RedisUrl> = urls
-            .into_iter()
-            .map(|url| RedisUrl::new(url.into()))
-            .collect();
-        let mut builder = Self::builder(String::new());
-        builder.urls = urls;
-        builder.cluster = true;
-        builder
-    }
-
     /// The view's state now and as it changes: lets tests and health checks
     /// await "current again" or "this revocation arrived" instead of polling.
     pub fn watch(&self) -> watch::Receiver<ViewStatus> {
@@ -276,145 +198,6 @@ impl RedisStore {
     /// revocations cost this process.
     pub fn view_heap_bytes(&self) -> usize {
         self.inner.shared.view.heap_bytes()
-    }
-}
-
-impl RedisStoreBuilder {
-    /// Prefix of every key and of the channel, so several applications can
-    /// share one Redis. Default [`DEFAULT_PREFIX`]. Avoid `{` and `}`: they
-    /// would break the hash tags.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Bound on each Redis operation, waiting for a pooled connection
-    /// included. Default [`DEFAULT_COMMAND_TIMEOUT`].
-    pub fn command_timeout(mut self, timeout: Duration) -> Self {
-        self.command_timeout = timeout;
-        self
-    }
-
-    /// How long the view may go without hearing from Redis before the store
-    /// stops vouching for it. Default [`DEFAULT_MAX_STALENESS`].
-    pub fn max_staleness(mut self, bound: Duration) -> Self {
-        self.max_staleness = bound;
-        self
-    }
-
-    /// Answer from a stale view instead of failing closed. Revocations made
-    /// while this instance cannot hear Redis are then not enforced here
-    /// until it reconnects; the store logs an error each time the view goes
-    /// stale. Writes still fail (503) while Redis is unreachable.
-    pub fn fail_open(mut self, fail_open: bool) -> Self {
-        self.fail_open = fail_open;
-        self
-    }
-
-    /// Trust these PEM root certificates (one or more) for `rediss://`
-    /// servers, instead of the system's trust store: a private CA.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), tower_jwt_auth::StoreError> {
-    /// use tower_jwt_auth::revocation::RedisStore;
-    ///
-    /// let ca = std::fs::read("/etc/redis/ca.pem").expect("the CA certificate");
-    /// let store = RedisStore::builder("rediss://app:secret@redis.internal:6380/0")
-    ///     .tls_root_certificates(ca)
-    ///     .connect()
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    #[cfg(feature = "redis-tls")]
-    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls_roots = TlsRoots(Some(pem.into()));
-        self
-    }
-
-    /// The largest leeway of any verifier, in any process, that reads this
-    /// Redis (default: only the leeways noted in this process). Every
-    /// revocation is kept that long past its token's expiry, so a verifier
-    /// with a larger leeway than the one that revoked never accepts the
-    /// token again. Set it where the processes sharing Redis use different
-    /// leeways.
-    pub fn max_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = self.leeway.max(leeway.as_secs());
-        self
-    }
-
-    /// How long each shard's change feed keeps its history (default
-    /// [`DEFAULT_HISTORY`]). An instance cut off from Redis for less than
-    /// this catches up from the feed; after longer it reloads. Redis holds
-    /// about 100 bytes per revocation of that window. At most a year.
-    pub fn history(mut self, history: Duration) -> Self {
-        self.history = history;
-        self
-    }
-
-    /// The clock the local view prunes expired entries by (tests).
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Creates the pool, subscribes, loads the view and starts the
-    /// background task. Fails if Redis cannot be reached within the command
-    /// timeout: an instance that cannot see revocations does not start.
-    pub async fn connect(self) -> Result<RedisStore, StoreError> {
-        let endpoints = self
-            .urls
-            .iter()
-            .map(|url| Endpoint::parse(url, &self.tls_roots))
-            .collect::<Result<Vec<_>, _>>()?;
-        let Some(first) = endpoints.first() else {
-            return Err(StoreError::new("no redis url given"));
-        };
-        let backend = match self.pool {
-            Some(backend) => backend,
-            #[cfg(feature = "redis-cluster")]
-            None if self.cluster => Backend::cluster(&endpoints, self.command_timeout)?,
-            None => Backend::single(first, self.command_timeout)?,
-        };
-        let view = View::new(self.clock);
-        view.note_leeway(self.leeway);
-        let shared = Arc::new(Shared {
-            backend,
-            names: Names::new(&self.prefix),
-            view,
-            // Bounded so the script's `now - history` stays a plain integer.
-            history_ms: u64::try_from(self.history.min(MAX_HISTORY).as_millis())
-                .unwrap_or(u64::MAX),
-            freshness: Freshness::new(self.max_staleness),
-            stale: AtomicBool::new(true),
-            fail_open: self.fail_open,
-            command_timeout: self.command_timeout,
-            max_staleness: self.max_staleness,
-            status: watch::Sender::new(ViewStatus::default()),
-            scripts: Scripts {
-                deny: keys::deny_script(),
-                cutoff: keys::cutoff_script(),
-                rotate: keys::rotate_script(),
-                revoke_family: keys::revoke_family_script(),
-                start_session: keys::start_session_script(),
-                list_session: keys::list_session_script(),
-                listed_sessions: keys::listed_sessions_script(),
-                unlist_sessions: keys::unlist_sessions_script(),
-                session_record: keys::session_record_script(),
-                end_session: keys::end_session_script(),
-                write_back: keys::write_back_script(),
-                resume: keys::resume_script(),
-                migrate_families: keys::migrate_families_script(),
-                get: keys::get_script(),
-                set: keys::set_script(),
-            },
-        });
-        let first_sync = sync::Subscriber::new(shared.clone(), endpoints, self.cluster)?
-            .first_sync()
-            .await?;
-        let task = tokio::spawn(first_sync.run()).abort_handle();
-        Ok(RedisStore {
-            inner: Arc::new(Inner { shared, task }),
-        })
     }
 }
 
@@ -548,139 +331,6 @@ impl Shared {
         Ok(())
     }
 }
-
-impl Shared {
-    fn now(&self) -> u64 {
-        SystemClock.now_secs()
-    }
-
-    /// A subject's live sessions: its list (pruned of ended entries), then
-    /// each listed family's record, read concurrently. Families revoked or
-    /// gone since are dropped from the list.
-    async fn sessions(&self, subject: &str) -> Result<Vec<SessionRecord>, StoreError> {
-        let list_key = self.names.sessions_key(subject);
-        let listed: Vec<String> = self
-            .backend
-            .invoke(
-                self.scripts
-                    .listed_sessions
-                    .key(&list_key)
-                    .arg(self.now())
-                    .arg(MAX_LISTED_SESSIONS),
-                self.command_timeout,
-            )
-            .await?;
-        let reads = listed.into_iter().map(|family| async move {
-            let shard = self.names.shard(&family);
-            let fields: Option<Vec<Option<String>>> = self
-                .backend
-                .invoke(
-                    self.scripts
-                        .session_record
-                        .key(&shard.families)
-                        .key(shard.family(&family))
-                        .arg(&family),
-                    self.command_timeout,
-                )
-                .await?;
-            Ok::<_, StoreError>((family, fields))
-        });
-        let mut pending = futures_util::stream::iter(reads).buffer_unordered(SESSION_READS);
-        let mut live = Vec::new();
-        let mut gone = Vec::new();
-        while let Some(read) = pending.next().await {
-            let (family, fields) = read?;
-            match fields
-                .as_deref()
-                .and_then(|f| session_record(&family, subject, f))
-            {
-                Some(record) => live.push(record),
-                None => gone.push(family),
-            }
-        }
-        drop(pending);
-        if !gone.is_empty() {
-            let mut unlist = self.scripts.unlist_sessions.key(&list_key);
-            for family in &gone {
-                unlist.arg(family);
-            }
-            // Only tidies the list: listing skips these families anyway.
-            if let Err(error) = self
-                .backend
-                .invoke::<i64>(&unlist, self.command_timeout)
-                .await
-            {
-                tracing::debug!(%error, "could not drop ended sessions from the list");
-            }
-        }
-        live.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(live)
-    }
-
-    /// Revokes `family` if it is a live family of `subject`.
-    async fn end_session(
-        &self,
-        subject: &str,
-        family: &str,
-        revoke_until: u64,
-    ) -> Result<bool, StoreError> {
-        if subject.is_empty() {
-            return Ok(false);
-        }
-        let shard = self.names.shard(family);
-        let kept: i64 = self
-            .backend
-            .invoke(
-                self.revocation(&self.scripts.end_session, shard)
-                    .key(&shard.families)
-                    .key(shard.family(family))
-                    .arg(family)
-                    .arg(revoke_until)
-                    .arg(subject),
-                self.command_timeout,
-            )
-            .await?;
-        let Ok(kept) = u64::try_from(kept) else {
-            return Ok(false);
-        };
-        self.apply(Event::RevokedFamily {
-            family,
-            expires_at: kept,
-        });
-        let unlisted = self
-            .backend
-            .invoke::<i64>(
-                self.scripts
-                    .unlist_sessions
-                    .key(self.names.sessions_key(subject))
-                    .arg(family),
-                self.command_timeout,
-            )
-            .await;
-        if let Err(error) = unlisted {
-            tracing::debug!(%error, "could not drop an ended session from the list");
-        }
-        Ok(true)
-    }
-}
-
-/// A session from its family's `sub`, `created`, `refreshed`, `ends`
-/// fields, if it is `subject`'s and complete.
-fn session_record(family: &str, subject: &str, fields: &[Option<String>]) -> Option<SessionRecord> {
-    let [Some(sub), Some(created), Some(refreshed), Some(ends)] = fields else {
-        return None;
-    };
-    (sub == subject).then_some(())?;
-    Some(SessionRecord {
-        id: family.to_owned(),
-        created_at: created.parse().ok()?,
-        last_refreshed_at: refreshed.parse().ok()?,
-        expires_at: ends.parse().ok()?,
-    })
-}
-
-/// Family records read at once while listing a subject's sessions.
-const SESSION_READS: usize = 32;
 
 impl RevocationStore for RedisStore {
     fn is_revoked(&self, token: &TokenRef<'_>) -> Result<bool, StoreError> {

@@ -2,8 +2,10 @@
 //! view current.
 //!
 //! Subscribe, then load each shard's revocations together with its stream
-//! position, then apply each published change (which carries its stream id);
-//! ping the subscription's connection to prove it alive. On any loss:
+//! position. Then follow the channel as a wake-up only: a message names a
+//! shard, and the view reads that shard's stream from its own position
+//! ([`wake`](super::wake)); a message's content is never applied. Ping the
+//! subscription's connection to prove it alive. On any loss:
 //! subscribe again and *resume*, reading each shard's stream from the last
 //! id seen. Only a shard whose stream no longer holds everything since then
 //! (trimmed past it, or lost with a Redis that restarted empty) is reloaded,
@@ -14,25 +16,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::MissedTickBehavior;
 
-use super::backend::{self, Bulk, within};
+use super::backend::Bulk;
+use super::backend::{self, within};
 use super::endpoint::Endpoint;
-use super::keys::{self, Event, SHARDS, ShardKeys, StreamId};
-use super::view::Entry;
+use super::feed::StreamId;
+use super::layout::SHARDS;
+use super::loader::load_shard;
+use super::wake::{self, Caught, SHARD_CONCURRENCY, WakeUps, catch_up_shard};
+
 use super::{Shared, StoreError, StoreFuture};
-use crate::clock::{Clock, SystemClock};
 
 /// Longest pause between reconnection attempts: a Redis back from a restart
 /// is noticed within it.
 const MAX_BACKOFF: Duration = Duration::from_millis(250);
 
-/// Stream entries read per round trip when resuming.
-const RESUME_PAGE: usize = 5000;
-
-/// Shard reads in flight at once while loading or resuming.
-const SHARD_CONCURRENCY: usize = 16;
+/// Messages gathered into one round of reads at most: under a burst, a shard
+/// woken many times is read once.
+const WAKE_UPS_PER_ROUND: usize = 1024;
 
 pub(super) struct Subscriber {
     shared: Arc<Shared>,
@@ -53,14 +56,6 @@ pub(super) struct Synced {
     subscriber: Subscriber,
     sink: redis::aio::PubSubSink,
     stream: redis::aio::PubSubStream,
-}
-
-/// How a shard was brought up to date.
-enum Caught {
-    /// From its stream: nothing was reloaded.
-    Resumed(StreamId),
-    /// From its sets: its stream no longer held everything since.
-    Reloaded(StreamId),
 }
 
 impl Subscriber {
@@ -143,7 +138,7 @@ impl Subscriber {
         // trusted now. Redis may lack some of it (it restarted empty, or
         // lost its last writes): give those back, off the access path.
         if !first && !reloaded.is_empty() {
-            tokio::spawn(write_back(self.shared.clone(), reloaded));
+            tokio::spawn(super::write_back::write_back(self.shared.clone(), reloaded));
         }
         let (sink, stream) = pubsub.split();
         Ok(Synced {
@@ -186,7 +181,7 @@ impl Subscriber {
             .iter()
             .zip(positions)
             .map(|(shard, at)| {
-                Box::pin(resume_shard(shared, bulk, shard, at)) as StoreFuture<'_, Caught>
+                Box::pin(catch_up_shard(shared, bulk, shard, at)) as StoreFuture<'_, Caught>
             })
             .collect();
         let caught = futures_util::stream::iter(resumes)
@@ -236,9 +231,10 @@ impl Subscriber {
         {
             let mut last_error = StoreError::new("no cluster node reachable");
             for (client, endpoint) in self.clients.iter().zip(&self.endpoints) {
+                let timeout = self.shared.command_timeout;
                 let masters = async {
-                    let mut conn = backend::connect(client, self.shared.command_timeout).await?;
-                    backend::cluster_masters(&mut conn).await
+                    let mut conn = backend::connect(client, timeout).await?;
+                    within(timeout, backend::cluster_masters(&mut conn)).await
                 };
                 match masters.await {
                     Ok(masters) => {
@@ -257,355 +253,6 @@ impl Subscriber {
     }
 }
 
-/// Reads one shard's live revocations into the view; returns the stream
-/// position they are current at. One pipeline of native commands (the
-/// shard's keys share a slot): the stream's last id first, then the sets, so
-/// every change up to that id is in what follows (a change made in between
-/// is read twice, which a max-merge makes harmless). Replies are read in
-/// place, without a `String` per entry.
-async fn load_shard(
-    shared: &Shared,
-    bulk: &Bulk,
-    shard: &ShardKeys,
-) -> Result<StreamId, StoreError> {
-    // Entries expired by this clock are of no use to the view.
-    let now = SystemClock.now_secs().saturating_sub(1);
-    let mut pipe = redis::pipe();
-    pipe.cmd("XREVRANGE")
-        .arg(&shard.stream)
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1);
-    for set in [&shard.jtis, &shard.families, &shard.cutoffs] {
-        pipe.cmd("ZRANGE")
-            .arg(set)
-            .arg(now)
-            .arg("+inf")
-            .arg("BYSCORE")
-            .arg("WITHSCORES");
-    }
-    pipe.cmd("HGETALL").arg(&shard.cutoff_values);
-    let replies = bulk.pipeline(&pipe, shared.command_timeout * 10).await?;
-    let unreadable = || StoreError::new("redis answered an unreadable shard");
-    let [last, jtis, families, subjects, cutoffs] =
-        <[redis::Value; 5]>::try_from(replies).map_err(|_| unreadable())?;
-    let position = match last {
-        redis::Value::Array(entries) => match entries.first() {
-            None => StreamId::default(),
-            Some(redis::Value::Array(entry)) => entry
-                .first()
-                .and_then(text)
-                .and_then(StreamId::parse)
-                .ok_or_else(unreadable)?,
-            Some(_) => return Err(unreadable()),
-        },
-        _ => return Err(unreadable()),
-    };
-    for_each_scored(&jtis, |jti, expires_at| {
-        shared.view.deny_jti(jti, expires_at)
-    })?;
-    for_each_scored(&families, |family, expires_at| {
-        shared.view.revoke_family(family, expires_at);
-    })?;
-    let mut cutoff_of = std::collections::HashMap::new();
-    for_each_pair(&cutoffs, |subject, cutoff| {
-        if let Ok(cutoff) = cutoff.parse::<u64>() {
-            cutoff_of.insert(subject, cutoff);
-        }
-    })?;
-    for_each_scored(&subjects, |subject, expires_at| {
-        if let Some(cutoff) = cutoff_of.get(subject) {
-            shared.view.cut_off(subject, *cutoff, expires_at);
-        }
-    })?;
-    Ok(position)
-}
-
-/// A bulk or simple string reply, borrowed.
-fn text(value: &redis::Value) -> Option<&str> {
-    match value {
-        redis::Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
-        redis::Value::SimpleString(text) => Some(text),
-        _ => None,
-    }
-}
-
-/// Calls `f` with each field and value of a flat reply (`HGETALL` in
-/// RESP2) or a map (RESP3).
-fn for_each_pair<'v>(
-    reply: &'v redis::Value,
-    mut f: impl FnMut(&'v str, &'v str),
-) -> Result<(), StoreError> {
-    let unreadable = || StoreError::new("redis answered an unreadable shard");
-    match reply {
-        redis::Value::Array(items) => {
-            for pair in items.chunks_exact(2) {
-                f(
-                    text(&pair[0]).ok_or_else(unreadable)?,
-                    text(&pair[1]).ok_or_else(unreadable)?,
-                );
-            }
-        }
-        redis::Value::Map(pairs) => {
-            for (field, value) in pairs {
-                f(
-                    text(field).ok_or_else(unreadable)?,
-                    text(value).ok_or_else(unreadable)?,
-                );
-            }
-        }
-        _ => return Err(unreadable()),
-    }
-    Ok(())
-}
-
-/// Calls `f` with each member and its score (an expiry in seconds) of a
-/// `ZRANGE … WITHSCORES` reply.
-fn for_each_scored<'v>(
-    reply: &'v redis::Value,
-    mut f: impl FnMut(&'v str, u64),
-) -> Result<(), StoreError> {
-    let unreadable = || StoreError::new("redis answered an unreadable shard");
-    let redis::Value::Array(items) = reply else {
-        return Err(unreadable());
-    };
-    if let Some(redis::Value::Array(_)) = items.first() {
-        // RESP3: [member, score] pairs.
-        for item in items {
-            let redis::Value::Array(pair) = item else {
-                return Err(unreadable());
-            };
-            let [member, expiry] = pair.as_slice() else {
-                return Err(unreadable());
-            };
-            f(
-                text(member).ok_or_else(unreadable)?,
-                score(expiry).ok_or_else(unreadable)?,
-            );
-        }
-    } else {
-        // RESP2: member, score, member, score…
-        for pair in items.chunks_exact(2) {
-            f(
-                text(&pair[0]).ok_or_else(unreadable)?,
-                score(&pair[1]).ok_or_else(unreadable)?,
-            );
-        }
-    }
-    Ok(())
-}
-
-/// A score: whole seconds, as the scripts write them.
-fn score(value: &redis::Value) -> Option<u64> {
-    match value {
-        redis::Value::Double(score) => Some(*score as u64),
-        other => text(other)?.parse::<f64>().ok().map(|s| s as u64),
-    }
-}
-
-/// Applies one shard's stream from `at` on, page by page; reloads the shard
-/// when its stream no longer reaches back to `at`.
-async fn resume_shard(
-    shared: &Shared,
-    bulk: &Bulk,
-    shard: &ShardKeys,
-    mut at: StreamId,
-) -> Result<Caught, StoreError> {
-    loop {
-        let answer: redis::Value = bulk
-            .invoke(
-                shared
-                    .scripts
-                    .resume
-                    .key(&shard.stream)
-                    .arg(at.to_string())
-                    .arg(RESUME_PAGE),
-                shared.command_timeout * 4,
-            )
-            .await?;
-        let Some(entries) = continuous_entries(answer)? else {
-            let position = load_shard(shared, bulk, shard).await?;
-            return Ok(Caught::Reloaded(position.max(at)));
-        };
-        let page = entries.len();
-        for (id, event) in entries {
-            at = at.max(id);
-            if event == keys::MIGRATED {
-                continue;
-            }
-            match Event::parse(&event) {
-                Some(event) => {
-                    shared.apply(event);
-                    shared.status.send_modify(|s| s.events_applied += 1);
-                    crate::metrics::redis_view_event();
-                }
-                None => tracing::warn!("ignoring a malformed revocation event in the stream"),
-            }
-        }
-        if page < RESUME_PAGE {
-            return Ok(Caught::Resumed(at));
-        }
-    }
-}
-
-/// The entries of a [`keys::resume_script`] answer, or `None` when the
-/// stream is not continuous from the position asked.
-fn continuous_entries(answer: redis::Value) -> Result<Option<Vec<(StreamId, String)>>, StoreError> {
-    let unreadable = || StoreError::new("redis answered an unreadable stream page");
-    let redis::Value::Array(mut parts) = answer else {
-        return Err(unreadable());
-    };
-    let continuous: i64 = parts
-        .first()
-        .and_then(|v| redis::from_redis_value_ref(v).ok())
-        .ok_or_else(unreadable)?;
-    if continuous == 0 {
-        return Ok(None);
-    }
-    let entries: Vec<(String, Vec<String>)> = parts
-        .pop()
-        .filter(|_| parts.len() == 1)
-        .and_then(|v| redis::from_redis_value(v).ok())
-        .ok_or_else(unreadable)?;
-    entries
-        .into_iter()
-        .map(|(id, fields)| {
-            let id = StreamId::parse(&id).ok_or_else(unreadable)?;
-            let event = fields
-                .chunks_exact(2)
-                .find(|f| f[0] == "e")
-                .map(|f| f[1].clone())
-                .unwrap_or_default();
-            Ok((id, event))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-/// Entries per write-back script call.
-const WRITE_BACK_BATCH: usize = 256;
-/// Write-back calls in flight at once.
-const WRITE_BACK_CONCURRENCY: usize = 8;
-
-/// Writes what the view holds in `shards` back to Redis, in batches (one
-/// script per batch, several in flight). Each entry is a max-merge, and only
-/// the ones Redis lacked are fed to the other instances.
-async fn write_back(shared: Arc<Shared>, shards: Vec<usize>) {
-    let started = Instant::now();
-    let bulk = match shared.backend.bulk(shared.command_timeout).await {
-        Ok(bulk) => bulk,
-        Err(error) => {
-            tracing::error!(%error, "revocations could not be written back to redis");
-            return;
-        }
-    };
-    let bulk = &bulk;
-    let mut wanted = [false; SHARDS];
-    for shard in &shards {
-        wanted[*shard] = true;
-    }
-    let mut batches: Vec<Vec<Vec<String>>> = vec![Vec::new(); SHARDS];
-    let mut current: Vec<Vec<String>> = vec![Vec::new(); SHARDS];
-    shared.view.for_each_live(|entry| {
-        let shard = keys::shard_of(entry.id());
-        if !wanted[shard] {
-            return;
-        }
-        push_entry(&mut current[shard], entry);
-        if current[shard].len() >= WRITE_BACK_BATCH * 3 {
-            batches[shard].push(std::mem::take(&mut current[shard]));
-        }
-    });
-    for (shard, rest) in current.into_iter().enumerate() {
-        if !rest.is_empty() {
-            batches[shard].push(rest);
-        }
-    }
-    let calls = batches
-        .into_iter()
-        .enumerate()
-        .flat_map(|(shard, batches)| batches.into_iter().map(move |batch| (shard, batch)))
-        .map(|(shard, batch)| {
-            let shared = &shared;
-            async move { write_batch(shared, bulk, shard, &batch, true).await }
-        });
-    let mut pending = futures_util::stream::iter(calls).buffer_unordered(WRITE_BACK_CONCURRENCY);
-    let (mut changed, mut failed) = (0u64, 0usize);
-    while let Some(result) = pending.next().await {
-        match result {
-            Ok(n) => changed += n,
-            Err(error) => {
-                failed += 1;
-                tracing::warn!(%error, "a revocation write-back batch failed");
-            }
-        }
-    }
-    drop(pending);
-    if failed == 0 {
-        tracing::info!(
-            restored = changed,
-            ms = started.elapsed().as_millis() as u64,
-            "revocations redis lacked were written back"
-        );
-    } else {
-        tracing::error!(
-            restored = changed,
-            failed_batches = failed,
-            "revocations could not all be written back: instances started later may not \
-             enforce them until the next write-back"
-        );
-    }
-    shared.status.send_modify(|s| s.write_backs += 1);
-}
-
-/// Appends `entry` to a batch in [`keys::write_back_script`]'s argument
-/// form: `j|f <expires> <id>` or `c <expires> <subject> <cutoff>`.
-pub(super) fn push_entry(batch: &mut Vec<String>, entry: Entry<'_>) {
-    match entry {
-        Entry::Jti { jti, expires_at } => {
-            batch.extend(["j".to_owned(), expires_at.to_string(), jti.to_owned()]);
-        }
-        Entry::Family { family, expires_at } => {
-            batch.extend(["f".to_owned(), expires_at.to_string(), family.to_owned()]);
-        }
-        Entry::Cutoff {
-            subject,
-            cutoff_micros,
-            expires_at,
-        } => batch.extend([
-            "c".to_owned(),
-            expires_at.to_string(),
-            subject.to_owned(),
-            cutoff_micros.to_string(),
-        ]),
-    }
-}
-
-/// Merges one batch of write-back entries (`j|f <expires> <id>` or
-/// `c <expires> <subject> <cutoff>`, flattened) into `shard`: one script.
-/// `loud` feeds the entries Redis lacked to the other instances. Returns
-/// how many Redis lacked.
-pub(super) async fn write_batch(
-    shared: &Shared,
-    bulk: &Bulk,
-    shard: usize,
-    batch: &[String],
-    loud: bool,
-) -> Result<u64, StoreError> {
-    let keys = &shared.names.shards()[shard];
-    let mut call = shared.revocation(&shared.scripts.write_back, keys);
-    call.key(&keys.jtis)
-        .key(&keys.families)
-        .key(&keys.cutoffs)
-        .key(&keys.cutoff_values)
-        .arg(if loud { "1" } else { "0" });
-    for arg in batch {
-        call.arg(arg);
-    }
-    bulk.invoke::<u64>(&call, shared.command_timeout * 4).await
-}
-
 impl Synced {
     /// Follows the channel forever, resynchronizing after every loss.
     pub(super) async fn run(self) {
@@ -616,11 +263,12 @@ impl Synced {
         }
     }
 
-    /// Applies published changes until the subscription is lost, or silent
-    /// (no change and no answer to a `PING` on it) for longer than the
-    /// staleness bound. The ping goes over the subscription's own connection,
-    /// so it proves exactly that connection alive, whatever the pool does.
-    /// Each change, and each answer, records the moment in the shared
+    /// Reads the shards the channel wakes until the subscription is lost, or
+    /// silent (no message and no answer to a `PING` on it) for longer than
+    /// the staleness bound, or a read fails. The ping goes over the
+    /// subscription's own connection, so it proves exactly that connection
+    /// alive, whatever the pool does. Each message, once the reads it asked
+    /// for are done, and each answer record the moment in the shared
     /// [`Freshness`](super::freshness::Freshness) the readers judge by.
     async fn follow(self) -> Subscriber {
         let Synced {
@@ -628,37 +276,57 @@ impl Synced {
             sink,
             mut stream,
         } = self;
+        let shared = subscriber.shared.clone();
+        // The reads' own connection, held while following.
+        let bulk = match shared.backend.bulk(shared.command_timeout).await {
+            Ok(bulk) => bulk,
+            Err(error) => {
+                tracing::warn!(%error, "redis change feed unreachable");
+                return subscriber;
+            }
+        };
+        let mut wake_ups = WakeUps::new();
         // Each pong carries the moment its ping was sent: the answer proves
         // every change published before then delivered, not more.
         let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<Instant>(4);
-        let shared = subscriber.shared.clone();
         let bound = shared.max_staleness;
         let mut ping = tokio::time::interval(ping_period(bound));
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 // A change that reached the connection before a pong is in
-                // the stream by the time the pong is: read the stream first,
-                // so a pong never vouches for a change not yet applied.
+                // the stream by the time the pong is: read the messages
+                // (and the shards they wake) first, so a pong never vouches
+                // for a change not yet applied.
                 biased;
                 message = stream.next() => {
                     let Some(message) = message else {
                         tracing::warn!("redis subscription lost");
                         break;
                     };
-                    let payload = message.get_payload_bytes();
-                    match std::str::from_utf8(payload).ok().and_then(keys::parse_message) {
-                        Some((shard, id, event)) => {
-                            shared.apply(event);
-                            if let Some(positions) = subscriber.positions.as_mut() {
-                                positions[shard] = positions[shard].max(id);
+                    let heard = Instant::now();
+                    wake_ups.note(message.get_payload_bytes());
+                    // What else has arrived joins this round.
+                    let mut lost = false;
+                    for _ in 1..WAKE_UPS_PER_ROUND {
+                        match stream.next().now_or_never() {
+                            Some(Some(message)) => wake_ups.note(message.get_payload_bytes()),
+                            Some(None) => {
+                                lost = true;
+                                break;
                             }
-                            shared.status.send_modify(|s| s.events_applied += 1);
-                            crate::metrics::redis_view_event();
+                            None => break,
                         }
-                        None => tracing::warn!("ignoring a malformed revocation event"),
                     }
-                    shared.freshness.heard_at(Instant::now());
+                    if let Err(error) = subscriber.read_woken(&bulk, &mut wake_ups).await {
+                        tracing::warn!(%error, "redis change feed unreadable");
+                        break;
+                    }
+                    shared.freshness.heard_at(heard);
+                    if lost {
+                        tracing::warn!("redis subscription lost");
+                        break;
+                    }
                 }
                 Some(sent) = pong_rx.recv() => shared.freshness.heard_at(sent),
                 _ = ping.tick() => {
@@ -677,10 +345,48 @@ impl Synced {
                             let _ = pong_tx.try_send(sent);
                         }
                     });
+                    // One shard in turn, woken or not: a change whose
+                    // message was lost, with none after it on its shard, is
+                    // read within one round of the shards.
+                    wake_ups.sweep();
+                    if let Err(error) = subscriber.read_woken(&bulk, &mut wake_ups).await {
+                        tracing::warn!(%error, "redis change feed unreadable");
+                        break;
+                    }
                 }
             }
         }
         subscriber
+    }
+}
+
+impl Subscriber {
+    /// Reads the shards due from the view's positions. A shard whose
+    /// stream no longer reaches back to its position is reloaded, and what
+    /// the view enforces there written back, as after a reconnect.
+    async fn read_woken(&mut self, bulk: &Bulk, wake_ups: &mut WakeUps) -> Result<(), StoreError> {
+        let Some(positions) = self.positions.as_mut() else {
+            return Ok(());
+        };
+        let shards = wake_ups.take(positions);
+        if shards.is_empty() {
+            return Ok(());
+        }
+        let shared = &self.shared;
+        let read: StoreFuture<'_, Vec<usize>> =
+            Box::pin(wake::read_shards(shared, bulk, &shards, positions));
+        let reloaded = read.await?;
+        if !reloaded.is_empty() {
+            tracing::info!(
+                shards = reloaded.len(),
+                "redis change feed no longer reached back to the last change read: \
+                 those shards were reloaded"
+            );
+            shared.status.send_modify(|s| s.reloads += 1);
+            crate::metrics::redis_view_reloaded(false);
+            tokio::spawn(super::write_back::write_back(shared.clone(), reloaded));
+        }
+        Ok(())
     }
 }
 
@@ -727,71 +433,4 @@ impl Subscriber {
 /// Pings often enough that a few may go unanswered within the bound.
 fn ping_period(bound: Duration) -> Duration {
     (bound / 4).max(Duration::from_millis(10))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use redis::Value;
-
-    fn bulk(text: &str) -> Value {
-        Value::BulkString(text.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn scored_members_read_in_resp2_and_resp3_form() {
-        let resp2 = Value::Array(vec![bulk("a b"), bulk("17"), bulk("c"), bulk("1700000000")]);
-        let resp3 = Value::Array(vec![
-            Value::Array(vec![bulk("a b"), Value::Double(17.0)]),
-            Value::Array(vec![bulk("c"), Value::Double(1_700_000_000.0)]),
-        ]);
-        for reply in [resp2, resp3] {
-            let mut seen = Vec::new();
-            for_each_scored(&reply, |member, expiry| {
-                seen.push((member.to_owned(), expiry))
-            })
-            .unwrap();
-            assert_eq!(
-                seen,
-                [("a b".to_owned(), 17), ("c".to_owned(), 1_700_000_000)]
-            );
-        }
-        assert!(for_each_scored(&Value::Int(3), |_, _| {}).is_err());
-        let broken = Value::Array(vec![bulk("a"), bulk("not a number")]);
-        assert!(for_each_scored(&broken, |_, _| {}).is_err());
-    }
-
-    #[test]
-    fn hash_fields_read_as_a_flat_reply_or_a_map() {
-        let flat = Value::Array(vec![bulk("s1"), bulk("5000")]);
-        let map = Value::Map(vec![(bulk("s1"), bulk("5000"))]);
-        for reply in [flat, map] {
-            let mut seen = Vec::new();
-            for_each_pair(&reply, |field, value| seen.push((field, value))).unwrap();
-            assert_eq!(seen, [("s1", "5000")]);
-        }
-    }
-
-    #[test]
-    fn a_resume_page_reads_its_entries_and_a_gap_reads_as_none() {
-        let page = Value::Array(vec![
-            Value::Int(1),
-            Value::Array(vec![Value::Array(vec![
-                bulk("5-1"),
-                Value::Array(vec![bulk("e"), bulk("j 17 some jti")]),
-            ])]),
-        ]);
-        assert_eq!(
-            continuous_entries(page).unwrap(),
-            Some(vec![(
-                StreamId { ms: 5, seq: 1 },
-                "j 17 some jti".to_owned()
-            )])
-        );
-        assert_eq!(
-            continuous_entries(Value::Array(vec![Value::Int(0)])).unwrap(),
-            None
-        );
-        assert!(continuous_entries(Value::Nil).is_err());
-    }
 }
