@@ -33,7 +33,7 @@
 //! let csrf = CsrfProtection::new(b"another secret, of at least 32 bytes")?;
 //! let token = csrf.mint("session-1")?;
 //! let request = Request::post("https://app.example/notes")
-//!     .header("cookie", format!("csrf_token={token}"))
+//!     .header("cookie", format!("{}={token}", csrf.cookie()))
 //!     .header("x-csrf-token", &token)
 //!     .body(())?;
 //! let (parts, ()) = request.into_parts();
