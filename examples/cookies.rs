@@ -1,5 +1,5 @@
 //! Cookie sessions with CSRF protection, in few lines: `POST /login` sets
-//! the HttpOnly access and refresh cookies and a readable `csrf_token`
+//! the HttpOnly access and refresh cookies and a readable `__Host-csrf_token`
 //! cookie; `GET /me` reads the access cookie; `POST /me` (an unsafe method)
 //! also needs the `X-CSRF-Token` header echoing that cookie. The full
 //! version, with a page, refresh and logout, is the demo (`support/browser.rs`).
@@ -9,7 +9,7 @@
 //! curl -i -c jar -X POST http://localhost:3006/login      # Set-Cookie ×3
 //! curl -b jar http://localhost:3006/me                     # 200: a GET needs no proof
 //! curl -b jar -X POST http://localhost:3006/me             # 403: no CSRF header
-//! curl -b jar -X POST -H "x-csrf-token: $(awk '/csrf_token/ {print $7}' jar)" \
+//! curl -b jar -X POST -H "x-csrf-token: $(awk '/__Host-csrf_token/ {print $7}' jar)" \
 //!      -H "origin: http://localhost:3006" http://localhost:3006/me   # 200
 //! ```
 //! (`Secure` cookies: curl and browsers keep them for `http://localhost`.)

@@ -5,9 +5,18 @@
 //!
 //! | cookie | default name | attributes |
 //! |---|---|---|
-//! | access token | `access_token` | `HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=<access lifetime>` |
-//! | refresh token | `refresh_token` | `HttpOnly; Secure; SameSite=Strict; Path=/auth/session; Max-Age=<refresh lifetime>` |
-//! | CSRF token | `csrf_token` | `Secure; SameSite=Lax; Path=/; Max-Age=<refresh lifetime>` (readable: the page echoes it) |
+//! | access token | `__Host-access_token` | `HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=<access lifetime>` |
+//! | refresh token | `__Secure-refresh_token` | `HttpOnly; Secure; SameSite=Strict; Path=/auth/session; Max-Age=<refresh lifetime>` |
+//! | CSRF token | `__Host-csrf_token` | `Secure; SameSite=Lax; Path=/; Max-Age=<refresh lifetime>` (readable: the page echoes it) |
+//!
+//! The `__Host-` and `__Secure-` prefixes make browsers refuse these cookies
+//! unless they are `Secure` (and, for `__Host-`, `Path=/` without a
+//! `Domain`), so a sibling subdomain cannot plant an access cookie and a
+//! matching CSRF cookie (session fixation). With a `Domain`, another access
+//! `Path` or `Secure` off, the default access and refresh names drop to the
+//! prefix the attributes allow; a CSRF cookie written with a `Domain` or
+//! without `Secure` needs a name without `__Host-`
+//! ([`CsrfProtection::cookie_name`]).
 //!
 //! The refresh cookie's `Path` keeps it off every request but the refresh and
 //! logout routes (`/auth/session/refresh`, `DELETE /auth/session` by
@@ -34,7 +43,7 @@
 //! let cookies = SessionCookies::new(CsrfProtection::new(b"a csrf secret of at least 32 bytes!!")?);
 //! let pair = issuer.pair("alice", &tower_jwt_auth::NoCustomClaims {})?;
 //! let set_cookie = cookies.set_cookies(&pair)?;
-//! assert!(set_cookie[0].to_str()?.starts_with("access_token="));
+//! assert!(set_cookie[0].to_str()?.starts_with("__Host-access_token="));
 //! assert!(set_cookie[0].to_str()?.ends_with("; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -52,10 +61,15 @@ use crate::issue::{IssueError, TokenPair};
 use crate::rejection::AuthErrorKind;
 use crate::source::{TokenSource, from_cookies, is_cookie_name};
 
-/// The default name of the access-token cookie.
-pub const DEFAULT_ACCESS_COOKIE: &str = "access_token";
-/// The default name of the refresh-token cookie.
-pub const DEFAULT_REFRESH_COOKIE: &str = "refresh_token";
+/// The default name of the access-token cookie. The `__Host-` prefix makes
+/// browsers refuse it unless it is `Secure`, `Path=/` and host-only, so a
+/// sibling subdomain cannot plant one; with a `Domain`, another `Path` or
+/// `Secure` off, the default becomes `__Secure-access_token` or
+/// `access_token` (whichever the attributes allow).
+pub const DEFAULT_ACCESS_COOKIE: &str = "__Host-access_token";
+/// The default name of the refresh-token cookie: `__Secure-` (its `Path` is
+/// not `/`, so `__Host-` cannot be); `refresh_token` with `Secure` off.
+pub const DEFAULT_REFRESH_COOKIE: &str = "__Secure-refresh_token";
 /// The default `Path` of the refresh-token cookie: the refresh
 /// (`/auth/session/refresh`) and logout (`/auth/session`) routes.
 pub const DEFAULT_REFRESH_PATH: &str = "/auth/session";
@@ -84,6 +98,8 @@ impl SameSite {
 #[derive(Clone, Debug)]
 struct Spec {
     name: String,
+    /// Whether the name was configured (else it follows the attributes).
+    named: bool,
     path: String,
     same_site: SameSite,
 }
@@ -138,11 +154,13 @@ impl SessionCookies {
             csrf,
             access: Spec {
                 name: DEFAULT_ACCESS_COOKIE.to_owned(),
+                named: false,
                 path: "/".to_owned(),
                 same_site: SameSite::Lax,
             },
             refresh: Spec {
                 name: DEFAULT_REFRESH_COOKIE.to_owned(),
+                named: false,
                 path: DEFAULT_REFRESH_PATH.to_owned(),
                 same_site: SameSite::Strict,
             },
@@ -160,19 +178,21 @@ impl SessionCookies {
     /// attribute below: a configuration error, caught at startup).
     pub fn access_name(mut self, name: impl Into<String>) -> Self {
         self.access.name = checked_name(name.into());
+        self.access.named = true;
         self
     }
 
     /// The refresh cookie's name.
     pub fn refresh_name(mut self, name: impl Into<String>) -> Self {
         self.refresh.name = checked_name(name.into());
+        self.refresh.named = true;
         self
     }
 
     /// The access cookie's `Path` (default `/`).
     pub fn access_path(mut self, path: impl Into<String>) -> Self {
         self.access.path = checked_value(path.into());
-        self
+        self.default_names()
     }
 
     /// The refresh cookie's `Path` (default [`DEFAULT_REFRESH_PATH`]): the
@@ -186,7 +206,7 @@ impl SessionCookies {
     /// safest; a domain shares the cookies with every subdomain).
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(checked_value(domain.into()));
-        self
+        self.default_names()
     }
 
     /// The access (and CSRF) cookie's `SameSite` (default `Lax`).
@@ -205,6 +225,30 @@ impl SessionCookies {
     /// hosts other than `localhost` during development.
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
+        self.default_names()
+    }
+
+    /// The names of the cookies not named by the application, with the
+    /// strongest prefix their attributes allow: `__Host-` (`Secure`,
+    /// `Path=/`, no `Domain`), else `__Secure-` (`Secure`), else none.
+    fn default_names(mut self) -> Self {
+        if !self.access.named {
+            let host_only = self.domain.is_none() && self.access.path == "/";
+            self.access.name = match (self.secure, host_only) {
+                (true, true) => DEFAULT_ACCESS_COOKIE,
+                (true, false) => "__Secure-access_token",
+                (false, _) => "access_token",
+            }
+            .to_owned();
+        }
+        if !self.refresh.named {
+            self.refresh.name = if self.secure {
+                DEFAULT_REFRESH_COOKIE
+            } else {
+                "refresh_token"
+            }
+            .to_owned();
+        }
         self
     }
 
@@ -245,6 +289,7 @@ impl SessionCookies {
         let csrf_token = self.csrf.mint(&session.id)?;
         let csrf = Spec {
             name: self.csrf.cookie().to_owned(),
+            named: true,
             path: "/".to_owned(),
             same_site: self.access.same_site,
         };
@@ -266,6 +311,7 @@ impl SessionCookies {
     pub fn clear_cookies(&self) -> Vec<HeaderValue> {
         let csrf = Spec {
             name: self.csrf.cookie().to_owned(),
+            named: true,
             path: "/".to_owned(),
             same_site: self.access.same_site,
         };
@@ -366,6 +412,31 @@ mod tests {
         cookie.split("; ").skip(1).collect()
     }
 
+    #[test]
+    fn default_names_carry_the_host_and_secure_prefixes() {
+        let clock = ManualClock::at_secs(NOW);
+        let (_, set) = set(&clock, &cookies(&clock));
+        assert!(set[0].starts_with("__Host-access_token="), "{}", set[0]);
+        assert!(set[1].starts_with("__Secure-refresh_token="), "{}", set[1]);
+        assert!(set[2].starts_with("__Host-csrf_token="), "{}", set[2]);
+    }
+
+    #[test]
+    fn default_names_drop_to_the_prefix_their_attributes_allow() {
+        let clock = ManualClock::at_secs(NOW);
+        let with_domain = cookies(&clock).domain("app.example");
+        assert_eq!(with_domain.access_cookie(), "__Secure-access_token");
+        assert_eq!(with_domain.refresh_cookie(), "__Secure-refresh_token");
+        let under_api = cookies(&clock).access_path("/api");
+        assert_eq!(under_api.access_cookie(), "__Secure-access_token");
+        let insecure = cookies(&clock).secure(false);
+        assert_eq!(insecure.access_cookie(), "access_token");
+        assert_eq!(insecure.refresh_cookie(), "refresh_token");
+        // Named by the application: kept as given.
+        let named = cookies(&clock).access_name("__Host-mine").secure(true);
+        assert_eq!(named.access_cookie(), "__Host-mine");
+    }
+
     fn set(clock: &ManualClock, cookies: &SessionCookies) -> (TokenPair, Vec<String>) {
         let pair = issuer(clock).pair("alice", &NoCustomClaims {}).unwrap();
         let set = strings(&cookies.set_cookies(&pair).unwrap());
@@ -379,7 +450,7 @@ mod tests {
         assert_eq!(
             set[0],
             format!(
-                "access_token={}; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax",
+                "__Host-access_token={}; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax",
                 pair.access_token
             )
         );
@@ -392,7 +463,7 @@ mod tests {
         assert_eq!(
             set[1],
             format!(
-                "refresh_token={}; Path=/auth/session; Max-Age=86400; HttpOnly; Secure; SameSite=Strict",
+                "__Secure-refresh_token={}; Path=/auth/session; Max-Age=86400; HttpOnly; Secure; SameSite=Strict",
                 pair.refresh_token
             )
         );
@@ -414,7 +485,7 @@ mod tests {
         let cookies = cookies(&clock);
         let (pair, set) = set(&clock, &cookies);
         let token = set[2]
-            .strip_prefix("csrf_token=")
+            .strip_prefix("__Host-csrf_token=")
             .and_then(|rest| rest.split(';').next())
             .unwrap();
         assert_eq!(
@@ -422,7 +493,10 @@ mod tests {
             ["Path=/", "Max-Age=86400", "Secure", "SameSite=Lax"]
         );
         let mut headers = HeaderMap::new();
-        headers.insert("cookie", format!("csrf_token={token}").parse().unwrap());
+        headers.insert(
+            "cookie",
+            format!("__Host-csrf_token={token}").parse().unwrap(),
+        );
         headers.insert("x-csrf-token", token.parse().unwrap());
         let uri = http::Uri::from_static("/");
         let post = http::Method::POST;
@@ -451,9 +525,9 @@ mod tests {
         assert_eq!(
             cleared,
             [
-                "access_token=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
-                "refresh_token=; Path=/auth/session; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
-                "csrf_token=; Path=/; Max-Age=0; Secure; SameSite=Lax",
+                "__Host-access_token=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+                "__Secure-refresh_token=; Path=/auth/session; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
+                "__Host-csrf_token=; Path=/; Max-Age=0; Secure; SameSite=Lax",
             ]
         );
     }
@@ -525,16 +599,20 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             "cookie",
-            "refresh_token=r.r.r; access_token=a.a.a".parse().unwrap(),
+            "__Secure-refresh_token=r.r.r; __Host-access_token=a.a.a"
+                .parse()
+                .unwrap(),
         );
         assert_eq!(cookies.refresh_token(&headers), Ok(Some("r.r.r")));
         assert_eq!(cookies.access_token(&headers), Ok(Some("a.a.a")));
-        headers.insert("cookie", "access_token=".parse().unwrap());
+        headers.insert("cookie", "__Host-access_token=".parse().unwrap());
         assert_eq!(cookies.access_token(&headers), Ok(None));
         assert_eq!(cookies.refresh_token(&headers), Ok(None));
         headers.insert(
             "cookie",
-            "refresh_token=a; refresh_token=b".parse().unwrap(),
+            "__Secure-refresh_token=a; __Secure-refresh_token=b"
+                .parse()
+                .unwrap(),
         );
         assert_eq!(
             cookies.refresh_token(&headers),

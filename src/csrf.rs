@@ -33,7 +33,7 @@
 //! let csrf = CsrfProtection::new(b"another secret, of at least 32 bytes")?;
 //! let token = csrf.mint("session-1")?;
 //! let request = Request::post("https://app.example/notes")
-//!     .header("cookie", format!("csrf_token={token}"))
+//!     .header("cookie", format!("{}={token}", csrf.cookie()))
 //!     .header("x-csrf-token", &token)
 //!     .body(())?;
 //! let (parts, ()) = request.into_parts();
@@ -62,8 +62,11 @@ use crate::jws::B64;
 use crate::keys::{Algorithm, KeyError, SigningKey};
 use crate::source::{from_cookies, is_cookie_name};
 
-/// The default name of the readable cookie holding the CSRF token.
-pub const DEFAULT_CSRF_COOKIE: &str = "csrf_token";
+/// The default name of the readable cookie holding the CSRF token. The
+/// `__Host-` prefix makes browsers refuse it unless it is `Secure`, `Path=/`
+/// and host-only (no sibling subdomain can plant one); a CSRF cookie written
+/// with a `Domain` or without `Secure` needs another name.
+pub const DEFAULT_CSRF_COOKIE: &str = "__Host-csrf_token";
 
 /// The default request header the page echoes the token in.
 pub const DEFAULT_CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
@@ -371,7 +374,7 @@ mod tests {
     fn a_minted_token_in_header_and_cookie_passes() {
         let csrf = csrf();
         let token = csrf.mint("s1").unwrap();
-        let cookie = format!("a=b; csrf_token={token}");
+        let cookie = format!("a=b; __Host-csrf_token={token}");
         let pairs = [("cookie", cookie.as_str()), ("x-csrf-token", &token)];
         assert_eq!(post(&csrf, &pairs, "s1"), Ok(()));
     }
@@ -380,7 +383,7 @@ mod tests {
     fn missing_header_or_cookie_is_refused() {
         let csrf = csrf();
         let token = csrf.mint("s1").unwrap();
-        let cookie = format!("csrf_token={token}");
+        let cookie = format!("__Host-csrf_token={token}");
         assert_eq!(
             post(&csrf, &[("cookie", &cookie)], "s1"),
             Err(CsrfError::MissingToken)
@@ -392,7 +395,7 @@ mod tests {
         assert_eq!(
             post(
                 &csrf,
-                &[("cookie", "csrf_token="), ("x-csrf-token", "")],
+                &[("cookie", "__Host-csrf_token="), ("x-csrf-token", "")],
                 "s1"
             ),
             Err(CsrfError::MissingToken)
@@ -403,7 +406,7 @@ mod tests {
     fn two_csrf_headers_are_refused() {
         let csrf = csrf();
         let token = csrf.mint("s1").unwrap();
-        let cookie = format!("csrf_token={token}");
+        let cookie = format!("__Host-csrf_token={token}");
         let pairs = [
             ("cookie", cookie.as_str()),
             ("x-csrf-token", &token),
@@ -417,7 +420,7 @@ mod tests {
         let csrf = csrf();
         let token = csrf.mint("s1").unwrap();
         let other = csrf.mint("s1").unwrap();
-        let cookie = format!("csrf_token={token}");
+        let cookie = format!("__Host-csrf_token={token}");
         assert_eq!(
             post(
                 &csrf,
@@ -432,7 +435,7 @@ mod tests {
     fn another_sessions_token_is_refused() {
         let csrf = csrf();
         let theirs = csrf.mint("s2").unwrap();
-        let cookie = format!("csrf_token={theirs}");
+        let cookie = format!("__Host-csrf_token={theirs}");
         assert_eq!(
             post(
                 &csrf,
@@ -447,7 +450,7 @@ mod tests {
     fn a_planted_token_that_was_never_minted_is_refused() {
         let csrf = csrf();
         for planted in ["abc", "abc.def", ".", "x.", &csrf.mint("s1").unwrap()[..22]] {
-            let cookie = format!("csrf_token={planted}");
+            let cookie = format!("__Host-csrf_token={planted}");
             assert_eq!(
                 post(
                     &csrf,
@@ -465,7 +468,7 @@ mod tests {
         let ours = csrf();
         let theirs = CsrfProtection::new(b"some other secret of at least 32 bytes").unwrap();
         let token = theirs.mint("s1").unwrap();
-        let cookie = format!("csrf_token={token}");
+        let cookie = format!("__Host-csrf_token={token}");
         assert_eq!(
             post(
                 &ours,
@@ -481,7 +484,7 @@ mod tests {
         let csrf = csrf();
         let token = csrf.mint("s1").unwrap();
         let h = headers(&[
-            ("cookie", &format!("csrf_token={token}")),
+            ("cookie", &format!("__Host-csrf_token={token}")),
             ("x-csrf-token", &token),
         ]);
         assert_eq!(
@@ -521,7 +524,7 @@ mod tests {
     fn cross_site_fetch_metadata_is_refused_even_with_a_good_token() {
         let csrf = csrf();
         let token = csrf.mint("s1").unwrap();
-        let cookie = format!("csrf_token={token}");
+        let cookie = format!("__Host-csrf_token={token}");
         for site in ["cross-site", "same-site"] {
             let pairs = [
                 ("cookie", cookie.as_str()),
@@ -599,7 +602,7 @@ mod tests {
             post(&csrf, &[("cookie", &cookie), ("x-xsrf", &token)], "s1"),
             Ok(())
         );
-        let default_names = format!("csrf_token={token}");
+        let default_names = format!("__Host-csrf_token={token}");
         assert_eq!(
             post(
                 &csrf,

@@ -90,8 +90,13 @@ pub fn routes(auth: &JwtAuthLayer<User>, browser: &BrowserState) -> Router<AppSt
         .route("/me", get(super::me))
         .route("/notes", get(list_notes).post(add_note))
         .route_layer(auth);
+    // A cookie name is an HTTP token: no `"` or `\`, so it sits safely in
+    // the page's string literal.
+    let page_html: Arc<str> = PAGE
+        .replace("__CSRF_COOKIE__", cookies.csrf().cookie())
+        .into();
     Router::new()
-        .route("/", get(page))
+        .route("/", get(move || page(page_html.clone())))
         .route("/auth/session", post(login).delete(logout))
         .route("/auth/session/refresh", post(refresh))
         .merge(protected)
@@ -291,13 +296,13 @@ async fn list_notes(State(state): State<AppState>, claims: UserClaims) -> Json<V
     )
 }
 
-async fn page() -> Response {
+async fn page(html: Arc<str>) -> Response {
     (
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
         ],
-        Html(PAGE),
+        Html(html.to_string()),
     )
         .into_response()
 }
@@ -327,9 +332,14 @@ const PAGE: &str = r#"<!doctype html>
 <script>
 "use strict";
 const statusLine = document.getElementById("status");
+// The CSRF cookie's name, from the server's configuration.
+const CSRF_COOKIE = "__CSRF_COOKIE__";
 function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrf_token=([^;]*)/);
-  return match ? match[1] : "";
+  for (const pair of document.cookie.split(/;\s*/)) {
+    const eq = pair.indexOf("=");
+    if (eq > 0 && pair.slice(0, eq) === CSRF_COOKIE) return pair.slice(eq + 1);
+  }
+  return "";
 }
 async function refresh() {
   const response = await fetch("/auth/session/refresh", { method: "POST", headers: { "X-CSRF-Token": csrfToken() } });

@@ -34,6 +34,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
+// The demo keeps the configuration's default cookie names.
+use tower_jwt_auth::cookies::DEFAULT_ACCESS_COOKIE as ACCESS_COOKIE;
+use tower_jwt_auth::csrf::DEFAULT_CSRF_COOKIE as CSRF_COOKIE;
 use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 
 const SECRET: &[u8] = b"browser-test-secret-of-at-least-32-bytes";
@@ -182,8 +185,9 @@ fn attacker_app(target: &str) -> Router {
 const FETCH_ATTACKS: &str = r#"
 const done = arguments[arguments.length - 1];
 const url = arguments[0] + "/notes";
-const match = document.cookie.match(/(?:^|;\s*)csrf_token=([^;]*)/);
-const csrf = match ? match[1] : "";
+const csrfName = arguments[1];
+const found = document.cookie.split(/;\s*/).find((c) => c.startsWith(csrfName + "="));
+const csrf = found ? found.slice(csrfName.length + 1) : "";
 const results = { csrfReadable: csrf.length > 0 };
 fetch(url, {
   method: "POST", mode: "no-cors", credentials: "include",
@@ -240,13 +244,16 @@ async fn scenario(client: &Client, app: &str, attacker: &str, log: &Log) {
         .await
         .unwrap();
     let script_cookies = script_cookies.as_str().unwrap();
-    assert!(script_cookies.contains("csrf_token="), "{script_cookies}");
+    assert!(
+        script_cookies.contains(&format!("{CSRF_COOKIE}=")),
+        "{script_cookies}"
+    );
     assert!(!script_cookies.contains("access"), "{script_cookies}");
     assert!(!script_cookies.contains("refresh"), "{script_cookies}");
     let jar = client.get_all_cookies().await.unwrap();
     let access = jar
         .iter()
-        .find(|c| c.name() == "access_token")
+        .find(|c| c.name() == ACCESS_COOKIE)
         .expect("the browser holds the access cookie");
     assert_eq!(access.http_only(), Some(true));
 
@@ -273,7 +280,7 @@ async fn scenario(client: &Client, app: &str, attacker: &str, log: &Log) {
     // Another port of the same host: fetches, then a form.
     client.goto(&format!("{attacker}/")).await.unwrap();
     let results = client
-        .execute_async(FETCH_ATTACKS, vec![json!(app)])
+        .execute_async(FETCH_ATTACKS, vec![json!(app), json!(CSRF_COOKIE)])
         .await
         .unwrap();
     assert_eq!(results["csrfReadable"], true, "{results}");

@@ -6,6 +6,9 @@ use axum::body::{Body, to_bytes};
 use http::{Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
+use tower_jwt_auth::cookies::{DEFAULT_ACCESS_COOKIE as ACCESS, DEFAULT_REFRESH_COOKIE as REFRESH};
+use tower_jwt_auth::csrf::DEFAULT_CSRF_COOKIE as CSRF;
+
 use super::{app, json, login, send};
 
 /// The cookies one `POST /auth/session` (or refresh) set.
@@ -20,15 +23,16 @@ struct Jar {
 impl Jar {
     /// The `Cookie` header a browser sends to a path under `/auth/session`.
     fn all(&self) -> String {
+        // The demo keeps the default names.
         format!(
-            "access_token={}; refresh_token={}; csrf_token={}",
+            "{ACCESS}={}; {REFRESH}={}; {CSRF}={}",
             self.access, self.refresh, self.csrf
         )
     }
 
     /// The `Cookie` header a browser sends elsewhere (no refresh cookie).
     fn site(&self) -> String {
-        format!("access_token={}; csrf_token={}", self.access, self.csrf)
+        format!("{ACCESS}={}; {CSRF}={}", self.access, self.csrf)
     }
 }
 
@@ -60,9 +64,9 @@ async fn body_bytes(response: Response<Body>) -> Vec<u8> {
 fn jar_of(response: &Response<Body>) -> Jar {
     let set_cookie = set_cookies(response);
     Jar {
-        access: cookie_value(&set_cookie, "access_token"),
-        refresh: cookie_value(&set_cookie, "refresh_token"),
-        csrf: cookie_value(&set_cookie, "csrf_token"),
+        access: cookie_value(&set_cookie, ACCESS),
+        refresh: cookie_value(&set_cookie, REFRESH),
+        csrf: cookie_value(&set_cookie, CSRF),
         set_cookie,
     }
 }
@@ -247,7 +251,7 @@ async fn another_sessions_csrf_token_is_403() {
     let ours = cookie_login(&app, "alice").await;
     let theirs = cookie_login(&app, "alice").await;
     // Header and csrf cookie agree, but they belong to the other session.
-    let cookie = format!("access_token={}; csrf_token={}", ours.access, theirs.csrf);
+    let cookie = format!("{ACCESS}={}; {CSRF}={}", ours.access, theirs.csrf);
     let request = with_cookies(
         Method::POST,
         "/notes",
@@ -396,11 +400,7 @@ async fn cookie_logout_clears_the_cookies_and_ends_the_session() {
     .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let cleared = set_cookies(&response);
-    for (name, path) in [
-        ("access_token", "/"),
-        ("refresh_token", "/auth/session"),
-        ("csrf_token", "/"),
-    ] {
+    for (name, path) in [(ACCESS, "/"), (REFRESH, "/auth/session"), (CSRF, "/")] {
         assert!(
             cleared
                 .iter()
@@ -436,7 +436,7 @@ async fn the_page_has_the_forms_of_the_contract() {
         r#"name="password""#,
         r#"name="text""#,
         "X-CSRF-Token",
-        "csrf_token",
+        CSRF,
     ] {
         assert!(page.contains(needle), "{needle}");
     }

@@ -98,8 +98,10 @@ fn request(method: Method, pairs: &[(&str, &str)]) -> Request<Body> {
 impl Browser {
     fn cookie(&self) -> String {
         format!(
-            "access_token={}; csrf_token={}",
-            self.pair.access_token, self.csrf
+            "access_token={}; {}={}",
+            self.pair.access_token,
+            csrf().cookie(),
+            self.csrf
         )
     }
 }
@@ -173,8 +175,10 @@ async fn another_sessions_csrf_token_is_403() {
     let theirs = browser();
     // Cookie and header agree, and were minted by us, for another session.
     let cookie = format!(
-        "access_token={}; csrf_token={}",
-        ours.pair.access_token, theirs.csrf
+        "access_token={}; {}={}",
+        ours.pair.access_token,
+        csrf().cookie(),
+        theirs.csrf
     );
     let request = request(
         Method::POST,
@@ -191,7 +195,11 @@ async fn a_token_minted_under_another_csrf_key_is_403() {
         .unwrap()
         .mint(&b.pair.session().id)
         .unwrap();
-    let cookie = format!("access_token={}; csrf_token={other}", b.pair.access_token);
+    let cookie = format!(
+        "access_token={}; {}={other}",
+        b.pair.access_token,
+        csrf().cookie()
+    );
     let request = request(
         Method::POST,
         &[("cookie", &cookie), ("x-csrf-token", &other)],
@@ -306,7 +314,7 @@ async fn a_cookie_token_without_a_session_cannot_post() {
     let app = App::new(layer().csrf(csrf()));
     let token = issuer().access_token("alice", &NoCustomClaims {}).unwrap();
     let csrf = csrf().mint("").unwrap();
-    let cookie = format!("access_token={token}; csrf_token={csrf}");
+    let cookie = format!("access_token={token}; {}={csrf}", self::csrf().cookie());
     let request = request(
         Method::POST,
         &[("cookie", &cookie), ("x-csrf-token", &csrf)],
