@@ -47,6 +47,10 @@
 //! `http://{BIND}` when unset — then minted into tokens as `iss` too, so a
 //! resource server discovers the demo at its own URL (bind to a concrete
 //! address, or set `JWT_ISSUER`, when others reach it under another name).
+//! With `INTROSPECTION_CLIENTS=id:secret[,id:secret…]` (feature
+//! `introspection`), `POST /oauth/introspect` answers RFC 7662 for the demo's
+//! own tokens to those callers (HTTP Basic), and the discovery document names
+//! it; unset, there is no such endpoint (404).
 //!
 //! Browser side (`support/browser.rs`): `GET /` (the page), `POST /auth/session`,
 //! `POST /auth/session/refresh`, `DELETE /auth/session` (cookie sessions with
@@ -74,6 +78,8 @@ use tower_jwt_auth::{
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/introspection_server.rs"]
+mod introspection_server;
 #[path = "support/login_limit.rs"]
 mod login_limit;
 #[path = "support/prometheus.rs"]
@@ -272,6 +278,7 @@ pub fn app_of(
     let auth = JwtAuthLayer::new(verifier.clone())
         .claims::<User>()
         .shared_store(store.clone());
+    let introspection = introspection_server::routes(&verifier, &store);
     let sessions = SessionManager::new(issuer, verifier, store).reuse_grace(options.reuse_grace);
     let refresh = sessions.refresh_service();
     let browser_routes = browser::routes(&auth, &browser);
@@ -312,6 +319,7 @@ pub fn app_of(
         .merge(protected)
         .merge(optional)
         .merge(well_known)
+        .merge(introspection)
         .merge(browser_routes)
         .merge(prometheus::routes())
         .with_state(state)
@@ -356,6 +364,7 @@ async fn run() -> Result<(), ExitCode> {
     };
     // Before the settings: a refusal needs no warnings about what is unset.
     users::public_address_check().map_err(config_error)?;
+    introspection_server::clients_from_env().map_err(config_error)?;
     let settings = startup::init("demo")?;
     // A CSRF_SECRET that is set must be usable (unset: a random one, with
     // one warning).

@@ -132,6 +132,10 @@ struct MetadataFields {
     token_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     grant_types_supported: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    introspection_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    introspection_endpoint_auth_methods_supported: Option<[&'static str; 1]>,
 }
 
 impl IssuerMetadata {
@@ -142,6 +146,8 @@ impl IssuerMetadata {
             jwks_uri: jwks_uri.into(),
             token_endpoint: None,
             grant_types_supported: None,
+            introspection_endpoint: None,
+            introspection_endpoint_auth_methods_supported: None,
         })
     }
 
@@ -150,6 +156,16 @@ impl IssuerMetadata {
     pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
         self.fields.token_endpoint = Some(url.into());
         self.fields.grant_types_supported = Some(["refresh_token"]);
+        Self::from_fields(self.fields)
+    }
+
+    /// Where an RFC 7662 introspection endpoint for these tokens is mounted
+    /// (an `IntrospectionService`, feature `introspection`): named with the
+    /// one client authentication it takes, `client_secret_basic`.
+    #[must_use]
+    pub fn introspection_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.fields.introspection_endpoint = Some(url.into());
+        self.fields.introspection_endpoint_auth_methods_supported = Some(["client_secret_basic"]);
         Self::from_fields(self.fields)
     }
 

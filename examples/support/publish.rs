@@ -61,8 +61,12 @@ pub fn well_known<S: Clone + Send + Sync + 'static>(settings: &Settings) -> Rout
         .config
         .issuer_name()
         .map_or_else(|| base.clone(), str::to_owned);
-    let metadata = IssuerMetadata::new(issuer, format!("{base}/.well-known/jwks.json"))
+    let mut metadata = IssuerMetadata::new(issuer, format!("{base}/.well-known/jwks.json"))
         .token_endpoint(format!("{base}/auth/refresh"));
+    if super::introspection_server::enabled() {
+        metadata =
+            metadata.introspection_endpoint(format!("{base}{}", super::introspection_server::PATH));
+    }
     Router::new()
         .route_service("/.well-known/jwks.json", jwks.service())
         .route_service("/.well-known/openid-configuration", metadata.service())

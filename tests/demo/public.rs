@@ -5,13 +5,13 @@
 //! start-up log says once what to try next and each warning once.
 
 #[path = "../support/example_process.rs"]
-mod example_process;
+pub(super) mod example_process;
 
 use example_process::{Client, Process, Reply, Started, example_binary, free_port};
 
 /// Every variable of the demo's contract: removed from the inherited
 /// environment, so only what a test sets is seen.
-const CONTRACT_VARS: &[&str] = &[
+pub(super) const CONTRACT_VARS: &[&str] = &[
     "BIND",
     "JWT_ALGORITHM",
     "JWT_SECRET",
@@ -27,14 +27,15 @@ const CONTRACT_VARS: &[&str] = &[
     "FRESH_MAX_AGE_SECS",
     "REFRESH_REUSE_GRACE_SECS",
     "DEMO_USERS",
+    "INTROSPECTION_CLIENTS",
 ];
 
-const SECRET: &str = "a-test-secret-of-at-least-32-bytes-long";
+pub(super) const SECRET: &str = "a-test-secret-of-at-least-32-bytes-long";
 const USERS: &str = "carol:admin:carols-long-password,dave:user:daves-long-password";
 
 /// The demo with exactly `vars` (and `BIND` on a free loopback port unless
 /// given): serving, or exited.
-async fn demo(vars: &[(&str, &str)]) -> (Started, String) {
+pub(super) async fn demo(vars: &[(&str, &str)]) -> (Started, String) {
     let bind = format!("127.0.0.1:{}", free_port("127.0.0.1"));
     let mut vars = vars.to_vec();
     if !vars.iter().any(|(name, _)| *name == "BIND") {
@@ -53,14 +54,14 @@ async fn demo(vars: &[(&str, &str)]) -> (Started, String) {
     (started, base)
 }
 
-async fn serving(vars: &[(&str, &str)]) -> (Process, String) {
+pub(super) async fn serving(vars: &[(&str, &str)]) -> (Process, String) {
     match demo(vars).await {
         (Started::Serving(process), base) => (process, base),
         (Started::Exited(status, output), _) => panic!("the demo exited ({status}): {output}"),
     }
 }
 
-async fn login(client: &Client, base: &str, user: &str, password: &str) -> Reply {
+pub(super) async fn login(client: &Client, base: &str, user: &str, password: &str) -> Reply {
     let body = serde_json::json!({ "username": user, "password": password }).to_string();
     client
         .send("POST", &format!("{base}/auth/login"), Some(&body))
