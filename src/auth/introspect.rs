@@ -51,13 +51,13 @@ impl Shared {
             unreachable!("introspection is configured when a token is sent to it");
         };
         let timer = crate::metrics::Timer::start();
-        let answer = introspection.cache.claims::<T>(token).await;
+        let answer = introspection.cache.claims_bound::<T>(token).await;
         let _span = tracing::debug_span!("jwt_auth").entered();
         // The credential was extracted once already; again, for its origin
         // (a cookie needs the CSRF proof) and its scheme (DPoP binding).
         let (credential, dpop_scheme) = self.credential(request);
-        let claims = match answer {
-            Ok(claims) => claims,
+        let (claims, confirmation) = match answer {
+            Ok(decided) => decided,
             Err(error) => {
                 if error.is_unavailable() {
                     tracing::warn!(outcome = "unavailable", reason = %error);
@@ -72,7 +72,14 @@ impl Shared {
         timer.first_seen();
         match credential {
             Ok(Some(credential)) => self
-                .accept(request, extensions, credential, dpop_scheme, claims)
+                .accept(
+                    request,
+                    extensions,
+                    credential,
+                    dpop_scheme,
+                    claims,
+                    Some(confirmation),
+                )
                 .into(),
             // The same request gave a token a moment ago.
             _ => Err::<_, Undecided<T>>(self.reject(

@@ -56,6 +56,7 @@ use std::sync::Arc;
 use http::{Extensions, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 
+use crate::binding::{Confirmation, token_confirmation};
 use crate::claims::{Claims, TokenType};
 use crate::dpop::MarkFuture;
 use crate::keys::KeysRefetch;
@@ -305,13 +306,14 @@ impl Shared {
                 return Err(reject(error.kind()));
             }
         };
-        self.accept(request, extensions, credential, dpop_scheme, claims)
+        self.accept(request, extensions, credential, dpop_scheme, claims, None)
     }
 
     /// The rest of the decision on verified claims, whatever the token kind
     /// (a JWT or an introspected token): the revocation store, the CSRF proof
     /// of an ambient credential, the sender constraints (DPoP, mTLS), the
-    /// fail-open policy.
+    /// fail-open policy. `confirmation`: the binding an introspection answer
+    /// named; `None` for a JWT, whose payload carries its own `cnf`.
     fn accept<T>(
         &self,
         request: Head<'_>,
@@ -319,6 +321,7 @@ impl Shared {
         credential: Credential<'_>,
         dpop_scheme: bool,
         claims: Arc<Claims<T>>,
+        confirmation: Option<Confirmation>,
     ) -> Result<Accepted<T>, Undecided<T>> {
         let headers: &HeaderMap = request.headers;
         let reject = |kind: AuthErrorKind| self.reject(headers, dpop_scheme, kind);
@@ -365,7 +368,11 @@ impl Shared {
             self.senders
                 .scheme_allowed(dpop_scheme)
                 .and_then(|()| match credential.token() {
-                    Ok(token) => self.senders.check(request, extensions, token, dpop_scheme),
+                    Ok(token) => {
+                        let cnf = confirmation.map_or_else(|| token_confirmation(token), Ok);
+                        self.senders
+                            .check(request, extensions, token, cnf, dpop_scheme)
+                    }
                     Err(kind) => Err(sender::Refusal {
                         kind,
                         reason: AuthError::new(kind).to_string(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::{Extensions, HeaderValue, header};
 
-use crate::binding::{check_binding, token_confirmation};
+use crate::binding::{BindingError, Confirmation, check_binding};
 use crate::dpop::{
     DpopError, DpopMode, DpopPolicy, JtiUse, Mark, MarkFuture, ProofRequest, ReplayStoreError,
     check_proof,
@@ -134,16 +134,18 @@ impl SenderConstraints {
         Ok(())
     }
 
-    /// Every sender constraint of a verified `token`, then the replay mark.
+    /// Every sender constraint of a verified `token` bound by `cnf` (read
+    /// from a JWT's payload, or from an introspection answer), then the
+    /// replay mark.
     pub(crate) fn check(
         &self,
         request: Head<'_>,
         extensions: &Extensions,
         token: &str,
+        cnf: Result<Confirmation, BindingError>,
         dpop_scheme: bool,
     ) -> Result<Checked, Refusal> {
-        let cnf = token_confirmation(token)
-            .map_err(|error| refuse(AuthErrorKind::SenderConstraintFailed, error))?;
+        let cnf = cnf.map_err(|error| refuse(AuthErrorKind::SenderConstraintFailed, error))?;
         let verified = match (&cnf.jkt, dpop_scheme) {
             (None, true) => {
                 return Err(refuse(

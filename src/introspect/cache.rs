@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -16,6 +17,7 @@ use tokio::sync::Semaphore;
 use super::{
     IntrospectError, IntrospectionClient, Unavailable, check_claims, claims_of, record_lookup,
 };
+use crate::binding::Confirmation;
 use crate::claims::Claims;
 use crate::keys::{Algorithm, SigningKey};
 
@@ -265,6 +267,28 @@ impl IntrospectionCache {
     {
         let entry = self.entry(token).await?;
         self.decide(&entry)
+    }
+
+    /// As [`claims`](Self::claims), with the answer's `cnf` (RFC 7662 §2.2,
+    /// RFC 8705 §2 / RFC 9449 §6.2): the binding the layer then checks, as
+    /// it checks a JWT's. A `cnf` that is not a confirmation refuses it.
+    pub(crate) async fn claims_bound<T>(
+        &self,
+        token: &str,
+    ) -> Result<(Arc<Claims<T>>, Confirmation), IntrospectError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let entry = self.entry(token).await?;
+        let claims = self.decide(&entry)?;
+        let answer = entry.answer.as_ref().map_err(Clone::clone)?;
+        let confirmation = match answer.get("cnf") {
+            None | Some(Value::Null) => Confirmation::default(),
+            Some(cnf) => Confirmation::deserialize(cnf).map_err(|_| {
+                IntrospectError::refused(crate::rejection::AuthErrorKind::InvalidClaims)
+            })?,
+        };
+        Ok((claims, confirmation))
     }
 
     /// The decision on a remembered (or fresh) answer, now.

@@ -264,3 +264,70 @@ async fn too_many_calls_in_flight_is_503() {
     s.endpoint.open();
     assert_eq!(held.await.unwrap(), StatusCode::OK);
 }
+
+/// `GET /me` with `token` as a bearer token and, when given, the client
+/// certificate the TLS acceptor would have inserted.
+async fn status_with_certificate(app: &Router, token: &str, der: Option<&[u8]>) -> StatusCode {
+    let mut request = Request::get("/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    if let Some(der) = der {
+        request
+            .extensions_mut()
+            .insert(tower_jwt_auth::mtls::ClientCertificate::from_der(
+                der.to_vec(),
+            ));
+    }
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn an_introspected_token_bound_to_a_certificate_needs_that_certificate() {
+    let s = setup();
+    let (ours, theirs): (&[u8], &[u8]) = (b"the client's certificate", b"another certificate");
+    let mut answer = active(START + 3600);
+    answer["cnf"] = serde_json::json!({
+        "x5t#S256": tower_jwt_auth::certificate_thumbprint(ours)
+    });
+    s.endpoint.answer("mtls-bound", answer);
+    let app = s.app(IntrospectionMode::OpaqueTokens);
+    assert_eq!(
+        status_with_certificate(&app, "mtls-bound", Some(ours)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_with_certificate(&app, "mtls-bound", None).await,
+        StatusCode::UNAUTHORIZED,
+        "the binding is the answer's, not the (opaque) token's"
+    );
+    assert_eq!(
+        status_with_certificate(&app, "mtls-bound", Some(theirs)).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn an_introspected_token_bound_to_a_dpop_key_is_refused_as_a_bearer_token() {
+    let s = setup();
+    let mut answer = active(START + 3600);
+    answer["cnf"] = serde_json::json!({ "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" });
+    s.endpoint.answer("dpop-bound", answer);
+    let mut malformed = active(START + 3600);
+    malformed["cnf"] = serde_json::json!({ "jkt": 42 });
+    s.endpoint.answer("malformed-cnf", malformed);
+    let app = s.app(IntrospectionMode::OpaqueTokens);
+    let (status, headers, _) = get_with(&app, "/me", "dpop-bound").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token"),
+        "{headers:?}"
+    );
+    assert_eq!(
+        get_with(&app, "/me", "malformed-cnf").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
