@@ -165,6 +165,45 @@ pub mod __fuzz {
     ) -> Result<Option<&'h str>, AuthErrorKind> {
         crate::source::extract_token(sources, headers)
     }
+
+    /// At most this many entries of a JWK Set are read.
+    #[cfg(feature = "jwks")]
+    pub const MAX_JWKS_KEYS: usize = crate::jwks::MAX_JWKS_KEYS;
+
+    /// A fetched JWK Set read as `RemoteJwks` reads it (RSA keys without
+    /// `alg` taken as RS256): each kept key's identity (its `kid`, or "" for
+    /// a lone unnamed key) with its JWK text, or why none was kept.
+    #[cfg(feature = "jwks")]
+    pub fn jwk_set(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, String> {
+        crate::jwks::parse_key_set(body, crate::Algorithm::RS256)
+            .map(|snapshot| snapshot.fingerprints)
+            .map_err(|error| error.to_string())
+    }
+
+    /// A fetched discovery document read as `discover` reads it.
+    #[cfg(feature = "jwks")]
+    pub fn discovery(
+        body: &[u8],
+        issuer: &str,
+        allow_http: bool,
+    ) -> Result<crate::jwks::ProviderMetadata, crate::jwks::DiscoveryError> {
+        crate::jwks::parse_metadata(body, issuer, allow_http)
+    }
+
+    /// A Redis change-feed message through the three parsers: the change
+    /// event in canonical form, the stream id `(ms, seq)`, the wake-up
+    /// `(shard, hint)`.
+    #[cfg(feature = "redis")]
+    #[allow(clippy::type_complexity)]
+    pub fn feed_message(
+        message: &[u8],
+    ) -> (
+        Option<String>,
+        Option<(u64, u64)>,
+        Option<(usize, Option<(u64, u64)>)>,
+    ) {
+        crate::revocation::parse_feed_message(message)
+    }
 }
 
 /// The README's examples, compiled by `cargo test`.

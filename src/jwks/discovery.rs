@@ -97,19 +97,7 @@ pub(crate) async fn discover(
     let mut last_error = None;
     for url in metadata_urls(issuer) {
         match fetch::get(client, &url, deadline, max_body).await {
-            Ok(fetched) => {
-                let metadata: ProviderMetadata =
-                    serde_json::from_slice(&fetched.body).map_err(|_| DiscoveryError::Malformed)?;
-                if metadata.issuer != issuer {
-                    return Err(DiscoveryError::IssuerMismatch {
-                        configured: issuer.to_owned(),
-                        document: metadata.issuer,
-                    });
-                }
-                super::url::check_discovered(issuer, &metadata.jwks_uri, allow_http)
-                    .map_err(DiscoveryError::UnsupportedUrl)?;
-                return Ok(metadata);
-            }
+            Ok(fetched) => return parse_metadata(&fetched.body, issuer, allow_http),
             Err(error) => {
                 let not_there = matches!(error, FetchError::Status(404));
                 tracing::debug!(%url, %error, "issuer metadata not fetched");
@@ -125,6 +113,26 @@ pub(crate) async fn discover(
     Err(DiscoveryError::Unreachable(
         last_error.map_or_else(String::new, |e| e.to_string()),
     ))
+}
+
+/// A fetched metadata document, read: it must name exactly `issuer`, and
+/// its `jwks_uri` must be a URL this crate fetches for that issuer.
+pub(crate) fn parse_metadata(
+    body: &[u8],
+    issuer: &str,
+    allow_http: bool,
+) -> Result<ProviderMetadata, DiscoveryError> {
+    let metadata: ProviderMetadata =
+        serde_json::from_slice(body).map_err(|_| DiscoveryError::Malformed)?;
+    if metadata.issuer != issuer {
+        return Err(DiscoveryError::IssuerMismatch {
+            configured: issuer.to_owned(),
+            document: metadata.issuer,
+        });
+    }
+    super::url::check_discovered(issuer, &metadata.jwks_uri, allow_http)
+        .map_err(DiscoveryError::UnsupportedUrl)?;
+    Ok(metadata)
 }
 
 #[cfg(test)]

@@ -61,6 +61,12 @@ pub use builder::{JwksError, RemoteJwksBuilder};
 pub use discovery::{DiscoveryError, ProviderMetadata};
 pub use remote::{JwksStatus, RemoteJwks};
 
+// For the fuzz targets only (`crate::__fuzz`, built by `cargo fuzz`).
+#[cfg(fuzzing)]
+pub(crate) use discovery::parse_metadata;
+#[cfg(fuzzing)]
+pub(crate) use keyset::{MAX_JWKS_KEYS, parse_key_set};
+
 use std::time::Duration;
 
 /// Default longest time between two fetches: 5 minutes.

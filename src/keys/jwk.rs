@@ -82,7 +82,14 @@ impl VerifyingKey {
             (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA)
                 if okp.curve == EllipticCurve::Ed25519 =>
             {
-                DecodingKey::from_ed_components(&okp.x).map_err(undecodable)?
+                // RFC 8037 §2: `x` is the 32-byte public key. (jsonwebtoken's
+                // RustCrypto verifier slices its first 32 bytes, and panics
+                // on a shorter one.)
+                let key = DecodingKey::from_ed_components(&okp.x).map_err(undecodable)?;
+                match key.try_get_as_bytes() {
+                    Ok(x) if x.len() == 32 => key,
+                    _ => return Err(unsuitable("its `x` is not a 32-byte Ed25519 key")),
+                }
             }
             _ => return Err(unsuitable("its `kty` or curve does not suit the algorithm")),
         };
@@ -161,6 +168,24 @@ AwEHoUQDQgAEv96ueJ8IPcJEqUPPdBS7IMUY34CptjTPPU5fbr2+9gDg5Otg0I+j
             assert!(
                 matches!(err, KeyError::UnsuitableJwk { .. }),
                 "{json} {alg:?}: {err}"
+            );
+        }
+    }
+
+    /// Found by the `jwk_set` fuzz target: a 27-byte `x` made the RustCrypto
+    /// backend panic while building the key, from a fetched JWK Set or a
+    /// DPoP proof's header.
+    #[test]
+    fn jwk_ed25519_key_of_another_length_is_refused() {
+        for len in [0, 27, 31, 33, 64] {
+            let json = format!(
+                r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
+                B64_URL.encode(vec![0x42; len])
+            );
+            let err = VerifyingKey::from_jwk(Algorithm::EdDSA, &jwk(&json)).unwrap_err();
+            assert!(
+                matches!(err, KeyError::UnsuitableJwk { .. }),
+                "{len} bytes: {err}"
             );
         }
     }

@@ -22,6 +22,9 @@ pub use redis::{
     DEFAULT_COMMAND_TIMEOUT, DEFAULT_HISTORY, DEFAULT_MAX_STALENESS, DEFAULT_PREFIX, RedisStore,
     RedisStoreBuilder, ViewStatus,
 };
+// For the fuzz targets only (`crate::__fuzz`, built by `cargo fuzz`).
+#[cfg(all(fuzzing, feature = "redis"))]
+pub(crate) use redis::parse_feed_message;
 
 /// Logs that an empty `jti` or session id was not revoked: it is what every
 /// token without one carries, so revoking it would refuse them all.

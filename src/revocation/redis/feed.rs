@@ -120,6 +120,40 @@ impl WakeUp {
     }
 }
 
+/// What the three parsers make of one message, in plain types, for the
+/// fuzz target (`crate::__fuzz::feed_message`): the change event written
+/// back in its canonical form, the stream id as `(ms, seq)`, and the
+/// wake-up as `(shard, hint)`.
+#[cfg(fuzzing)]
+#[allow(clippy::type_complexity)]
+pub(crate) fn parse_for_fuzzing(
+    message: &[u8],
+) -> (
+    Option<String>,
+    Option<(u64, u64)>,
+    Option<(usize, Option<(u64, u64)>)>,
+) {
+    let text = std::str::from_utf8(message).ok();
+    let event = text.and_then(Event::parse).map(|event| match event {
+        Event::Jti { jti, expires_at } => format!("j {expires_at} {jti}"),
+        Event::RevokedFamily { family, expires_at } => format!("f {expires_at} {family}"),
+        Event::Cutoff {
+            subject,
+            cutoff_micros,
+            expires_at,
+        } => format!("c {cutoff_micros} {expires_at} {subject}"),
+    });
+    let id = text.and_then(StreamId::parse).map(|id| {
+        assert_eq!(StreamId::parse(&id.to_string()), Some(id), "{id}");
+        (id.ms, id.seq)
+    });
+    let wake_up = WakeUp::parse(message).map(|wake| {
+        assert!(wake.shard < SHARDS, "{wake:?}");
+        (wake.shard, wake.hint.map(|id| (id.ms, id.seq)))
+    });
+    (event, id, wake_up)
+}
+
 /// How far a shard's stream took it.
 pub(super) enum Resume {
     /// Up to date at this position: nothing reloaded.

@@ -18,6 +18,9 @@ mod wake;
 mod write_back;
 
 pub use self::builder::RedisStoreBuilder;
+// For the fuzz targets only (`crate::__fuzz`, built by `cargo fuzz`).
+#[cfg(fuzzing)]
+pub(crate) use self::feed::parse_for_fuzzing as parse_feed_message;
 
 use std::fmt;
 use std::sync::Arc;
