@@ -60,6 +60,27 @@ pub struct JwtConfig {
     pub(crate) refresh_ttl_secs: u64,
     pub(crate) session_lifetime_secs: u64,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) revocation_scope: Option<RevocationScope>,
+}
+
+/// Under which ids the revocation store keeps the entries of an issuer's
+/// tokens (deny entries, cutoffs, sessions), when one verifier trusts several
+/// issuers ([`Verifier::any_of`](crate::Verifier::any_of)).
+///
+/// The same `sub` (or `jti`, or `sid`) at two issuers names two different
+/// things: were they kept under one id, a logout-everywhere of one issuer's
+/// user would log out another issuer's user of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationScope {
+    /// The token's own ids, as a verifier of one issuer keeps them: the
+    /// scope of this service's own tokens, which its
+    /// [`SessionManager`](crate::SessionManager) revokes.
+    Shared,
+    /// Ids scoped by the issuer
+    /// ([`revocation::issuer_scoped`](crate::revocation::issuer_scoped)): the
+    /// scope of another issuer's tokens. Revoke them under those ids.
+    Issuer,
 }
 
 impl Default for JwtConfig {
@@ -81,7 +102,23 @@ impl JwtConfig {
             refresh_ttl_secs: DEFAULT_REFRESH_TTL.as_secs(),
             session_lifetime_secs: DEFAULT_SESSION_LIFETIME.as_secs(),
             clock: Arc::new(SystemClock),
+            revocation_scope: None,
         }
+    }
+
+    /// Under which ids revocations of this issuer's tokens are kept, when a
+    /// verifier trusts several issuers. Unset, [`Verifier::any_of`] decides
+    /// from the keys: an issuer whose keys are fetched (a JWK Set URL,
+    /// discovery) is another issuer, [`RevocationScope::Issuer`]; one whose
+    /// keys are given (a secret, a key file: what this service's own tokens
+    /// are signed with) is [`RevocationScope::Shared`]. Unset, a verifier of
+    /// one issuer keeps the tokens' own ids, as before there was a choice.
+    ///
+    /// [`Verifier::any_of`]: crate::Verifier::any_of
+    #[must_use]
+    pub fn revocation_scope(mut self, scope: RevocationScope) -> Self {
+        self.revocation_scope = Some(scope);
+        self
     }
 
     /// Mint `iss` into tokens and require it when verifying.
@@ -231,6 +268,7 @@ impl fmt::Debug for JwtConfig {
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("session_lifetime_secs", &self.session_lifetime_secs)
+            .field("revocation_scope", &self.revocation_scope)
             .finish_non_exhaustive()
     }
 }

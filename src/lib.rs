@@ -127,7 +127,7 @@ pub use claims::{Audience, Claims, NoCustomClaims, TokenType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REFRESH_TTL,
-    DEFAULT_SESSION_LIFETIME, JwtConfig,
+    DEFAULT_SESSION_LIFETIME, JwtConfig, RevocationScope,
 };
 pub use guard::{
     Guard, Permissions, RequireClaims, RequireClaimsLayer, RequireRecentLogin,

@@ -61,7 +61,7 @@ use crate::claims::{Claims, TokenType};
 use crate::dpop::MarkFuture;
 use crate::keys::KeysRefetch;
 use crate::rejection::{AuthError, AuthErrorKind, Rejection, is_grpc};
-use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
+use crate::revocation::{MemoryStore, RevocationStore, with_token_ref};
 use crate::source::{Credential, Head, TokenSource, extract_credential};
 use crate::verify::Verifier;
 
@@ -325,16 +325,14 @@ impl Shared {
     ) -> Result<Accepted<T>, Undecided<T>> {
         let headers: &HeaderMap = request.headers;
         let reject = |kind: AuthErrorKind| self.reject(headers, dpop_scheme, kind);
-        let token_ref = TokenRef {
-            jti: &claims.jti,
-            subject: &claims.sub,
-            session: claims.sid.as_deref(),
-            issued_at_micros: claims.issued_at_micros(),
-        };
+        // Another issuer's token is revoked under ids scoped by its issuer:
+        // the same `sub` there is another person (crate::RevocationScope).
+        let scope = self.verifier.revocation_scope(claims.iss.as_deref());
+        let revoked = with_token_ref(&*claims, scope, |token| self.store.is_revoked(token));
         // A fail-open acceptance is logged only once the request is accepted
         // (the CSRF check below may still refuse it).
         let mut fail_open = None;
-        match self.store.is_revoked(&token_ref) {
+        match revoked {
             Ok(false) => {}
             Ok(true) => {
                 tracing::info!(outcome = "rejected", reason = "token revoked", sub = %claims.sub, jti = %claims.jti);

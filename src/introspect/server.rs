@@ -19,7 +19,7 @@ use super::form;
 use crate::claims::{Claims, TokenType};
 use crate::keys::{Algorithm, SigningKey};
 use crate::rejection::AuthErrorKind;
-use crate::revocation::{MemoryStore, RevocationStore, TokenRef};
+use crate::revocation::{MemoryStore, RevocationStore, with_token_ref};
 use crate::verify::Verifier;
 
 /// The default cap on a request body: a token of the verifier's largest size
@@ -176,13 +176,8 @@ impl IntrospectionService {
         let Ok(claims) = claims else {
             return Ok(inactive());
         };
-        let token_ref = TokenRef {
-            jti: &claims.jti,
-            subject: &claims.sub,
-            session: claims.sid.as_deref(),
-            issued_at_micros: claims.issued_at_micros(),
-        };
-        match self.inner.store.is_revoked(&token_ref) {
+        let scope = verifier.revocation_scope(claims.iss.as_deref());
+        match with_token_ref(&claims, scope, |token| self.inner.store.is_revoked(token)) {
             Ok(false) => Ok(active(claims)),
             Ok(true) => Ok(inactive()),
             Err(error) => {

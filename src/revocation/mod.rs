@@ -35,6 +35,63 @@ pub(crate) fn refuse_empty_id(what: &str) {
     );
 }
 
+/// What opens an issuer-scoped id, and ends the issuer's length in it.
+const SCOPE_MARK: char = '\u{1f}';
+
+/// The id under which a revocation of an issuer-scoped token is kept
+/// ([`RevocationScope::Issuer`](crate::RevocationScope::Issuer)): its `sub`,
+/// `jti` or `sid`, scoped by its `iss` (`U+001F`, the issuer's length,
+/// `U+001F`, the issuer, the id: no two pairs give the same id). Revoke
+/// another issuer's tokens under these ids; an empty id (a token without
+/// `jti` or `sid`) stays empty, never revoked.
+///
+/// ```
+/// use tower_jwt_auth::revocation::issuer_scoped;
+///
+/// let partner = issuer_scoped("https://partner.example.org", "alice");
+/// assert_ne!(partner, "alice");
+/// assert_ne!(partner, issuer_scoped("https://other.example.org", "alice"));
+/// assert_eq!(issuer_scoped("https://partner.example.org", ""), "");
+/// ```
+pub fn issuer_scoped(issuer: &str, id: &str) -> String {
+    if id.is_empty() {
+        return String::new();
+    }
+    format!("{SCOPE_MARK}{}{SCOPE_MARK}{issuer}{id}", issuer.len())
+}
+
+/// The token's own id inside an issuer-scoped one; `None` for an unscoped id.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn unscoped(id: &str) -> Option<&str> {
+    let (len, rest) = id.strip_prefix(SCOPE_MARK)?.split_once(SCOPE_MARK)?;
+    rest.get(len.parse::<usize>().ok()?..)
+}
+
+/// Runs `f` on the ids a verified token is revoked under: its own, or,
+/// for an issuer-scoped token (`scope` = its issuer), those scoped by it.
+pub(crate) fn with_token_ref<T, R>(
+    claims: &crate::Claims<T>,
+    scope: Option<&str>,
+    f: impl FnOnce(&TokenRef<'_>) -> R,
+) -> R {
+    let issued_at_micros = claims.issued_at_micros();
+    let Some(issuer) = scope else {
+        return f(&TokenRef {
+            jti: &claims.jti,
+            subject: &claims.sub,
+            session: claims.sid.as_deref(),
+            issued_at_micros,
+        });
+    };
+    let session = claims.sid.as_deref().map(|sid| issuer_scoped(issuer, sid));
+    f(&TokenRef {
+        jti: &issuer_scoped(issuer, &claims.jti),
+        subject: &issuer_scoped(issuer, &claims.sub),
+        session: session.as_deref(),
+        issued_at_micros,
+    })
+}
+
 /// The most sessions [`RevocationStore::sessions`] answers with in one call:
 /// the subject's newest. Bounds the work of one call, whatever a subject
 /// accumulated.
@@ -257,5 +314,23 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// its token's expiry.
     fn max_leeway(&self) -> u64 {
         0
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::{issuer_scoped, unscoped};
+
+    #[test]
+    fn a_scoped_id_gives_back_the_tokens_own_and_a_plain_one_gives_none() {
+        let scoped = issuer_scoped("https://b.test", "alice");
+        assert_eq!(unscoped(&scoped), Some("alice"));
+        assert_eq!(unscoped("alice"), None);
+        // No issuer and id give another pair's scoped id.
+        assert_ne!(
+            issuer_scoped("https://b.test", "x\u{1f}y"),
+            issuer_scoped("https://b.test\u{1f}x", "y")
+        );
+        assert_eq!(unscoped(&issuer_scoped("i\u{1f}9\u{1f}", "id")), Some("id"));
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{Trusted, Verifier};
 use crate::cache::DEFAULT_VERIFIED_CACHE_CAPACITY;
-use crate::config::JwtConfig;
+use crate::config::{JwtConfig, RevocationScope};
 use crate::jws::{CompactJws, decode_segment};
 use crate::keys::{KeySource, KeysRefetch};
 use crate::rejection::AuthErrorKind;
@@ -90,7 +90,18 @@ impl Verifier {
                 {
                     return Err(IssuersError::DuplicateIssuer(name.to_owned()));
                 }
-                issuers.push(trusted.clone());
+                let mut trusted = trusted.clone();
+                // Fetched keys are another issuer's: this service signs its
+                // own tokens with keys it holds (see `RevocationScope`).
+                trusted
+                    .config
+                    .revocation_scope
+                    .get_or_insert(if trusted.keys.is_remote() {
+                        RevocationScope::Issuer
+                    } else {
+                        RevocationScope::Shared
+                    });
+                issuers.push(trusted);
             }
         }
         if issuers.is_empty() {
@@ -142,6 +153,20 @@ impl Verifier {
             .filter_map(|t| t.config.issuer.as_deref())
     }
 
+    /// The issuer that revocations of a token from `iss` are scoped by:
+    /// `Some(iss)` when that issuer's [`RevocationScope`] is
+    /// [`Issuer`](RevocationScope::Issuer), `None` when they are kept under
+    /// the token's own ids. `iss` is the verified token's.
+    pub(crate) fn revocation_scope<'a>(&self, iss: Option<&'a str>) -> Option<&'a str> {
+        let iss = iss?;
+        self.inner
+            .issuers
+            .iter()
+            .find(|t| t.config.issuer.as_deref() == Some(iss))
+            .filter(|t| t.config.revocation_scope == Some(RevocationScope::Issuer))
+            .map(|_| iss)
+    }
+
     /// The issuer a token names, among several trusted ones.
     pub(super) fn issuer_of(&self, payload: &[u8]) -> Result<usize, AuthErrorKind> {
         #[derive(Deserialize)]
@@ -173,5 +198,51 @@ impl Verifier {
             }
         };
         self.inner.issuers[issuer].keys.refetch()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Algorithm, VerifyingKey};
+
+    fn local(issuer: &str) -> Verifier {
+        let key = VerifyingKey::hmac(Algorithm::HS256, b"a test secret of at least 32 bytes long")
+            .unwrap();
+        Verifier::new(key, JwtConfig::new().issuer(issuer))
+    }
+
+    #[test]
+    fn revocations_keep_plain_ids_for_one_issuer_and_for_local_keys() {
+        let single = local("https://a.test");
+        assert_eq!(single.revocation_scope(Some("https://a.test")), None);
+        let several = Verifier::any_of([local("https://a.test"), local("https://b.test")]).unwrap();
+        assert_eq!(several.revocation_scope(Some("https://b.test")), None);
+        assert_eq!(several.revocation_scope(None), None);
+    }
+
+    #[cfg(feature = "jwks")]
+    #[tokio::test]
+    async fn an_issuer_of_fetched_keys_is_scoped_among_several_unless_told_otherwise() {
+        let remote = || {
+            crate::jwks::RemoteJwks::builder("http://127.0.0.1:9/jwks")
+                .allow_http(true)
+                .build()
+                .unwrap()
+        };
+        let partner = Verifier::new(remote(), JwtConfig::new().issuer("https://b.test"));
+        let shared = Verifier::new(
+            remote(),
+            JwtConfig::new()
+                .issuer("https://c.test")
+                .revocation_scope(RevocationScope::Shared),
+        );
+        let verifier = Verifier::any_of([local("https://a.test"), partner, shared]).unwrap();
+        assert_eq!(verifier.revocation_scope(Some("https://a.test")), None);
+        assert_eq!(
+            verifier.revocation_scope(Some("https://b.test")),
+            Some("https://b.test")
+        );
+        assert_eq!(verifier.revocation_scope(Some("https://c.test")), None);
     }
 }

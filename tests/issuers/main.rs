@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 mod extra_claims;
 mod kinds;
+mod revocation_scope;
 
 use tower_jwt_auth::{
     Algorithm, AuthErrorKind, Claims, JwtAuthLayer, JwtConfig, TokenProfile, Verifier, VerifyingKey,

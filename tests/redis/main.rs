@@ -30,6 +30,7 @@ mod migration;
 mod outage;
 mod pool;
 mod resume;
+mod scoping;
 mod sessions;
 mod staleness;
 mod test_server;

@@ -166,6 +166,13 @@ impl Names {
         format!("{}:layout", self.prefix)
     }
 
+    /// `<prefix>:scoped-since`: when this store first kept another issuer's
+    /// revocations under issuer-scoped ids (microseconds); a cutoff older
+    /// than that was written for every issuer's tokens alike.
+    pub(super) fn scoping_marker(&self) -> String {
+        format!("{}:scoped-since", self.prefix)
+    }
+
     /// The `SCAN MATCH` pattern of the previous layout's keys
     /// (`<prefix>:<j|c|r|f>:{<id>}`).
     pub(super) fn legacy_pattern(&self) -> &str {

@@ -10,6 +10,7 @@ mod layout;
 mod loader;
 mod migrate;
 mod pool;
+mod scoping;
 mod scripts;
 mod sessions;
 mod sync;

@@ -20,6 +20,7 @@ pub(super) struct Scripts {
     pub(super) migrate_families: Script,
     pub(super) get: Script,
     pub(super) set: Script,
+    pub(super) set_once: Script,
 }
 
 impl Scripts {
@@ -40,6 +41,7 @@ impl Scripts {
             migrate_families: migrate_families_script(),
             get: get_script(),
             set: set_script(),
+            set_once: set_once_script(),
         }
     }
 }
@@ -392,4 +394,10 @@ if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 return redis.call('HMGET', KEYS[2], 'sub', 'created', 'refreshed', 'ends')
 ",
     )
+}
+
+/// `KEYS[1]` a key; `ARGV[1]` its value if it has none yet. Returns the value
+/// it holds: the first writer's, whoever calls.
+pub(super) fn set_once_script() -> Script {
+    Script::new("redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])")
 }

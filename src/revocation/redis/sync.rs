@@ -156,6 +156,7 @@ impl Subscriber {
         let shared = &self.shared;
         let bulk = &shared.backend.bulk(shared.command_timeout).await?;
         let Some(positions) = self.positions.clone() else {
+            super::scoping::read_marker(shared).await?;
             let nodes = self.scan_targets().await?;
             let migrate: StoreFuture<'_, ()> =
                 Box::pin(super::migrate::migrate_once(shared, bulk, &nodes));

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use self::table::{ARENA_LIMIT, Table, Value, hash_id, id_at, record_len, value_at};
-use super::super::TokenRef;
+use super::super::{TokenRef, unscoped};
 use crate::clock::Clock;
 
 /// A power of two: the shard is picked from bits of the id's hash.
@@ -43,6 +43,10 @@ pub(super) struct View {
     leeway: AtomicU64,
     /// [`ARENA_LIMIT`], lowered by tests to exercise the spill.
     arena_limit: usize,
+    /// When the store began to scope other issuers' revocations
+    /// (microseconds; `0` until read): an unscoped cutoff older than that
+    /// was written for every issuer's tokens, and still applies to them.
+    scoped_since: AtomicU64,
 }
 
 /// A shard on a cache line of its own: readers on other shards do not
@@ -101,12 +105,23 @@ impl View {
             clock,
             leeway: AtomicU64::new(0),
             arena_limit: arena_limit.min(ARENA_LIMIT),
+            scoped_since: AtomicU64::new(0),
         }
     }
 
     /// Now, by the clock the view's expiries follow: the instance's.
     pub(super) fn now_secs(&self) -> u64 {
         self.clock.now_secs()
+    }
+
+    /// Now in microseconds, by the same clock.
+    pub(super) fn now_micros(&self) -> u64 {
+        self.clock.now_micros()
+    }
+
+    /// See [`View::scoped_since`](Self#structfield.scoped_since).
+    pub(super) fn set_scoped_since(&self, micros: u64) {
+        self.scoped_since.store(micros, Ordering::Relaxed);
     }
 
     /// The id's hash, and its shard (from bits the table's own probing and
@@ -183,17 +198,28 @@ impl View {
     pub(super) fn is_revoked(&self, token: &TokenRef<'_>) -> bool {
         // An empty id is what a token without `jti`/`sid` has: never revoked
         // (an entry a release before this one wrote for it is ignored).
-        if !token.jti.is_empty() && self.get(JTI, token.jti).is_some() {
+        let denied = |id: &str| !id.is_empty() && self.get(JTI, id).is_some();
+        let ended = |id: &str| !id.is_empty() && self.get(FAMILY, id).is_some();
+        let issued_before = |subject: &str| {
+            self.get(CUTOFF, subject)
+                .is_some_and(|value| token.issued_at_micros < value.cutoff)
+        };
+        if denied(token.jti) || token.session.is_some_and(ended) || issued_before(token.subject) {
             return true;
         }
-        if let Some(session) = token.session
-            && !session.is_empty()
-            && self.get(FAMILY, session).is_some()
-        {
-            return true;
-        }
-        self.get(CUTOFF, token.subject)
-            .is_some_and(|value| token.issued_at_micros < value.cutoff)
+        // Another issuer's token (its ids scoped by its issuer) also answers
+        // to what was written under its plain ids before scoping began: deny
+        // entries and families (unique ids, RFC 7519 §4.1.7), and cutoffs
+        // older than the scoping.
+        let Some(subject) = unscoped(token.subject) else {
+            return false;
+        };
+        let since = self.scoped_since.load(Ordering::Relaxed);
+        unscoped(token.jti).is_some_and(denied)
+            || token.session.and_then(unscoped).is_some_and(ended)
+            || self
+                .get(CUTOFF, subject)
+                .is_some_and(|value| value.cutoff < since && token.issued_at_micros < value.cutoff)
     }
 
     /// Calls `f` on every entry whose expiry is now or later, in no order.
