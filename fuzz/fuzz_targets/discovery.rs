@@ -82,13 +82,10 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// A member of the document; the derived reader also takes a JSON array,
-/// positionally (`["<issuer>", "<jwks_uri>"]`): known, reported, not fixed.
-fn field<'v>(value: &'v Value, name: &str, index: usize) -> Option<&'v str> {
-    match value {
-        Value::Array(items) => items.get(index).and_then(Value::as_str),
-        _ => value[name].as_str(),
-    }
+/// A member of the document, which is an object (an array is refused).
+fn field<'v>(value: &'v Value, name: &str, _index: usize) -> Option<&'v str> {
+    assert!(value.is_object(), "a document that is no object was accepted");
+    value[name].as_str()
 }
 
 /// The reference reading of a body the reader accepted: `serde_json::Value`.

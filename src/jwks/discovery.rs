@@ -122,6 +122,11 @@ pub(crate) fn parse_metadata(
     issuer: &str,
     allow_http: bool,
 ) -> Result<ProviderMetadata, DiscoveryError> {
+    // The document is a JSON object (RFC 8414 §3.2); the derived reader
+    // would also take an array, positionally.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(DiscoveryError::Malformed);
+    }
     let metadata: ProviderMetadata =
         serde_json::from_slice(body).map_err(|_| DiscoveryError::Malformed)?;
     if metadata.issuer != issuer {
@@ -138,6 +143,19 @@ pub(crate) fn parse_metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metadata_document_that_is_no_object_is_malformed() {
+        let issuer = "https://id.example.com";
+        let array = br#" ["https://id.example.com", "https://id.example.com/jwks"]"#;
+        assert!(matches!(
+            parse_metadata(array, issuer, false),
+            Err(DiscoveryError::Malformed)
+        ));
+        let object =
+            br#" {"issuer": "https://id.example.com", "jwks_uri": "https://id.example.com/jwks"}"#;
+        assert!(parse_metadata(object, issuer, false).is_ok());
+    }
 
     #[test]
     fn metadata_urls_follow_oidc_and_rfc8414() {
