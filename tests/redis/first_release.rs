@@ -184,6 +184,25 @@ async fn a_store_started_on_the_first_releases_sessions_starts_and_keeps_every_r
         .await
         .unwrap();
     assert_eq!(after_logout, Rotation::Unknown);
+    // Logout-everywhere (the subject's cutoff, which `SessionManager::logout_all`
+    // writes and `RefreshService` checks before it rotates) ends a migrated
+    // session too, though the first release never listed it under its subject.
+    let issued = (now - 60) * 1_000_000;
+    assert!(
+        !store
+            .is_revoked(&token("r1-2", "owner", Some("sid-2"), issued))
+            .unwrap()
+    );
+    store
+        .revoke_subject("owner", now * 1_000_000, until)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .is_revoked(&token("r1-2", "owner", Some("sid-2"), issued))
+            .unwrap(),
+        "a first-release session ends with its subject's logout-everywhere"
+    );
 
     // The old keys are gone, the odd ones left alone, the layout marked.
     for key in [
