@@ -60,3 +60,47 @@ async fn a_redis_clock_an_hour_ahead_still_stores_and_feeds_every_revocation() {
         "the deny set lives as long as its entry: {ttl} s"
     );
 }
+
+#[tokio::test]
+async fn a_redis_clock_an_hour_ahead_keeps_a_new_session_for_its_whole_life() {
+    use tower_jwt_auth::revocation::{NewSession, Rotation, RotationRequest};
+
+    let Some(url) = shared_redis_url() else {
+        return;
+    };
+    let behind = ManualClock::at_secs(SystemClock.now_secs() - 3600);
+    let store = RedisStore::builder(url.as_str())
+        .prefix(unique("clock-ahead").as_str())
+        .clock(behind.clone())
+        .connect()
+        .await
+        .unwrap();
+    let now = behind.now_secs();
+    // Live for half an hour by the instance; past by Redis's clock.
+    let expires_at = now + 1800;
+    store
+        .start_session(NewSession {
+            family: "ahead-session",
+            subject: "ahead-owner",
+            jti: "r0",
+            created_at: now,
+            ends_at: expires_at,
+            expires_at,
+        })
+        .await
+        .unwrap();
+    let rotated = store
+        .rotate_session(RotationRequest {
+            family: "ahead-session",
+            presented: "r0",
+            next: "r1",
+            now,
+            reuse_grace_secs: 0,
+            revoke_until: expires_at,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rotated, Rotation::Rotated, "the session was kept");
+    let listed = store.sessions("ahead-owner").await.unwrap();
+    assert_eq!(listed.len(), 1, "and is listed under its subject");
+}

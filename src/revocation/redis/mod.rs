@@ -377,8 +377,8 @@ impl RevocationStore for RedisStore {
             // The list first: a listed family that never started is skipped
             // when listing, while a started one missing from the list could
             // not be found by its subject.
+            let now = shared.now();
             if !session.subject.is_empty() {
-                let now = shared.now();
                 let () = shared
                     .backend
                     .invoke(
@@ -405,7 +405,8 @@ impl RevocationStore for RedisStore {
                         .arg(session.subject)
                         .arg(session.created_at)
                         .arg(session.ends_at)
-                        .arg(session.expires_at),
+                        .arg(session.expires_at)
+                        .arg(now),
                     shared.command_timeout,
                 )
                 .await

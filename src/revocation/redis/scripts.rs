@@ -299,15 +299,18 @@ return {1, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
 }
 
 /// `KEYS[1]` the family; `ARGV`: its first `jti`, subject, created_at,
-/// ends_at, expires_at. Every write goes through a script, so one code path
-/// reaches a pool or a cluster.
+/// ends_at, expires_at, now by the instance's clock. Every write goes through
+/// a script, so one code path reaches a pool or a cluster. The expiry is the
+/// instance's, moved onto Redis's clock (a Redis clock ahead would otherwise
+/// end the session early, or at once).
 pub(super) fn start_session_script() -> Script {
     Script::new(
         r"
+local skew = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[6])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'sub', ARGV[2], 'created', ARGV[3],
   'refreshed', ARGV[3], 'ends', ARGV[4])
-redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[5]) + 1)
+redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[5]) + skew + 1)
 ",
     )
 }
@@ -346,14 +349,16 @@ return copied
 }
 
 /// `KEYS[1]` a subject's session list; `ARGV`: family, ends_at, now,
-/// expires_at. Drops the ended entries, adds the family, and keeps the list
-/// as long as its longest-lived entry.
+/// expires_at (the instance's clock). Drops the ended entries, adds the
+/// family, and keeps the list as long as its longest-lived entry, on Redis's
+/// clock.
 pub(super) fn list_session_script() -> Script {
     Script::new(
         r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-local want = tonumber(ARGV[4]) + 1
+local skew = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[3])
+local want = tonumber(ARGV[4]) + skew + 1
 local current = redis.call('EXPIRETIME', KEYS[1])
 if current > want then want = current end
 redis.call('EXPIREAT', KEYS[1], want)

@@ -4,11 +4,11 @@ use futures_util::StreamExt;
 
 use super::feed::Event;
 use super::{MAX_LISTED_SESSIONS, SessionRecord, Shared, StoreError};
-use crate::clock::{Clock, SystemClock};
 
 impl Shared {
+    /// Now by the instance's clock (the store's, as the view's expiries).
     pub(super) fn now(&self) -> u64 {
-        SystemClock.now_secs()
+        self.view.now_secs()
     }
 
     /// A subject's live sessions: its list (pruned of ended entries), then
