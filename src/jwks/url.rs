@@ -8,20 +8,33 @@ struct Target {
     loopback: bool,
 }
 
-/// `url`'s scheme and host, when it is an http(s) URL with a host.
+/// `url`'s scheme and host, when it is an http(s) URL with a host. Read by
+/// the parser the client connects with (WHATWG URL, as `reqwest` uses), so
+/// every spelling of a loopback address it would connect to (`127.1`,
+/// `0x7f000001`, `2130706433`, `[::ffff:127.0.0.1]`, `localhost.`,
+/// `api.localhost`, and `0.0.0.0`, which reaches this host) is one here too.
 fn target(url: &str) -> Option<Target> {
-    let parsed: http::Uri = url.parse().ok()?;
-    let host = parsed.host().filter(|host| !host.is_empty())?;
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    let https = match parsed.scheme_str()? {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let https = match parsed.scheme() {
         "https" => true,
         "http" => false,
         _ => return None,
+    };
+    // The parser writes an IP host in its one canonical form.
+    let host = parsed.host_str().filter(|host| !host.is_empty())?;
+    let loopback = match host.trim_start_matches('[').trim_end_matches(']').parse() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_unspecified())
+        }
+        Err(_) => {
+            let name = host.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
     };
     Some(Target { https, loopback })
 }
@@ -69,6 +82,28 @@ mod tests {
         assert!(check_url("http://id.example.com/jwks", true).is_ok());
         assert!(check_url("file:///etc/passwd", true).is_err());
         assert!(check_url("not a url", false).is_err());
+    }
+
+    #[test]
+    fn every_spelling_of_a_loopback_host_the_client_connects_to_is_loopback() {
+        for jwks_uri in [
+            "https://127.1/jwks",
+            "https://0x7f000001/jwks",
+            "https://2130706433/jwks",
+            "https://0177.0.0.1/jwks",
+            "https://[::ffff:127.0.0.1]/jwks",
+            "https://localhost./jwks",
+            "https://LOCALHOST/jwks",
+            "https://api.localhost/jwks",
+            "https://0.0.0.0/jwks",
+            "https://[::]/jwks",
+        ] {
+            assert!(
+                check_discovered("https://id.example.com", jwks_uri, false).is_err(),
+                "{jwks_uri} is this host"
+            );
+            assert!(check_url(&jwks_uri.replace("https", "http"), false).is_ok());
+        }
     }
 
     #[test]
