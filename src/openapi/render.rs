@@ -31,13 +31,12 @@ impl SecurityDescription {
             }),
             SchemeKind::OAuth2 { flows } => {
                 let scopes: Map<String, Value> = self
-                    .scopes()
-                    .iter()
-                    .map(|(scope, text)| {
-                        let text = if text.is_empty() { scope } else { text };
-                        (scope.clone(), Value::from(text.as_str()))
-                    })
+                    .scope_texts()
+                    .map(|(scope, text)| (scope.to_owned(), Value::from(text)))
                     .collect();
+                // `refreshUrl` is the token endpoint (RFC 6749 §6), always
+                // written: aide 0.15 writes a missing one as `null`, which is
+                // not valid OpenAPI.
                 let mut object = Map::new();
                 if let Some((authorization, token)) = &flows.authorization_code {
                     object.insert(
@@ -45,6 +44,7 @@ impl SecurityDescription {
                         json!({
                             "authorizationUrl": authorization,
                             "tokenUrl": token,
+                            "refreshUrl": token,
                             "scopes": scopes,
                         }),
                     );
@@ -52,7 +52,7 @@ impl SecurityDescription {
                 if let Some(token) = &flows.client_credentials {
                     object.insert(
                         "clientCredentials".to_owned(),
-                        json!({ "tokenUrl": token, "scopes": scopes }),
+                        json!({ "tokenUrl": token, "refreshUrl": token, "scopes": scopes }),
                     );
                 }
                 json!({ "type": "oauth2", "flows": object, "description": description })
@@ -70,8 +70,17 @@ impl SecurityDescription {
         }
     }
 
+    /// Each known scope with its description (the scope itself when it has
+    /// none): what an `oauth2` flow lists.
+    pub(super) fn scope_texts(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.scopes().iter().map(|(scope, text)| {
+            let text = if text.is_empty() { scope } else { text };
+            (scope.as_str(), text.as_str())
+        })
+    }
+
     /// What a client needs to know that the scheme type cannot say.
-    fn scheme_description(&self, scheme: &Scheme) -> String {
+    pub(super) fn scheme_description(&self, scheme: &Scheme) -> String {
         let mut text = match (scheme.kind(), scheme.issuer()) {
             (SchemeKind::ApiKey { .. }, _) => "An access token (JWT)".to_owned(),
             (_, Some(issuer)) => format!("An access token (JWT) issued by `{issuer}`"),

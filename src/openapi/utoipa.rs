@@ -32,10 +32,12 @@
 //! ```
 
 use ::utoipa::openapi::path::{Operation, PathItem};
-use ::utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
+use ::utoipa::openapi::security::{
+    AuthorizationCode, ClientCredentials, Flow, OAuth2, Scopes, SecurityRequirement, SecurityScheme,
+};
 use ::utoipa::openapi::{Components, OpenApi};
 
-use super::{Requirements, SecurityDescription};
+use super::{OAuth2Flows, Requirements, SchemeKind, SecurityDescription};
 
 impl ::utoipa::Modify for SecurityDescription {
     /// Adds every scheme to `components.securitySchemes` (replacing one of
@@ -50,11 +52,21 @@ impl ::utoipa::Modify for SecurityDescription {
 
 /// The description's schemes as utoipa values, by name.
 pub fn schemes(description: &SecurityDescription) -> Vec<(String, SecurityScheme)> {
+    let mut objects = description.security_schemes();
     description
-        .security_schemes()
-        .into_iter()
-        .filter_map(
-            |(name, object)| match serde_json::from_value::<SecurityScheme>(object) {
+        .schemes()
+        .filter_map(|(name, scheme)| {
+            if let SchemeKind::OAuth2 { flows } = scheme.kind() {
+                // utoipa reads an `authorizationCode` flow back as `implicit`
+                // (its flows are an untagged enum): built, not parsed.
+                let text = description.scheme_description(scheme);
+                return Some((
+                    name,
+                    SecurityScheme::OAuth2(oauth2(description, flows, text)),
+                ));
+            }
+            let object = objects.remove(&name)?;
+            match serde_json::from_value::<SecurityScheme>(object) {
                 Ok(scheme) => Some((name, scheme)),
                 Err(error) => {
                     // The objects are valid OpenAPI 3.1 by construction (the
@@ -62,9 +74,30 @@ pub fn schemes(description: &SecurityDescription) -> Vec<(String, SecurityScheme
                     tracing::error!(%name, %error, "security scheme not representable in utoipa");
                     None
                 }
-            },
-        )
+            }
+        })
         .collect()
+}
+
+fn oauth2(description: &SecurityDescription, flows: &OAuth2Flows, text: String) -> OAuth2 {
+    let scopes = || Scopes::from_iter(description.scope_texts());
+    let mut list = Vec::new();
+    if let Some((authorization, token)) = &flows.authorization_code {
+        list.push(Flow::AuthorizationCode(
+            AuthorizationCode::with_refresh_url(
+                authorization.as_str(),
+                token.as_str(),
+                scopes(),
+                token.as_str(),
+            ),
+        ));
+    }
+    if let Some(token) = &flows.client_credentials {
+        list.push(Flow::ClientCredentials(
+            ClientCredentials::with_refresh_url(token.as_str(), scopes(), token.as_str()),
+        ));
+    }
+    OAuth2::with_description(list, text)
 }
 
 /// `requirements` as utoipa's Security Requirement Objects (an anonymous
