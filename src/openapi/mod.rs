@@ -13,8 +13,8 @@
 //! This module needs no OpenAPI crate: it renders the OpenAPI 3.1 objects as
 //! JSON ([`security_schemes`](SecurityDescription::security_schemes),
 //! [`Requirements::to_json`]). The adapters put the same objects into a
-//! generator's document: [`utoipa`](self::utoipa) (feature `utoipa`) and
-//! [`aide`](self::aide) (feature `aide`). See the guide
+//! generator's document: [`utoipa`] (feature `utoipa`) and
+//! [`aide`] (feature `aide`). See the guide
 //! [`crate::guides::openapi`].
 //!
 //! ```

@@ -9,7 +9,7 @@ mod validator;
 
 use serde_json::{Value, json};
 
-use crate::support::{self, Issuer, Server};
+use crate::support::{self, Issuer, Server, in_ci};
 
 /// The served document, fetched without a token, checked by the validator.
 async fn document(server: &Server) -> Value {

@@ -1,10 +1,13 @@
 //! Checks an OpenAPI document with an independent implementation: Python's
-//! `openapi-spec-validator` (the OpenAPI 3.0 / 3.1 JSON Schemas and its own
-//! rules, e.g. every security requirement names a declared scheme).
+//! `openapi-spec-validator` (the OpenAPI 3.0 / 3.1 schemas). It does not check
+//! that a security requirement names a declared scheme:
+//! [`assert_requirements_declared`] does.
 //!
 //! The Python comes from `$TJA_PYTHON`, else the virtualenv `.ci/run` makes
 //! (`$TMPDIR/tower-jwt-auth-ci/py`), else `python3`. Where none imports the
 //! package the tests say so and pass, except in CI (`CI` set, see `ci.rs`).
+//! The including module provides `in_ci` (from `ci.rs`, which a test binary
+//! loads once).
 
 #![allow(dead_code)]
 
@@ -14,9 +17,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-#[path = "ci.rs"]
-mod ci;
-use ci::in_ci;
+use super::in_ci;
 
 const MODULE: &str = "openapi_spec_validator";
 
