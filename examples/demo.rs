@@ -38,7 +38,8 @@
 //! `GET /auth/sessions`, `DELETE /auth/sessions/{sid}`, `GET /me`,
 //! `GET /protected/ping`, `GET /admin` (role `admin`, through the role
 //! guard), `GET /account/sensitive` (a login at most `FRESH_MAX_AGE_SECS`
-//! old), `GET /hello` (optional authentication), `GET /health`, `GET /metrics` (Prometheus text
+//! old), `GET /hello` (optional authentication), `GET /health`, `GET /openapi.json` (no auth: the
+//! OpenAPI 3.1 document, an HTTP bearer JWT scheme; `support/openapi.rs`), `GET /metrics` (Prometheus text
 //! format; only when built with the `metrics` feature, e.g. `--features full`: 404 otherwise);
 //! with an asymmetric `JWT_ALGORITHM`,
 //! `GET /.well-known/jwks.json` and the discovery document at
@@ -82,6 +83,8 @@ mod browser;
 mod introspection_server;
 #[path = "support/login_limit.rs"]
 mod login_limit;
+#[path = "support/openapi.rs"]
+mod openapi;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 #[path = "support/publish.rs"]
@@ -279,6 +282,7 @@ pub fn app_of(
         .claims::<User>()
         .shared_store(store.clone());
     let introspection = introspection_server::routes(&verifier, &store);
+    let openapi = openapi::demo(&auth);
     let sessions = SessionManager::new(issuer, verifier, store).reuse_grace(options.reuse_grace);
     let refresh = sessions.refresh_service();
     let browser_routes = browser::routes(&auth, &browser);
@@ -322,6 +326,7 @@ pub fn app_of(
         .merge(introspection)
         .merge(browser_routes)
         .merge(prometheus::routes())
+        .merge(openapi)
         .with_state(state)
 }
 

@@ -29,7 +29,9 @@
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
 //! payload as a JSON object), `GET /protected/ping` (`pong`), `GET /scoped`
 //! (scope `read:ping`, else 403 `insufficient_scope`), `GET /metrics` (no
-//! auth; Prometheus text format, with the `metrics` feature only, else 404). Rejections are the
+//! auth; Prometheus text format, with the `metrics` feature only, else 404), `GET /openapi.json`
+//! (no auth: the OpenAPI 3.1 document; with `OIDC_ISSUER` an `openIdConnect` scheme at the
+//! issuer's discovery URL, `read:ping` on `/scoped`). Rejections are the
 //! crate's: 401 with an RFC 6750 challenge; 503 with `Retry-After` while an
 //! issuer's keys could not be fetched yet.
 //!
@@ -53,6 +55,8 @@ use tower_jwt_auth::{
 
 #[path = "support/introspection.rs"]
 pub mod introspection;
+#[path = "support/openapi.rs"]
+mod openapi;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 #[path = "support/startup.rs"]
@@ -344,7 +348,11 @@ pub async fn verifier(
         let keys = match (&issuer.keys, jwks_uris.get(i).and_then(Option::as_ref)) {
             (Keys::Local(keys), _) => KeySource::from(keys.clone()),
             (Keys::JwksUrl(url), _) | (Keys::Discover, Some(url)) => {
-                let remote = remote(RemoteJwks::builder(url))?;
+                let mut builder = RemoteJwks::builder(url);
+                if let (Keys::Discover, Some(name)) = (&issuer.keys, &issuer.issuer) {
+                    builder = builder.discovered_from(name);
+                }
+                let remote = remote(builder)?;
                 pending.push(remote.clone());
                 KeySource::from(remote)
             }
@@ -426,17 +434,20 @@ pub fn app_with(
         auth = auth.resource_metadata(url);
         public = public.route_service("/.well-known/oauth-protected-resource", metadata.service());
     }
+    let read_ping = Guard::<Payload>::scope("read:ping");
+    let openapi = openapi::resource_server(&auth, &read_ping);
     let scoped = Router::new()
         .route("/scoped", get(scoped))
-        .route_layer(RequireClaimsLayer::new(Guard::<Payload>::scope(
-            "read:ping",
-        )));
+        .route_layer(RequireClaimsLayer::new(read_ping));
     let protected = Router::new()
         .route("/me", get(me))
         .route("/protected/ping", get(ping))
         .merge(scoped)
         .route_layer(auth);
-    public.merge(protected).merge(prometheus::routes())
+    public
+        .merge(protected)
+        .merge(prometheus::routes())
+        .merge(openapi)
 }
 
 async fn health() -> &'static str {

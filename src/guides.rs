@@ -27,6 +27,9 @@ pub mod sender_constrained_tokens {}
 #[doc = include_str!("../docs/browser.md")]
 pub mod browser_apps {}
 
+#[doc = include_str!("../docs/openapi.md")]
+pub mod openapi {}
+
 #[doc = include_str!("../docs/observability.md")]
 pub mod observability {}
 

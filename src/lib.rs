@@ -80,6 +80,8 @@
 //! | `tonic` | [`grpc::ClaimsExt`]: claims from a `tonic::Request`, or `UNAUTHENTICATED` |
 //! | `jwks` | [`jwks::RemoteJwks`]: an issuer's keys fetched over HTTP(S) and kept current, discovery |
 //! | `introspection` | `introspect::IntrospectionClient` and `IntrospectionCache`: opaque tokens checked by RFC 7662 introspection |
+//! | `utoipa` | [`openapi::utoipa`]: the layer's security schemes and per-path requirements in a utoipa document |
+//! | `aide` | [`openapi::aide`]: the same as aide transforms |
 //! | `full` | every feature that can be on together |
 
 // docs.rs (nightly, `--cfg docsrs`) shows which feature gates each item.
@@ -105,6 +107,7 @@ mod keyring;
 mod keys;
 pub mod metrics;
 pub mod mtls;
+pub mod openapi;
 mod profile;
 pub mod publish;
 pub mod refresh;

@@ -191,6 +191,11 @@ impl<T, R> JwtAuthLayer<T, R> {
     pub fn verifier(&self) -> &Verifier {
         &self.shared.verifier
     }
+
+    /// Every setting, for what describes the layer (`openapi`).
+    pub(crate) fn settings(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 impl<T, R: Clone> Clone for JwtAuthLayer<T, R> {

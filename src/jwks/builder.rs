@@ -46,6 +46,7 @@ pub struct RemoteJwksBuilder {
     max_body: usize,
     rsa_algorithm: Algorithm,
     allow_http: bool,
+    discovered_from: Option<String>,
     client: Option<reqwest::Client>,
 }
 
@@ -69,6 +70,7 @@ impl RemoteJwksBuilder {
             max_body: DEFAULT_MAX_BODY,
             rsa_algorithm: Algorithm::RS256,
             allow_http: false,
+            discovered_from: None,
             client: None,
         }
     }
@@ -111,6 +113,17 @@ impl RemoteJwksBuilder {
         self
     }
 
+    /// Record that this set's URL was found in `issuer`'s metadata (an
+    /// application that ran [`discover`](super::discover) itself and built
+    /// the set from the `jwks_uri`). It changes no fetch; what describes the
+    /// service (an OpenAPI `openIdConnect` scheme, see
+    /// [`crate::openapi`]) then points clients at the issuer's discovery
+    /// document, as for [`RemoteJwks::discover`].
+    pub fn discovered_from(mut self, issuer: impl Into<String>) -> Self {
+        self.discovered_from = Some(issuer.into());
+        self
+    }
+
     /// Fetch with this client (proxies, root certificates, …). The deadline
     /// and body cap apply on top of its own settings, and so does the URL
     /// policy: an answer the client reached by following a redirect is
@@ -144,6 +157,7 @@ impl RemoteJwksBuilder {
             max_body: self.max_body,
             rsa_algorithm: self.rsa_algorithm,
             allow_http: self.allow_http,
+            discovered_from: self.discovered_from,
         };
         Ok(remote::start(&runtime, settings, client))
     }

@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::refresh::refresh_loop;
-use super::state::{RefetchState, Settings, Shared, Stats};
+use super::state::{Location, RefetchState, Settings, Shared, Stats};
 use crate::keys::{KeySource, KeysRefetch, RemoteKeys, Snapshot};
 
 /// A JWK Set fetched from an issuer and kept current; see the
@@ -88,6 +88,13 @@ impl Shared {
 }
 
 impl RemoteKeys for Inner {
+    fn discovered_issuer(&self) -> Option<&str> {
+        match &self.shared.settings.location {
+            Location::Discover(issuer) => Some(issuer),
+            Location::Url(_) => self.shared.settings.discovered_from.as_deref(),
+        }
+    }
+
     fn current(&self) -> arc_swap::Guard<Option<Arc<Snapshot>>> {
         self.shared.keys.load()
     }

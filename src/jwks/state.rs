@@ -39,6 +39,9 @@ pub(super) struct Settings {
     pub(super) max_body: usize,
     pub(super) rsa_algorithm: Algorithm,
     pub(super) allow_http: bool,
+    /// The issuer whose metadata named this key set's URL (see
+    /// `RemoteJwksBuilder::discovered_from`).
+    pub(super) discovered_from: Option<String>,
 }
 
 /// The refetches asked for unknown `kid`s.

@@ -40,6 +40,13 @@ pub(crate) trait RemoteKeys: std::fmt::Debug + Send + Sync {
     /// more: a refetch when one may be made now, else nothing (a refetch may
     /// have finished since the token was checked); `None`: refuse it now.
     fn refetch_for_unknown_kid(&self) -> Option<KeysRefetch>;
+
+    /// The issuer whose metadata names these keys, when they were found by
+    /// discovery (not given as a JWK Set URL): what an OpenAPI document
+    /// points clients at.
+    fn discovered_issuer(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The usable keys of one fetched JWK Set, with their epoch: whatever is
@@ -106,6 +113,17 @@ impl KeySource {
             Source::Local(_) => false,
             #[cfg(feature = "jwks")]
             Source::Remote(_) => true,
+        }
+    }
+
+    /// The issuer these keys were discovered from (see
+    /// [`RemoteKeys::discovered_issuer`]); `None` for local keys and a JWK
+    /// Set URL.
+    pub(crate) fn discovered_issuer(&self) -> Option<&str> {
+        match &self.0 {
+            Source::Local(_) => None,
+            #[cfg(feature = "jwks")]
+            Source::Remote(remote) => remote.discovered_issuer(),
         }
     }
 

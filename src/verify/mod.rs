@@ -154,6 +154,16 @@ impl Verifier {
         &self.inner.issuers[0].config
     }
 
+    /// Each trusted issuer's name (when configured) with the issuer its keys
+    /// were discovered from (when they were): what an OpenAPI security
+    /// scheme describes.
+    pub(crate) fn key_origins(&self) -> impl Iterator<Item = (Option<&str>, Option<&str>)> {
+        self.inner
+            .issuers
+            .iter()
+            .map(|issuer| (issuer.config.issuer_name(), issuer.keys.discovered_issuer()))
+    }
+
     /// The largest leeway of any trusted issuer: how long past `exp` this
     /// verifier may accept a token, so how long a revocation must be kept.
     pub(crate) fn max_leeway_secs(&self) -> u64 {

@@ -17,6 +17,7 @@ use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 
 mod introspection;
 mod lifecycle;
+mod openapi;
 mod public;
 mod sessions;
 

@@ -23,4 +23,5 @@ mod keys;
 mod libraries;
 mod metrics;
 mod oidc;
+mod openapi;
 mod support;
