@@ -4,8 +4,6 @@
 //! with a `DPoP` proof mint bound tokens (`"token_type": "DPoP"`); the
 //! protected routes take `Authorization: DPoP` with a proof.
 
-#[path = "../support/ci.rs"]
-mod ci;
 #[path = "../support/dpop_client.rs"]
 mod dpop_client;
 #[path = "../support/redis_server.rs"]
@@ -235,7 +233,7 @@ fn openid_client_modules() -> Option<std::path::PathBuf> {
         return Some(modules);
     }
     assert!(
-        !ci::in_ci(),
+        !redis_server::ci::in_ci(),
         "CI is set and node or openid-client is missing in {}",
         modules.display()
     );

@@ -6,8 +6,6 @@
 
 #[path = "../support/dpop_client.rs"]
 pub(super) mod dpop_client;
-#[path = "../support/redis_server.rs"]
-mod redis_server;
 #[path = "../support/test_ca.rs"]
 pub(super) mod test_ca;
 
@@ -205,7 +203,7 @@ async fn dpop_off_reads_no_dpop_scheme() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_redis_refuse_a_proof_used_on_the_other() {
-    let Some(url) = redis_server::shared_redis_url() else {
+    let Some(url) = shared_redis_url() else {
         return;
     };
     let vars = local(&[
@@ -230,6 +228,20 @@ async fn two_servers_on_one_redis_refuse_a_proof_used_on_the_other() {
     assert_eq!(status, 401);
     assert!(challenges.contains("invalid_dpop_proof"), "{challenges}");
     assert_eq!(dpop_get(&two, htu, &bound, &key, None).await.0, 200);
+}
+
+/// The shared Redis (`REDIS_URL`, else the local one), if it answers.
+fn shared_redis_url() -> Option<String> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let address = url
+        .trim_start_matches("redis://")
+        .split(['/', '?'])
+        .next()?
+        .to_owned();
+    match std::net::TcpStream::connect(&address) {
+        Ok(_) => Some(url),
+        Err(error) => crate::support::missing(&format!("no Redis at {address} ({error})")),
+    }
 }
 
 /// An HTTPS client trusting `ca`, presenting `identity` when given.
