@@ -237,6 +237,7 @@ fn main() {
                             created_at: now,
                             ends_at: expires,
                             expires_at: expires,
+                            jkt: None,
                         })
                         .await
                         .expect("a session");

@@ -20,6 +20,7 @@
 //! | `FRESH_MAX_AGE_SECS` | how recent a login `GET /account/sensitive` wants | 300 |
 //! | `REFRESH_REUSE_GRACE_SECS` | how long a retired refresh token may be retried (a lost response) | 0 |
 //! | `DEMO_USERS` | the users instead of the built-in ones: `name:role:password` entries, comma-separated | unset: the built-in users |
+//! | `DPOP`, `PUBLIC_URL`, `DPOP_NONCE`, `DPOP_NONCE_SECRET`, `DPOP_MAX_AGE_SECS` | DPoP (see `support/dpop_settings.rs`): `POST /auth/login` and `/auth/refresh` with a `DPoP` proof (`htu` `{PUBLIC_URL}/auth/login`, `…/auth/refresh`) mint bound tokens (`"token_type": "DPoP"`), every protected route takes `Authorization: DPoP` with a proof; with `REDIS_URL` proofs are recorded there | `allowed`, `http://{BIND}`, off, random, 60 |
 //!
 //! Users: `alice` / `alice-password` (roles `["admin"]`), `bob` / `bob-password`
 //! (roles `["user"]`), unless `DEMO_USERS` lists others.
@@ -64,7 +65,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -79,6 +80,8 @@ use tower_jwt_auth::{
 
 #[path = "support/browser.rs"]
 mod browser;
+#[path = "support/dpop_settings.rs"]
+mod dpop_settings;
 #[path = "support/introspection_server.rs"]
 mod introspection_server;
 #[path = "support/login_limit.rs"]
@@ -150,9 +153,11 @@ struct LoginRequest {
 async fn login(
     State(state): State<AppState>,
     client: login_limit::ClientAddr,
+    head: dpop_settings::RequestHead,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request: LoginRequest = match sessions::capped_body(body).and_then(|b| parse_body(&b)) {
+    let body = sessions::capped_body(body).map(|b| dpop_settings::form_as_json(&head, b));
+    let request: LoginRequest = match body.and_then(|b| parse_body(&b)) {
         Ok(request) => request,
         Err(response) => return *response,
     };
@@ -163,10 +168,9 @@ async fn login(
         Ok(user) => user,
         Err(response) => return *response,
     };
-    match state.sessions.login(&request.username, &user).await {
-        Ok(pair) => ([(header::CACHE_CONTROL, "no-store")], Json(pair)).into_response(),
-        Err(error) => session_error(&error),
-    }
+    dpop_settings::login(&state.sessions, &head, &request.username, &user)
+        .await
+        .unwrap_or_else(|error| session_error(&error))
 }
 
 /// A failed session operation as the library answers it (401 with the
@@ -278,12 +282,16 @@ pub fn app_of(
     let issuer = TokenIssuer::new(settings.signing, settings.config.clone());
     let keys = publish::key_set(settings.verifying, settings.previous);
     let verifier = Verifier::new(keys, settings.config);
+    let dpop = dpop_settings::DpopSettings::policy_from_env(settings.bind);
     let auth = JwtAuthLayer::new(verifier.clone())
         .claims::<User>()
-        .shared_store(store.clone());
+        .shared_store(store.clone())
+        .dpop(dpop.clone());
     let introspection = introspection_server::routes(&verifier, &store);
     let openapi = openapi::demo(&auth);
-    let sessions = SessionManager::new(issuer, verifier, store).reuse_grace(options.reuse_grace);
+    let sessions = SessionManager::new(issuer, verifier, store)
+        .reuse_grace(options.reuse_grace)
+        .dpop(dpop);
     let refresh = sessions.refresh_service();
     let browser_routes = browser::routes(&auth, &browser);
     let state = AppState {
@@ -376,6 +384,9 @@ async fn run() -> Result<(), ExitCode> {
     let browser = browser::BrowserState::from_env().map_err(config_error)?;
     let users = Users::from_env().map_err(config_error)?;
     let options = SessionOptions::from_env().map_err(config_error)?;
+    dpop_settings::DpopSettings::from_env(settings.bind)
+        .and_then(|dpop| dpop.policy())
+        .map_err(config_error)?;
     let store = revocation_store().await.map_err(|e| {
         eprintln!("demo: revocation store: {e}");
         ExitCode::from(1)

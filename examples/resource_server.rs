@@ -24,6 +24,9 @@
 //! | `JWKS_MIN_REFRESH_SECS`, `JWKS_MAX_AGE_SECS` | remote key refresh bounds | 10, 300 |
 //! | `INTROSPECTION_URL`, `INTROSPECTION_CLIENT_ID`, `INTROSPECTION_CLIENT_SECRET` | opaque tokens checked at the issuer's RFC 7662 endpoint (`client_secret_basic`); with `OIDC_ISSUER` and the client id and secret set, the endpoint is discovered; JWTs are still verified by keys (feature `introspection`) | unset: no introspection |
 //! | `INTROSPECTION_CACHE_SECS` | how long an active answer is kept (never past its `exp`); `0` turns the cache off | 60 |
+//! | `DPOP`, `PUBLIC_URL`, `DPOP_NONCE`, `DPOP_NONCE_SECRET`, `DPOP_MAX_AGE_SECS`, `REDIS_URL` | DPoP-bound tokens of any issuer (see `support/dpop_settings.rs`); with `REDIS_URL` proofs are recorded there, shared by instances | `allowed`, `http://{BIND}`, off, random, 60, in memory |
+//! | `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CLIENT_CA_FILE` | serve HTTPS; with the CA, client certificates are requested (not required) and certificate-bound tokens (RFC 8705) checked against the connection's (see `support/tls_server.rs`) | HTTP |
+//! | `CLIENT_CERT_HEADER` | take the client certificate from this header (URL-encoded PEM, nginx `$ssl_client_escaped_cert`) instead of the connection | unset |
 //! | `RESOURCE_METADATA` | `1`: serve RFC 9728 metadata at `/.well-known/oauth-protected-resource` (the trusted issuers as `authorization_servers`) and add `resource_metadata="…"` to 401 challenges | unset |
 //!
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
@@ -53,6 +56,8 @@ use tower_jwt_auth::{
     RequireClaimsLayer, TokenProfile, Verifier, VerifyingKey, parse_algorithm,
 };
 
+#[path = "support/dpop_settings.rs"]
+mod dpop_settings;
 #[path = "support/introspection.rs"]
 pub mod introspection;
 #[path = "support/openapi.rs"]
@@ -61,6 +66,8 @@ mod openapi;
 mod prometheus;
 #[path = "support/startup.rs"]
 mod startup;
+#[path = "support/tls_server.rs"]
+mod tls_server;
 
 /// The verified payload, whole: what `/me` echoes.
 type Payload = serde_json::Map<String, serde_json::Value>;
@@ -406,6 +413,12 @@ pub fn resource_metadata(settings: &Settings, base: &str) -> ProtectedResourceMe
             metadata.authorization_server(issuer)
         })
         .scopes(["read:ping"])
+        .dpop(
+            &dpop_settings::DpopSettings::from_env(settings.bind).map_or_else(
+                |_| tower_jwt_auth::dpop::DpopPolicy::off(),
+                |dpop| dpop.metadata_policy(),
+            ),
+        )
 }
 
 /// As [`app`], serving `metadata` at `/.well-known/oauth-protected-resource`
@@ -429,6 +442,7 @@ pub fn app_with(
         JwtAuthLayer::new(verifier).claims::<Payload>(),
         introspection,
     );
+    auth = tls_server::constrain(auth, "127.0.0.1:3002");
     let mut public = Router::new().route("/health", get(health));
     if let Some((url, metadata)) = metadata {
         auth = auth.resource_metadata(url);
@@ -506,13 +520,24 @@ async fn run() -> Result<(), ExitCode> {
         None => None,
     };
     let bind = startup::bind_address(&settings, 3002);
+    let tls = tls_server::TlsSettings::from_vars(&|name| std::env::var(name).ok())
+        .and_then(|tls| tls.server_config())
+        .map_err(config_error)?;
+    dpop_settings::DpopSettings::from_env(bind)
+        .and_then(|dpop| dpop.policy())
+        .map_err(config_error)?;
     let metadata = settings.resource_metadata.then(|| {
         let base = format!("http://{bind}");
         let url = format!("{base}/.well-known/oauth-protected-resource");
         (url, resource_metadata(&settings, &base))
     });
     let listener = startup::listen(NAME, bind).await?;
-    axum::serve(listener, app_with(verifier, metadata, introspection))
+    let app = app_with(verifier, metadata, introspection);
+    if let Some(tls) = tls {
+        tls_server::serve(listener, tls, app, startup::shutdown_signal()).await;
+        return Ok(());
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(startup::shutdown_signal())
         .await
         .map_err(|e| {

@@ -60,7 +60,8 @@ pub(crate) fn random_id() -> Result<String, IssueError> {
 }
 
 /// The login (or refresh) response body:
-/// `{"access_token", "refresh_token", "token_type": "Bearer", "expires_in"}`.
+/// `{"access_token", "refresh_token", "token_type", "expires_in"}`, the type
+/// `"Bearer"`, or `"DPoP"` when the access token is bound to a DPoP key.
 ///
 /// It also carries, unserialized, the [`SessionInfo`] the refresh service
 /// needs to register the session. `Debug` never shows the tokens.
@@ -70,7 +71,7 @@ pub struct TokenPair {
     pub access_token: String,
     /// The refresh token.
     pub refresh_token: String,
-    /// Always `"Bearer"`.
+    /// `"Bearer"`, or `"DPoP"` for a DPoP-bound access token (RFC 9449 §5).
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -112,6 +113,9 @@ pub struct SessionInfo {
     pub auth_time: u64,
     /// When the session ends, whatever the rotations (seconds since the epoch).
     pub session_expires_at: u64,
+    /// The RFC 7638 thumbprint of the DPoP key the refresh token is bound
+    /// to (its `cnf.jkt`), if any.
+    pub jkt: Option<String>,
 }
 
 /// Mints tokens with one [`SigningKey`] under one [`JwtConfig`]. Cheap to clone.
@@ -146,6 +150,13 @@ impl fmt::Debug for Inner {
 struct SessionClaims<'a> {
     sid: &'a str,
     auth_time: u64,
+}
+
+/// The DPoP keys (RFC 7638 thumbprints) a pair's tokens are bound to.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PairBinding<'a> {
+    pub(crate) access: Option<&'a str>,
+    pub(crate) refresh: Option<&'a str>,
 }
 
 impl TokenIssuer {
@@ -222,16 +233,26 @@ impl TokenIssuer {
         custom: &T,
     ) -> Result<String, IssueError> {
         let ttl = self.inner.config.access_ttl_secs;
-        self.mint(subject, custom, TokenType::Access, None, ttl)
+        self.mint(subject, custom, TokenType::Access, None, ttl, None)
             .map(|(token, _, _)| token)
     }
 
     /// A new session: an access token and a refresh token sharing a fresh
     /// session id, with `auth_time` now.
     pub fn pair<T: Serialize>(&self, subject: &str, custom: &T) -> Result<TokenPair, IssueError> {
+        self.pair_bound(subject, custom, PairBinding::default())
+    }
+
+    /// [`pair`](Self::pair), its tokens bound to DPoP keys (`cnf.jkt`).
+    pub(crate) fn pair_bound<T: Serialize>(
+        &self,
+        subject: &str,
+        custom: &T,
+        binding: PairBinding<'_>,
+    ) -> Result<TokenPair, IssueError> {
         let sid = random_id()?;
         let auth_time = self.inner.config.clock.now_secs();
-        self.pair_in_session(subject, custom, &sid, auth_time)
+        self.pair_in_session(subject, custom, &sid, auth_time, binding)
     }
 
     /// The next pair of an existing session, as a refresh does: same session
@@ -248,13 +269,23 @@ impl TokenIssuer {
         previous: &Claims<T>,
         custom: &U,
     ) -> Result<TokenPair, IssueError> {
+        self.rotate_bound(previous, custom, PairBinding::default())
+    }
+
+    /// [`rotate_with`](Self::rotate_with), the tokens bound to DPoP keys.
+    pub(crate) fn rotate_bound<T, U: Serialize>(
+        &self,
+        previous: &Claims<T>,
+        custom: &U,
+        binding: PairBinding<'_>,
+    ) -> Result<TokenPair, IssueError> {
         let now = self.inner.config.clock.now_secs();
         let sid = match &previous.sid {
             Some(sid) => sid.clone(),
             None => random_id()?,
         };
         let auth_time = previous.auth_time.unwrap_or(now);
-        self.pair_in_session(&previous.sub, custom, &sid, auth_time)
+        self.pair_in_session(&previous.sub, custom, &sid, auth_time, binding)
     }
 
     fn pair_in_session<T: Serialize>(
@@ -263,6 +294,7 @@ impl TokenIssuer {
         custom: &T,
         sid: &str,
         auth_time: u64,
+        binding: PairBinding<'_>,
     ) -> Result<TokenPair, IssueError> {
         let config = &self.inner.config;
         let now = config.clock.now_secs();
@@ -277,6 +309,7 @@ impl TokenIssuer {
             TokenType::Access,
             Some(&session),
             config.access_ttl_secs,
+            binding.access,
         )?;
         let (refresh_token, refresh_jti, refresh_expires_at) = self.mint(
             subject,
@@ -284,11 +317,17 @@ impl TokenIssuer {
             TokenType::Refresh,
             Some(&session),
             refresh_ttl,
+            binding.refresh,
         )?;
         Ok(TokenPair {
             access_token,
             refresh_token,
-            token_type: "Bearer".to_owned(),
+            token_type: if binding.access.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            }
+            .to_owned(),
             expires_in: access_exp.saturating_sub(now),
             session: SessionInfo {
                 id: sid.to_owned(),
@@ -297,6 +336,7 @@ impl TokenIssuer {
                 refresh_expires_at,
                 auth_time,
                 session_expires_at,
+                jkt: binding.refresh.map(str::to_owned),
             },
         })
     }
@@ -315,7 +355,8 @@ impl TokenIssuer {
         }
     }
 
-    /// Signs one token; returns it with its `jti` and `exp`.
+    /// Signs one token, bound to the DPoP key `jkt` when given (its `cnf`
+    /// replaces a custom one); returns it with its `jti` and `exp`.
     fn mint<T: Serialize>(
         &self,
         subject: &str,
@@ -323,6 +364,7 @@ impl TokenIssuer {
         token_type: TokenType,
         session: Option<&SessionClaims<'_>>,
         ttl_secs: u64,
+        jkt: Option<&str>,
     ) -> Result<(String, String, u64), IssueError> {
         let config = &self.inner.config;
         // Custom claims first, so a registered claim always wins a name clash.
@@ -359,6 +401,9 @@ impl TokenIssuer {
         if let Some(session) = session {
             claims.insert("sid".into(), session.sid.into());
             claims.insert("auth_time".into(), session.auth_time.into());
+        }
+        if let Some(jkt) = jkt {
+            claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
         }
         let type_claim = config.profile.minted_type_claim();
         claims.insert(

@@ -42,7 +42,8 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-use crate::keys::{SigningKey, VerifyingKey};
+use crate::dpop::{DpopMode, DpopPolicy};
+use crate::keys::{SigningKey, VerifyingKey, algorithm_name};
 
 /// The media type of a JWK Set (RFC 7517 §8.5).
 pub const JWK_SET_CONTENT_TYPE: &str = "application/jwk-set+json";
@@ -136,6 +137,22 @@ struct MetadataFields {
     introspection_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     introspection_endpoint_auth_methods_supported: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<&'static str>,
+}
+
+/// The names of the algorithms a DPoP policy accepts in proofs; none when
+/// DPoP is off.
+fn dpop_algs(policy: &DpopPolicy) -> Vec<&'static str> {
+    if policy.mode() == DpopMode::Off {
+        return Vec::new();
+    }
+    policy
+        .config
+        .accepted_algorithms()
+        .iter()
+        .filter_map(|&alg| algorithm_name(alg))
+        .collect()
 }
 
 impl IssuerMetadata {
@@ -148,7 +165,18 @@ impl IssuerMetadata {
             grant_types_supported: None,
             introspection_endpoint: None,
             introspection_endpoint_auth_methods_supported: None,
+            dpop_signing_alg_values_supported: Vec::new(),
         })
+    }
+
+    /// The token endpoint issues DPoP-bound tokens under `policy` (the one
+    /// given to [`SessionManager::dpop`](crate::SessionManager::dpop)):
+    /// names `dpop_signing_alg_values_supported` (RFC 9449 §5.1); nothing
+    /// when DPoP is off.
+    #[must_use]
+    pub fn dpop(mut self, policy: &DpopPolicy) -> Self {
+        self.fields.dpop_signing_alg_values_supported = dpop_algs(policy);
+        Self::from_fields(self.fields)
     }
 
     /// Where the refresh service is mounted (grant type `refresh_token`).
@@ -228,6 +256,10 @@ struct ResourceFields {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     scopes_supported: Vec<String>,
     bearer_methods_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens_required: bool,
 }
 
 impl ProtectedResourceMetadata {
@@ -240,7 +272,21 @@ impl ProtectedResourceMetadata {
             authorization_servers: Vec::new(),
             scopes_supported: Vec::new(),
             bearer_methods_supported: vec!["header"],
+            dpop_signing_alg_values_supported: Vec::new(),
+            dpop_bound_access_tokens_required: false,
         })
+    }
+
+    /// The resource takes DPoP-bound tokens under `policy` (the one given
+    /// to [`JwtAuthLayer::dpop`](crate::JwtAuthLayer::dpop)): names
+    /// `dpop_signing_alg_values_supported`, and
+    /// `dpop_bound_access_tokens_required: true` in required mode (RFC 9728
+    /// §2); nothing when DPoP is off.
+    #[must_use]
+    pub fn dpop(mut self, policy: &DpopPolicy) -> Self {
+        self.fields.dpop_signing_alg_values_supported = dpop_algs(policy);
+        self.fields.dpop_bound_access_tokens_required = policy.mode() == DpopMode::Required;
+        Self::from_fields(self.fields)
     }
 
     /// An issuer whose tokens this resource accepts.
@@ -404,6 +450,49 @@ mod tests {
         futures_util::FutureExt::now_or_never(future)
             .unwrap()
             .unwrap()
+    }
+
+    fn json(document: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(document).unwrap()
+    }
+
+    #[test]
+    fn issuer_metadata_names_the_dpop_algorithms_unless_dpop_is_off() {
+        use crate::dpop::DpopConfig;
+        let plain = IssuerMetadata::new("https://a.example", "https://a.example/jwks");
+        assert!(
+            json(plain.document())
+                .get("dpop_signing_alg_values_supported")
+                .is_none()
+        );
+        let config = DpopConfig::new()
+            .algorithms([Algorithm::ES256, Algorithm::EdDSA])
+            .unwrap();
+        let dpop = plain.clone().dpop(&DpopPolicy::allowed().config(config));
+        assert_eq!(
+            json(dpop.document())["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "EdDSA"])
+        );
+        let off = plain.dpop(&DpopPolicy::off());
+        assert!(
+            json(off.document())
+                .get("dpop_signing_alg_values_supported")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn resource_metadata_says_dpop_bound_tokens_are_required_only_in_required_mode() {
+        let resource = ProtectedResourceMetadata::new("https://api.example");
+        let required = json(resource.clone().dpop(&DpopPolicy::required()).document());
+        assert_eq!(required["dpop_bound_access_tokens_required"], true);
+        assert_eq!(required["dpop_signing_alg_values_supported"][0], "ES256");
+        let allowed = json(resource.clone().dpop(&DpopPolicy::allowed()).document());
+        assert!(allowed.get("dpop_bound_access_tokens_required").is_none());
+        assert_eq!(allowed["dpop_signing_alg_values_supported"][0], "ES256");
+        let off = json(resource.dpop(&DpopPolicy::off()).document());
+        assert!(off.get("dpop_signing_alg_values_supported").is_none());
+        assert!(off.get("dpop_bound_access_tokens_required").is_none());
     }
 
     #[test]

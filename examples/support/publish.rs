@@ -63,6 +63,9 @@ pub fn well_known<S: Clone + Send + Sync + 'static>(settings: &Settings) -> Rout
         .map_or_else(|| base.clone(), str::to_owned);
     let mut metadata = IssuerMetadata::new(issuer, format!("{base}/.well-known/jwks.json"))
         .token_endpoint(format!("{base}/auth/refresh"));
+    if let Ok(dpop) = super::dpop_settings::DpopSettings::from_env(settings.bind) {
+        metadata = metadata.dpop(&dpop.metadata_policy());
+    }
     if super::introspection_server::enabled() {
         metadata =
             metadata.introspection_endpoint(format!("{base}{}", super::introspection_server::PATH));

@@ -37,7 +37,7 @@ mod cache;
 mod client;
 #[cfg(feature = "introspection")]
 mod discover;
-mod form;
+pub(crate) mod form;
 mod server;
 
 #[cfg(feature = "introspection")]

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::ProofRefused;
+use crate::dpop::DpopError;
 use crate::issue::IssueError;
 use crate::rejection::{AuthError, AuthErrorKind};
 use crate::revocation::StoreError;
@@ -16,6 +18,11 @@ pub enum SessionError {
     Rejected(AuthError),
     /// A token could not be minted (500).
     Issue(IssueError),
+    /// A token request's DPoP proof was refused, or a bound session was
+    /// refreshed without a proof of its key: 400 `invalid_dpop_proof` or
+    /// `use_dpop_nonce` (RFC 9449 §5), 503 when the replay store could not
+    /// answer.
+    Proof(ProofRefused),
 }
 
 impl SessionError {
@@ -24,6 +31,10 @@ impl SessionError {
         match self {
             Self::Rejected(error) => error.status(),
             Self::Issue(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Proof(refused) if refused.error() == DpopError::ReplayStoreUnavailable => {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Proof(_) => http::StatusCode::BAD_REQUEST,
         }
     }
 
@@ -31,7 +42,7 @@ impl SessionError {
     pub fn auth_error(&self) -> Option<&AuthError> {
         match self {
             Self::Rejected(error) => Some(error),
-            Self::Issue(_) => None,
+            Self::Issue(_) | Self::Proof(_) => None,
         }
     }
 
@@ -45,6 +56,7 @@ impl fmt::Display for SessionError {
         match self {
             Self::Rejected(error) => write!(f, "session refused: {error}"),
             Self::Issue(error) => write!(f, "minting failed: {error}"),
+            Self::Proof(refused) => write!(f, "DPoP proof refused: {refused}"),
         }
     }
 }

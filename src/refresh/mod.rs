@@ -65,14 +65,17 @@
 //! # }
 //! ```
 
+mod dpop;
 mod error;
 mod logout;
 mod service;
 
+pub use dpop::{DpopKey, ProofRefused};
 pub use error::{RefreshRefused, SessionError};
 
 pub use service::{
     BodyError, DEFAULT_MAX_BODY_LEN, RefreshRequest, RefreshService, session_error_response,
+    with_dpop_nonce,
 };
 
 use std::fmt;
@@ -84,10 +87,12 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::binding::token_confirmation;
 use crate::claims::{Claims, NoCustomClaims, TokenType};
+use crate::dpop::{DpopError, DpopPolicy};
 use crate::issue::{TokenIssuer, TokenPair};
 use crate::rejection::AuthErrorKind;
-use crate::revocation::{NewSession, RevocationStore, Rotation, RotationRequest, TokenRef};
+use crate::revocation::{RevocationStore, Rotation, RotationRequest, TokenRef};
 use crate::verify::Verifier;
 
 type ReloadHook<T> =
@@ -109,6 +114,7 @@ struct Inner<T> {
     store: Arc<dyn RevocationStore>,
     reload: Option<ReloadHook<T>>,
     reuse_grace_secs: u64,
+    dpop: Option<DpopPolicy>,
 }
 
 impl<T> Clone for SessionManager<T> {
@@ -127,6 +133,7 @@ impl<T> fmt::Debug for SessionManager<T> {
             .field("store", &self.inner.store)
             .field("reload_hook", &self.inner.reload.is_some())
             .field("reuse_grace_secs", &self.inner.reuse_grace_secs)
+            .field("dpop", &self.inner.dpop)
             .finish()
     }
 }
@@ -149,7 +156,24 @@ where
                 store,
                 reload: None,
                 reuse_grace_secs: 0,
+                dpop: None,
             }),
+        }
+    }
+
+    /// This manager with `edit` applied to a copy of its parts.
+    fn with_inner(self, edit: impl FnOnce(&mut Inner<T>)) -> Self {
+        let mut inner = Inner {
+            issuer: self.inner.issuer.clone(),
+            verifier: self.inner.verifier.clone(),
+            store: Arc::clone(&self.inner.store),
+            reload: self.inner.reload.clone(),
+            reuse_grace_secs: self.inner.reuse_grace_secs,
+            dpop: self.inner.dpop.clone(),
+        };
+        edit(&mut inner);
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -167,16 +191,7 @@ where
     /// retired the token; retrying never extends it.
     #[must_use]
     pub fn reuse_grace(self, grace: Duration) -> Self {
-        let inner = Inner {
-            issuer: self.inner.issuer.clone(),
-            verifier: self.inner.verifier.clone(),
-            store: Arc::clone(&self.inner.store),
-            reload: self.inner.reload.clone(),
-            reuse_grace_secs: grace.as_secs(),
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+        self.with_inner(|inner| inner.reuse_grace_secs = grace.as_secs())
     }
 
     /// An async hook run on every refresh: it receives the verified refresh
@@ -189,16 +204,7 @@ where
         Fut: Future<Output = Result<T, RefreshRefused>> + Send + 'static,
     {
         let hook: ReloadHook<T> = Arc::new(move |claims| Box::pin(hook(claims)));
-        let inner = Inner {
-            issuer: self.inner.issuer.clone(),
-            verifier: self.inner.verifier.clone(),
-            store: Arc::clone(&self.inner.store),
-            reload: Some(hook),
-            reuse_grace_secs: self.inner.reuse_grace_secs,
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+        self.with_inner(|inner| inner.reload = Some(hook))
     }
 
     /// The issuer.
@@ -240,27 +246,23 @@ where
     /// Starts a session for `subject`: mints a pair and registers its family.
     /// Returns only once the store holds the family.
     pub async fn login(&self, subject: &str, custom: &T) -> Result<TokenPair, SessionError> {
-        let pair = self.inner.issuer.pair(subject, custom)?;
-        let session = pair.session();
-        self.inner
-            .store
-            .start_session(NewSession {
-                family: &session.id,
-                subject,
-                jti: &session.refresh_jti,
-                created_at: session.auth_time,
-                ends_at: session.session_expires_at,
-                expires_at: session.session_expires_at.saturating_add(self.leeway()),
-            })
-            .await?;
-        tracing::debug!(sub = %subject, sid = %session.id, "session started");
-        Ok(pair)
+        self.login_bound(subject, custom, None).await
     }
 
     /// Verifies `refresh_token` as a *refresh* token and rotates it: returns
     /// the next pair and retires the presented token.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
-        let outcome = self.rotate(refresh_token).await;
+        self.refresh_with(refresh_token, None).await
+    }
+
+    /// [`refresh`](Self::refresh) with the thumbprint of the request's
+    /// verified DPoP proof key.
+    async fn refresh_with(
+        &self,
+        refresh_token: &str,
+        jkt: Option<&str>,
+    ) -> Result<TokenPair, SessionError> {
+        let outcome = self.rotate(refresh_token, jkt).await;
         crate::metrics::refresh(match &outcome {
             Ok((_, Rotation::Retried)) => "retried",
             Ok(_) => "rotated",
@@ -272,13 +274,22 @@ where
                 _ => "rejected",
             },
             Err(SessionError::Issue(_)) => "error",
+            Err(SessionError::Proof(_)) => "rejected",
         });
         outcome.map(|(pair, _)| pair)
     }
 
     /// [`refresh`](Self::refresh), telling which rotation it was.
-    async fn rotate(&self, refresh_token: &str) -> Result<(TokenPair, Rotation), SessionError> {
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+        jkt: Option<&str>,
+    ) -> Result<(TokenPair, Rotation), SessionError> {
         let claims = self.verify_refresh(refresh_token)?;
+        let bound = token_confirmation(refresh_token)
+            .map_err(|_| SessionError::kind(AuthErrorKind::InvalidClaims))?
+            .jkt;
+        let binding = dpop::refresh_binding(bound.as_deref(), jkt)?;
         let Some(family) = claims.sid.clone() else {
             tracing::info!(outcome = "rejected", reason = "refresh token carries no session", sub = %claims.sub);
             return Err(SessionError::kind(AuthErrorKind::InvalidClaims));
@@ -314,7 +325,7 @@ where
             },
         };
 
-        let pair = self.inner.issuer.rotate_with(&claims, &custom)?;
+        let pair = self.inner.issuer.rotate_bound(&claims, &custom, binding)?;
         let next = pair.session();
         let rotation = self
             .inner
@@ -326,6 +337,7 @@ where
                 now: self.now(),
                 reuse_grace_secs: self.inner.reuse_grace_secs,
                 revoke_until: self.family_revocation_expiry(Some(next.auth_time)),
+                jkt,
             })
             .await?;
         match rotation {
@@ -350,6 +362,12 @@ where
                     "refresh token reused: the whole session is revoked"
                 );
                 Err(SessionError::kind(AuthErrorKind::RefreshTokenReused))
+            }
+            Rotation::KeyMismatch => {
+                tracing::info!(outcome = "rejected", reason = %DpopError::KeyNotBound, sub = %claims.sub, sid = %family, "the session is bound to another DPoP key");
+                Err(SessionError::Proof(ProofRefused::new(
+                    DpopError::KeyNotBound,
+                )))
             }
             Rotation::Unknown => {
                 tracing::info!(outcome = "rejected", reason = "session revoked or unknown", sub = %claims.sub, sid = %family);

@@ -121,6 +121,29 @@ impl<'de> Deserialize<'de> for RefreshRequest {
 }
 
 impl RefreshRequest {
+    /// Parses an RFC 6749 §6 token request
+    /// (`grant_type=refresh_token&refresh_token=…`, form-encoded, as OAuth
+    /// clients send it): `grant_type` must be `refresh_token`, and neither
+    /// it nor `refresh_token` may appear twice; other parameters (a public
+    /// client's `client_id`, `scope`) are ignored.
+    pub fn parse_form(body: &[u8]) -> Result<Self, BodyError> {
+        let pairs = crate::introspect::form::decode_pairs(body).ok_or(BodyError::NotJson)?;
+        let named = |name: &str| -> Result<Option<&str>, BodyError> {
+            let mut values = pairs.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+            match (values.next(), values.next()) {
+                (value, None) => Ok(value.map(String::as_str)),
+                _ => Err(BodyError::WrongShape),
+            }
+        };
+        if named("grant_type")? != Some("refresh_token") {
+            return Err(BodyError::WrongShape);
+        }
+        let refresh_token = named("refresh_token")?.ok_or(BodyError::WrongShape)?;
+        Ok(Self {
+            refresh_token: refresh_token.to_owned(),
+        })
+    }
+
     /// Parses a JSON body.
     pub fn parse(body: &[u8]) -> Result<Self, BodyError> {
         // UTF-8 first: serde_json does not validate strings it skips.
@@ -130,6 +153,18 @@ impl RefreshRequest {
             _ => BodyError::NotJson,
         })
     }
+}
+
+/// `application/x-www-form-urlencoded` (parameters ignored).
+fn is_form(value: Option<&HeaderValue>) -> bool {
+    value
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// Accepts a missing `content-type` (clients that send JSON without saying
@@ -166,8 +201,10 @@ where
     }
 }
 
-/// A leaf service answering `POST {"refresh_token": "..."}` with the next
-/// [`TokenPair`](crate::TokenPair) (200, `Cache-Control: no-store`).
+/// A leaf service answering `POST {"refresh_token": "..."}` (or the
+/// form-encoded `grant_type=refresh_token&refresh_token=…` of RFC 6749 §6,
+/// as OAuth clients send it) with the next [`TokenPair`](crate::TokenPair)
+/// (200, `Cache-Control: no-store`).
 ///
 /// | request | answer |
 /// |---|---|
@@ -177,6 +214,11 @@ where
 /// | not JSON / no string `refresh_token` | 400 / 422 |
 /// | invalid, expired, access, revoked or replayed token | 401, `WWW-Authenticate: Bearer error="invalid_token"` |
 /// | store unavailable | 503, `Retry-After` |
+/// | with [`SessionManager::dpop`]: a bad `DPoP` proof, or a bound session's refresh without a proof of its key | 400 `invalid_dpop_proof` (RFC 9449 §5) |
+/// | … a proof without the server nonce | 400 `use_dpop_nonce`, `DPoP-Nonce` |
+///
+/// A valid proof binds the next access token to its key (`token_type`
+/// `DPoP`); a bound session's refresh token stays bound to its key.
 ///
 /// Error bodies are `{"error": "<code>"}` and never say more.
 ///
@@ -280,7 +322,11 @@ where
     }
     let (parts, body) = request.into_parts();
     let parsed = async {
-        check_json_content_type(parts.headers.get(header::CONTENT_TYPE))?;
+        let content_type = parts.headers.get(header::CONTENT_TYPE);
+        if is_form(content_type) {
+            return RefreshRequest::parse_form(&read_body(body, limit).await?);
+        }
+        check_json_content_type(content_type)?;
         RefreshRequest::parse(&read_body(body, limit).await?)
     };
     let refresh_request = match parsed.await {
@@ -290,15 +336,44 @@ where
             return json_error(error.status(), error.code());
         }
     };
-    match sessions.refresh(&refresh_request.refresh_token).await {
-        Ok(pair) => json_response(StatusCode::OK, &pair),
+    let key = match sessions
+        .token_request_proof(&parts.method, &parts.uri, &parts.headers)
+        .await
+    {
+        Ok(key) => key,
+        Err(error) => return session_error_response(&error),
+    };
+    match sessions
+        .refresh_bound(&refresh_request.refresh_token, key.as_ref())
+        .await
+    {
+        Ok(pair) => {
+            let mut response = json_response(StatusCode::OK, &pair);
+            if let Some(nonce) = key.as_ref().and_then(|key| key.fresh_nonce()) {
+                with_dpop_nonce(&mut response, nonce);
+            }
+            response
+        }
         Err(error) => session_error_response(&error),
     }
 }
 
+/// Adds `DPoP-Nonce` (readable by browser clients) to a token response.
+pub fn with_dpop_nonce<B>(response: &mut Response<B>, nonce: &str) {
+    if let Some(value) = super::dpop::nonce_header(nonce) {
+        let headers = response.headers_mut();
+        headers.insert("dpop-nonce", value);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("DPoP-Nonce"),
+        );
+    }
+}
+
 /// The response for a failed session operation: 401 with the RFC 6750
-/// challenge, 503 with `Retry-After`, or 500; a JSON body naming only the
-/// category.
+/// challenge, 503 with `Retry-After`, 400 `invalid_dpop_proof` /
+/// `use_dpop_nonce` (with `DPoP-Nonce`) for a refused DPoP proof, or 500; a
+/// JSON body naming only the category.
 pub fn session_error_response(error: &SessionError) -> Response<Full<Bytes>> {
     match error {
         SessionError::Rejected(auth) if auth.kind() == AuthErrorKind::StoreUnavailable => {
@@ -324,6 +399,19 @@ pub fn session_error_response(error: &SessionError) -> Response<Full<Bytes>> {
         SessionError::Issue(issue) => {
             tracing::error!(error = %issue, "minting failed");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+        SessionError::Proof(refused) => {
+            let mut response = json_error(error.status(), refused.code());
+            if let Some(nonce) = refused.nonce() {
+                with_dpop_nonce(&mut response, nonce);
+            }
+            if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            response
         }
     }
 }
@@ -367,6 +455,35 @@ mod tests {
     fn refresh_request_with_invalid_utf8_anywhere_is_not_json() {
         let body = b"{\"refresh_token\":\"a.b.c\",\"x\":[{\"y\xff\":null}]}";
         assert_eq!(RefreshRequest::parse(body).err(), Some(BodyError::NotJson));
+    }
+
+    #[test]
+    fn a_form_request_needs_the_refresh_token_grant_once() {
+        let request = RefreshRequest::parse_form(
+            b"grant_type=refresh_token&refresh_token=a.b%2Ec&client_id=x",
+        )
+        .unwrap();
+        assert_eq!(request.refresh_token, "a.b.c");
+        for body in [
+            &b"refresh_token=a.b.c"[..],
+            b"grant_type=password&refresh_token=a.b.c",
+            b"grant_type=refresh_token",
+            b"grant_type=refresh_token&refresh_token=a&refresh_token=b",
+            b"grant_type=refresh_token&grant_type=refresh_token&refresh_token=a",
+        ] {
+            assert_eq!(
+                RefreshRequest::parse_form(body).err(),
+                Some(BodyError::WrongShape),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(is_form(Some(&HeaderValue::from_static(
+            "Application/X-WWW-Form-Urlencoded;charset=UTF-8"
+        ))));
+        assert!(!is_form(Some(&HeaderValue::from_static(
+            "application/json"
+        ))));
     }
 
     #[test]

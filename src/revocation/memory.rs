@@ -51,6 +51,8 @@ struct Family {
     last_refreshed_at: u64,
     ends_at: u64,
     expires_at: u64,
+    /// The DPoP key the session is bound to.
+    jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -239,6 +241,7 @@ impl RevocationStore for MemoryStore {
                 last_refreshed_at: session.created_at,
                 ends_at: session.ends_at,
                 expires_at: session.expires_at,
+                jkt: session.jkt.map(str::to_owned),
             },
         );
         if !session.subject.is_empty() {
@@ -260,6 +263,14 @@ impl RevocationStore for MemoryStore {
         } else {
             match state.families.get_mut(rotation.family) {
                 None => Rotation::Unknown,
+                Some(family)
+                    if family
+                        .jkt
+                        .as_deref()
+                        .is_some_and(|bound| Some(bound) != rotation.jkt) =>
+                {
+                    Rotation::KeyMismatch
+                }
                 Some(family) if family.current == rotation.presented => {
                     family.retired = (rotation.reuse_grace_secs > 0).then(|| {
                         (

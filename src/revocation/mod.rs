@@ -128,6 +128,9 @@ pub enum Rotation {
     Reused,
     /// The family is revoked, expired, or was never started.
     Unknown,
+    /// The family is bound to a DPoP key (RFC 9449 §5) and the request's
+    /// proof was signed by another key, or there was none. Nothing changed.
+    KeyMismatch,
 }
 
 /// A new session (refresh family), as [`RevocationStore::start_session`]
@@ -147,6 +150,10 @@ pub struct NewSession<'a> {
     pub ends_at: u64,
     /// When the store may forget it (its end plus the leeway).
     pub expires_at: u64,
+    /// The RFC 7638 thumbprint of the DPoP key the session is bound to:
+    /// every rotation must then present a proof of that key. `None`: a
+    /// bearer session (as every session stored before this field was).
+    pub jkt: Option<&'a str>,
 }
 
 /// One refresh of a family, as [`RevocationStore::rotate_session`] decides it.
@@ -166,6 +173,10 @@ pub struct RotationRequest<'a> {
     /// On a replay, how long the family's revocation is kept: until the last
     /// token the family minted could expire.
     pub revoke_until: u64,
+    /// The thumbprint of the key of the request's verified DPoP proof, if
+    /// any: a family bound to a key rotates only with a proof of that key
+    /// ([`Rotation::KeyMismatch`] otherwise).
+    pub jkt: Option<&'a str>,
 }
 
 /// A live session, as [`RevocationStore::sessions`] lists it.
@@ -247,6 +258,7 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
             created_at: 0,
             ends_at: expires_at,
             expires_at,
+            jkt: None,
         })
     }
 
@@ -256,7 +268,9 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// `next` current and retire the current one ([`Rotation::Retried`]);
     /// if the family exists with another current `jti`, revoke the family
     /// until `revoke_until` ([`Rotation::Reused`]); otherwise
-    /// [`Rotation::Unknown`]. With no grace, of many concurrent calls with
+    /// [`Rotation::Unknown`]. A family started with a `jkt` answers
+    /// [`Rotation::KeyMismatch`], before anything else and changing nothing,
+    /// unless `rotation.jkt` is that key. With no grace, of many concurrent calls with
     /// the same `presented`, exactly one rotates.
     fn rotate_session<'a>(&'a self, rotation: RotationRequest<'a>) -> StoreFuture<'a, Rotation>;
 
@@ -277,6 +291,7 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
             now: SystemClock.now_secs(),
             reuse_grace_secs: 0,
             revoke_until: expires_at,
+            jkt: None,
         })
     }
 

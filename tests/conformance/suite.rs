@@ -288,6 +288,7 @@ pub async fn start<S: RevocationStore>(
             created_at,
             ends_at: later(),
             expires_at: later() + 5,
+            jkt: None,
         })
         .await
         .unwrap();
@@ -310,9 +311,79 @@ pub async fn rotate<S: RevocationStore>(
             now,
             reuse_grace_secs: grace,
             revoke_until: later(),
+            jkt: None,
         })
         .await
         .unwrap()
+}
+
+/// RFC 9449 §5: a family started bound to a DPoP key rotates only with a
+/// proof of that key; another key or none changes nothing (not even the
+/// replay state); an unbound family (as every family stored before the
+/// binding existed) rotates with or without one.
+pub async fn a_key_bound_family_rotates_only_with_its_key<S: RevocationStore>(store: &S) {
+    let (family, sub, t) = (unique("fam"), unique("sub"), now());
+    store
+        .start_session(NewSession {
+            family: &family,
+            subject: &sub,
+            jti: "r1",
+            created_at: t,
+            ends_at: later(),
+            expires_at: later() + 5,
+            jkt: Some("key-a"),
+        })
+        .await
+        .unwrap();
+    let with = |jkt: Option<&'static str>, presented: &'static str, next: &'static str| {
+        store.rotate_session(RotationRequest {
+            family: &family,
+            presented,
+            next,
+            now: t,
+            reuse_grace_secs: 0,
+            revoke_until: later(),
+            jkt,
+        })
+    };
+    assert_eq!(with(None, "r1", "x").await.unwrap(), Rotation::KeyMismatch);
+    assert_eq!(
+        with(Some("key-b"), "r1", "x").await.unwrap(),
+        Rotation::KeyMismatch
+    );
+    // Not even a replay is judged without the key: r0 never was current.
+    assert_eq!(
+        with(Some("key-b"), "r0", "x").await.unwrap(),
+        Rotation::KeyMismatch
+    );
+    assert_eq!(
+        with(Some("key-a"), "r1", "r2").await.unwrap(),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        with(Some("key-a"), "r2", "r3").await.unwrap(),
+        Rotation::Rotated
+    );
+
+    let unbound = unique("fam");
+    start(store, &unbound, &sub, "u1", t).await;
+    assert_eq!(
+        rotate(store, &unbound, "u1", "u2", t, 0).await,
+        Rotation::Rotated
+    );
+    let proof = store
+        .rotate_session(RotationRequest {
+            family: &unbound,
+            presented: "u2",
+            next: "u3",
+            now: t,
+            reuse_grace_secs: 0,
+            revoke_until: later(),
+            jkt: Some("key-a"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(proof, Rotation::Rotated);
 }
 
 pub async fn retired_token_within_the_grace_rotates_again_and_retires_the_newer_pair<
@@ -466,6 +537,7 @@ pub async fn revoked_replayed_and_ended_sessions_are_not_listed<S: RevocationSto
             created_at: t - 100,
             ends_at: t - 1,
             expires_at: later(),
+            jkt: None,
         })
         .await
         .unwrap();
@@ -590,6 +662,7 @@ macro_rules! store_conformance_tests {
             revoked_family_stops_rotating_and_revokes_its_access_tokens,
             revoking_an_unknown_family_still_revokes_it,
             retired_token_within_the_grace_rotates_again_and_retires_the_newer_pair,
+            a_key_bound_family_rotates_only_with_its_key,
             retired_token_after_the_grace_is_a_replay,
             retrying_never_extends_the_grace,
             without_grace_the_retired_token_is_a_replay_at_once,

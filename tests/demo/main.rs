@@ -15,6 +15,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use tower_jwt_auth::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 
+mod dpop;
 mod introspection;
 mod lifecycle;
 mod openapi;

@@ -28,6 +28,11 @@ pub(super) const CONTRACT_VARS: &[&str] = &[
     "REFRESH_REUSE_GRACE_SECS",
     "DEMO_USERS",
     "INTROSPECTION_CLIENTS",
+    "DPOP",
+    "PUBLIC_URL",
+    "DPOP_NONCE",
+    "DPOP_NONCE_SECRET",
+    "DPOP_MAX_AGE_SECS",
 ];
 
 pub(super) const SECRET: &str = "a-test-secret-of-at-least-32-bytes-long";

@@ -31,10 +31,10 @@ const ISSUER: &str = "https://auth.example.test";
 const AUDIENCE: &str = "api";
 const ORIGIN: &str = "https://api.example.test";
 const ES256_PRIVATE: &[u8] = include_bytes!("../keys/es256_private.pem");
-const ES256_NEXT_PRIVATE: &[u8] = include_bytes!("../keys/es256_next_private.pem");
-const ED25519_PRIVATE: &[u8] = include_bytes!("../keys/ed25519_private.pem");
+pub(crate) const ES256_NEXT_PRIVATE: &[u8] = include_bytes!("../keys/es256_next_private.pem");
+pub(crate) const ED25519_PRIVATE: &[u8] = include_bytes!("../keys/ed25519_private.pem");
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -62,7 +62,7 @@ fn access_token(cnf: Option<Value>) -> String {
     )
 }
 
-fn sign(alg: Algorithm, key: &EncodingKey, header: &Value, claims: &Value) -> String {
+pub(crate) fn sign(alg: Algorithm, key: &EncodingKey, header: &Value, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         B64.encode(header.to_string()),
@@ -73,16 +73,16 @@ fn sign(alg: Algorithm, key: &EncodingKey, header: &Value, claims: &Value) -> St
 }
 
 /// A client's DPoP key.
-struct ProofKey {
-    alg: Algorithm,
-    name: &'static str,
-    encoding: EncodingKey,
-    jwk: Value,
-    jkt: String,
+pub(crate) struct ProofKey {
+    pub(crate) alg: Algorithm,
+    pub(crate) name: &'static str,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) jwk: Value,
+    pub(crate) jkt: String,
 }
 
 impl ProofKey {
-    fn new(alg: Algorithm, pem: &[u8]) -> Self {
+    pub(crate) fn new(alg: Algorithm, pem: &[u8]) -> Self {
         let signing = SigningKey::from_pem(alg, pem).unwrap();
         let encoding = match alg {
             Algorithm::EdDSA => EncodingKey::from_ed_pem(pem).unwrap(),
@@ -102,7 +102,7 @@ impl ProofKey {
         }
     }
 
-    fn es256() -> Self {
+    pub(crate) fn es256() -> Self {
         Self::new(Algorithm::ES256, ES256_PRIVATE)
     }
 

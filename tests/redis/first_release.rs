@@ -71,6 +71,7 @@ fn rotation<'a>(
         now,
         reuse_grace_secs: 0,
         revoke_until: now + 3600,
+        jkt: None,
     }
 }
 

@@ -103,6 +103,7 @@ async fn a_store_started_on_the_previous_releases_data_enforces_all_of_it_and_mi
             now,
             reuse_grace_secs: 0,
             revoke_until: until,
+            jkt: None,
         })
         .await
         .unwrap();

@@ -185,6 +185,7 @@ async fn a_session_and_its_place_in_the_subjects_list_expire_with_it() {
                 created_at: expires_at - 3600,
                 ends_at: expires_at - 5,
                 expires_at,
+                jkt: None,
             })
             .await
             .unwrap();
@@ -231,6 +232,7 @@ async fn listing_answers_the_sessions_ending_last_and_no_more_than_the_bound() {
                 created_at: later - 3600 + i,
                 ends_at: later + i,
                 expires_at: later + i + 5,
+                jkt: None,
             })
             .await
             .unwrap();

@@ -563,16 +563,42 @@ async fn refresh_with_another_method_is_405_with_allow() {
 }
 
 #[tokio::test]
-async fn refresh_with_a_non_json_content_type_is_415() {
+async fn refresh_with_a_content_type_neither_json_nor_form_is_415() {
     let f = fixture();
     let pair = f.sessions.login("alice", &user("admin")).await.unwrap();
     let request = Request::post("/auth/refresh")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_TYPE, "text/plain")
         .body(Body::from(format!("refresh_token={}", pair.refresh_token)))
         .unwrap();
     let response = send(&f.app, request).await;
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(json(response).await["error"], "unsupported_media_type");
+}
+
+/// RFC 6749 §6, as OAuth clients send it: form-encoded, with the grant type.
+#[tokio::test]
+async fn refresh_takes_the_form_encoded_refresh_token_grant() {
+    let f = fixture();
+    let pair = f.sessions.login("alice", &user("admin")).await.unwrap();
+    let form = |body: String| {
+        Request::post("/auth/refresh")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let without_grant = send(
+        &f.app,
+        form(format!("refresh_token={}", pair.refresh_token)),
+    )
+    .await;
+    assert_eq!(without_grant.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}&client_id=cli",
+        pair.refresh_token
+    );
+    let response = send(&f.app, form(body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json(response).await["token_type"], "Bearer");
 }
 
 #[tokio::test]

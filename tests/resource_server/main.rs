@@ -13,6 +13,8 @@
 #[allow(dead_code)]
 #[path = "../../examples/demo.rs"]
 mod demo;
+mod dpop;
+mod dpop_oidc;
 #[allow(dead_code)]
 #[path = "../introspect/endpoint.rs"]
 mod endpoint;

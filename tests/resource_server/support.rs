@@ -48,6 +48,16 @@ const CONTRACT_VARS: &[&str] = &[
     "INTROSPECTION_CLIENT_ID",
     "INTROSPECTION_CLIENT_SECRET",
     "INTROSPECTION_CACHE_SECS",
+    "DPOP",
+    "PUBLIC_URL",
+    "DPOP_NONCE",
+    "DPOP_NONCE_SECRET",
+    "DPOP_MAX_AGE_SECS",
+    "REDIS_URL",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CLIENT_CA_FILE",
+    "CLIENT_CERT_HEADER",
 ];
 
 // ===== tools =====
@@ -316,11 +326,14 @@ impl Server {
         }
         let response = request.send().await.expect("the server answers");
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect();
+        // The first value of each header: a DPoP-aware server sends a
+        // `Bearer` challenge first, then a `DPoP` one (RFC 9449 §7.1).
+        let mut headers = HashMap::new();
+        for (name, value) in response.headers() {
+            headers
+                .entry(name.as_str().to_owned())
+                .or_insert_with(|| value.to_str().unwrap_or("").to_owned());
+        }
         let body = response.text().await.unwrap();
         Reply {
             status,

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 #[path = "ci.rs"]
-mod ci;
+pub mod ci;
 use ci::in_ci;
 
 /// Skips (returns `None`) outside CI, fails under CI.

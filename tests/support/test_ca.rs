@@ -15,6 +15,7 @@ use rcgen::{
 pub struct TestCa {
     dir: PathBuf,
     ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
 }
 
 impl TestCa {
@@ -58,7 +59,23 @@ impl TestCa {
         std::fs::write(dir.join("ca.pem"), &ca_pem).unwrap();
         std::fs::write(dir.join("server.pem"), server_cert.pem()).unwrap();
         std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
-        Self { dir, ca_pem }
+        Self {
+            dir,
+            ca_pem,
+            issuer,
+        }
+    }
+
+    /// A client certificate for `name` signed by this CA: its PEM and its
+    /// private key's PEM (for mutual TLS).
+    pub fn client_certificate(&self, name: &str) -> (String, String) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 
     /// The CA certificate, PEM: what clients must trust.

@@ -406,7 +406,8 @@ impl RevocationStore for RedisStore {
                         .arg(session.created_at)
                         .arg(session.ends_at)
                         .arg(session.expires_at)
-                        .arg(now),
+                        .arg(now)
+                        .arg(session.jkt.unwrap_or_default()),
                     shared.command_timeout,
                 )
                 .await
@@ -430,13 +431,15 @@ impl RevocationStore for RedisStore {
                         .arg(rotation.next)
                         .arg(rotation.now)
                         .arg(rotation.reuse_grace_secs)
-                        .arg(rotation.revoke_until),
+                        .arg(rotation.revoke_until)
+                        .arg(rotation.jkt.unwrap_or_default()),
                     shared.command_timeout,
                 )
                 .await?;
             Ok(match outcome {
                 1 => Rotation::Rotated,
                 3 => Rotation::Retried,
+                4 => Rotation::KeyMismatch,
                 2 => {
                     // The published event carries the exact expiry; this
                     // makes the revocation visible here before it arrives.

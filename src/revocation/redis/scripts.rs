@@ -161,9 +161,12 @@ return kept
 }
 
 /// `KEYS`: stream, revoked-family set, family; `ARGV` 5..: family id,
-/// presented, next, now, reuse grace (s), revoke_until. Returns 1 rotated,
+/// presented, next, now, reuse grace (s), revoke_until, the thumbprint of
+/// the request's DPoP proof key (empty: none). Returns 1 rotated,
 /// 3 rotated again within the reuse grace, 2 reused (family revoked and
-/// fed), 0 unknown. The retired `jti` and its deadline live in the family
+/// fed), 0 unknown, 4 a family bound to another DPoP key (its `jkt`
+/// field; a family without one, as every family stored before the field
+/// existed, is unbound) and nothing changed. The retired `jti` and its deadline live in the family
 /// (`old`, `old_until`); a retry within the grace keeps both, so retrying
 /// never extends the window.
 pub(super) fn rotate_script() -> Script {
@@ -172,6 +175,8 @@ pub(super) fn rotate_script() -> Script {
 if redis.call('ZSCORE', KEYS[2], ARGV[5]) then return 0 end
 local current = redis.call('HGET', KEYS[3], 'cur')
 if not current then return 0 end
+local jkt = redis.call('HGET', KEYS[3], 'jkt')
+if jkt and jkt ~= (ARGV[11] or '') then return 4 end
 local at = tonumber(ARGV[8])
 local grace = tonumber(ARGV[9])
 if current == ARGV[6] then
@@ -299,10 +304,11 @@ return {1, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
 }
 
 /// `KEYS[1]` the family; `ARGV`: its first `jti`, subject, created_at,
-/// ends_at, expires_at, now by the instance's clock. Every write goes through
-/// a script, so one code path reaches a pool or a cluster. The expiry is the
-/// instance's, moved onto Redis's clock (a Redis clock ahead would otherwise
-/// end the session early, or at once).
+/// ends_at, expires_at, now by the instance's clock, and the DPoP key
+/// thumbprint it is bound to (empty or absent: unbound, no `jkt` field).
+/// Every write goes through a script, so one code path reaches a pool or a
+/// cluster. The expiry is the instance's, moved onto Redis's clock (a Redis
+/// clock ahead would otherwise end the session early, or at once).
 pub(super) fn start_session_script() -> Script {
     Script::new(
         r"
@@ -310,6 +316,7 @@ local skew = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[6])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'sub', ARGV[2], 'created', ARGV[3],
   'refreshed', ARGV[3], 'ends', ARGV[4])
+if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'jkt', ARGV[7]) end
 redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[5]) + skew + 1)
 ",
     )
