@@ -99,7 +99,7 @@ pub fn app(
 async fn auth(State(decider): State<Decider>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     let original = forward_auth_request::Original::from_headers(&parts.headers, &parts.method);
-    let decided = match original.and_then(|o| Ok((o.path_readings()?, o))) {
+    let mut response = match original.and_then(|o| Ok((o.path_readings()?, o))) {
         Ok((readings, original)) => {
             let scopes = decider.forward.rules.required(&readings);
             let grant = forward_auth_grant::service(decider.forward.claim_headers.clone());
@@ -124,7 +124,6 @@ async fn auth(State(decider): State<Decider>, request: Request) -> Response {
             refused
         }
     };
-    let mut response = decided;
     // A decision is about one request: never cached on the way.
     response
         .headers_mut()

@@ -1,88 +1,17 @@
 //! `/auth` in process, without a proxy: the service built from the same
-//! settings the binary reads, asked the way nginx, Caddy and Traefik ask.
+//! settings the binary reads, asked the way nginx, Caddy and Traefik ask —
+//! its answers, the header families, scope rules, claim headers, 503s.
 
-use axum::Router;
 use axum::body::Body;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use serde_json::json;
 use tower::ServiceExt;
-use tower_jwt_auth::dpop::access_token_hash;
-use tower_jwt_auth::{Algorithm, SigningKey};
 
 use crate::endpoint::{Endpoint, Mode};
-use crate::forward_auth::{self, Forward, Settings};
+use crate::forward_auth::{self, Forward};
 use crate::support::{
-    AUDIENCE, CLAIM_HEADERS, ISSUER, REQUIRE_SCOPES, SECRET, active, now, token, token_with,
+    SECRET, active, ask, ask_for, default_service, header, now, service, token, token_with,
 };
-
-/// The service for `vars` (on top of local HS256 keys, the test issuer and
-/// audience), built as `main` builds it.
-async fn service(vars: &[(&str, &str)]) -> Router {
-    let base = [
-        ("JWT_SECRET", SECRET),
-        ("JWT_ISSUER", ISSUER),
-        ("JWT_AUDIENCE", AUDIENCE),
-    ];
-    let all: Vec<(&str, &str)> = base.iter().chain(vars).copied().collect();
-    let var = |name: &str| {
-        all.iter()
-            .rev()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| (*v).to_owned())
-    };
-    let settings = Settings::from_vars(var).unwrap();
-    let forward = Forward::from_vars(var).unwrap();
-    let uris = forward_auth::check_issuers(&settings).await.unwrap();
-    let verifier = forward_auth::verifier(&settings, &uris).await.unwrap();
-    let introspection = forward_auth::introspection_cache(&settings).await.unwrap();
-    forward_auth::app(verifier, forward, introspection)
-}
-
-/// The default rules and claim headers.
-async fn default_service() -> Router {
-    service(&[
-        ("REQUIRE_SCOPES", REQUIRE_SCOPES),
-        ("CLAIM_HEADERS", CLAIM_HEADERS),
-    ])
-    .await
-}
-
-/// `GET /auth` with `headers`.
-async fn ask(app: &Router, headers: &[(&str, &str)]) -> Response<Body> {
-    let mut request = Request::get("/auth");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    app.clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap()
-}
-
-/// Caddy's way: `X-Forwarded-Method` and `-Uri` with the token.
-async fn ask_for(app: &Router, uri: &str, token: &str) -> Response<Body> {
-    let bearer = format!("Bearer {token}");
-    ask(
-        app,
-        &[
-            ("x-forwarded-method", "GET"),
-            ("x-forwarded-uri", uri),
-            ("authorization", &bearer),
-        ],
-    )
-    .await
-}
-
-fn header<'a>(response: &'a Response<Body>, name: &str) -> Vec<&'a str> {
-    response
-        .headers()
-        .get_all(name)
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_valid_token_is_answered_with_subject_scopes_and_mapped_claims() {
@@ -362,125 +291,6 @@ fn claim_headers_and_scope_rules_are_checked_at_startup() {
     }
     assert!(forward("CLAIM_HEADERS", "https://example.test/roles:X-Auth-Roles").is_ok());
     assert!(forward("REQUIRE_SCOPES", "/admin=admin:read admin:write,audit;/=").is_ok());
-}
-
-// ===== DPoP =====
-
-const ES256_PRIVATE: &[u8] = include_bytes!("../keys/es256_private.pem");
-
-/// A DPoP proof by the ES256 test key for `htm` `htu` over `token`.
-fn proof(htm: &str, htu: &str, token: &str) -> String {
-    let key = SigningKey::from_pem(Algorithm::ES256, ES256_PRIVATE).unwrap();
-    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk().unwrap()});
-    let claims = json!({
-        "jti": format!("proof-{}", rand()),
-        "htm": htm, "htu": htu, "iat": now(), "ath": access_token_hash(token),
-    });
-    let input = format!(
-        "{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(claims.to_string())
-    );
-    let encoding = jsonwebtoken::EncodingKey::from_ec_pem(ES256_PRIVATE).unwrap();
-    let signature =
-        jsonwebtoken::crypto::sign(input.as_bytes(), &encoding, jsonwebtoken::Algorithm::ES256)
-            .unwrap();
-    format!("{input}.{signature}")
-}
-
-fn rand() -> u64 {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    u64::from_le_bytes(bytes)
-}
-
-fn bound_token() -> String {
-    let key = SigningKey::from_pem(Algorithm::ES256, ES256_PRIVATE).unwrap();
-    token_with(
-        SECRET,
-        "alice",
-        now() + 600,
-        json!({"scope": "read:ping", "cnf": {"jkt": key.thumbprint().unwrap()}}),
-    )
-}
-
-#[tokio::test]
-async fn dpop_proofs_are_checked_against_the_forwarded_method_and_uri() {
-    let app = service(&[("DPOP", "required")]).await;
-    let bound = bound_token();
-    let dpop = format!("DPoP {bound}");
-    let ask_with = |method: &'static str, proof: String| {
-        let app = app.clone();
-        let dpop = dpop.clone();
-        async move {
-            ask(
-                &app,
-                &[
-                    ("authorization", &dpop),
-                    ("dpop", &proof),
-                    ("x-forwarded-method", method),
-                    ("x-forwarded-proto", "https"),
-                    ("x-forwarded-host", "app.example.test"),
-                    ("x-forwarded-uri", "/notes/1?edit=yes"),
-                    ("host", "127.0.0.1:3003"),
-                ],
-            )
-            .await
-        }
-    };
-    let granted = ask_with(
-        "POST",
-        proof("POST", "https://app.example.test/notes/1", &bound),
-    )
-    .await;
-    assert_eq!(granted.status(), StatusCode::OK, "{granted:?}");
-    assert_eq!(header(&granted, "x-auth-subject"), ["alice"]);
-    for (what, proof) in [
-        (
-            "method",
-            proof("GET", "https://app.example.test/notes/1", &bound),
-        ),
-        (
-            "host",
-            proof("POST", "https://127.0.0.1:3003/notes/1", &bound),
-        ),
-        (
-            "path",
-            proof("POST", "https://app.example.test/notes/2", &bound),
-        ),
-        (
-            "scheme",
-            proof("POST", "http://app.example.test/notes/1", &bound),
-        ),
-    ] {
-        let refused = ask_with("POST", proof).await;
-        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{what}");
-        let challenge = header(&refused, "www-authenticate").join(" ");
-        assert!(challenge.contains("DPoP"), "{what}: {challenge}");
-    }
-    // DPOP=required: a bearer token is not enough.
-    let bearer = ask_for(&app, "/notes", &token("alice", "read:ping")).await;
-    assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
-
-    // PUBLIC_URL fixes the origin, whatever the proxy says.
-    let app = service(&[
-        ("DPOP", "required"),
-        ("PUBLIC_URL", "https://api.example.test"),
-    ])
-    .await;
-    let proof = proof("GET", "https://api.example.test/notes", &bound);
-    let response = ask(
-        &app,
-        &[
-            ("authorization", &dpop),
-            ("dpop", &proof),
-            ("x-forwarded-proto", "http"),
-            ("x-forwarded-host", "elsewhere.test"),
-            ("x-forwarded-uri", "/notes"),
-        ],
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK, "{response:?}");
 }
 
 // ===== unavailable =====

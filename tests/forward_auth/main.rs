@@ -1,7 +1,8 @@
 //! `examples/forward_auth.rs` checked two ways: in process (`direct.rs`:
 //! the `/auth` decision for each way a proxy can describe a request, the
-//! header rules, scopes, 503s), and from outside behind the real proxies
-//! (`proxies.rs`: Debian's nginx and caddy in front of an echoing upstream).
+//! header rules, scopes, 503s; `dpop.rs`: proofs against the forwarded
+//! request), and from outside behind the real proxies (`proxies.rs`, with
+//! `processes.rs`: Debian's nginx and caddy in front of an echoing upstream).
 //!
 //! nginx and caddy come from apt (`.ci/run` installs them); where they are
 //! missing the proxy tests skip with a message, and fail under `CI=true`.
@@ -9,6 +10,7 @@
 #[path = "../support/ci.rs"]
 mod ci;
 mod direct;
+mod dpop;
 #[allow(dead_code)]
 #[path = "../introspect/endpoint.rs"]
 mod endpoint;
@@ -17,5 +19,6 @@ mod example_process;
 #[allow(dead_code)]
 #[path = "../../examples/forward_auth.rs"]
 mod forward_auth;
+mod processes;
 mod proxies;
 mod support;

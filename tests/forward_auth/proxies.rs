@@ -6,7 +6,8 @@
 use serde_json::json;
 
 use crate::endpoint::Endpoint;
-use crate::support::{self, SECRET, Upstream, active, echoed, get, now, token, token_with};
+use crate::processes::{self, Upstream, echoed, get};
+use crate::support::{self, SECRET, active, now, token, token_with};
 
 /// Which proxy.
 #[derive(Clone, Copy, Debug)]
@@ -21,8 +22,8 @@ async fn through(kind: Kind) {
     let upstream = Upstream::start().await;
     let (service, auth_port) = support::start_service(&endpoint).await;
     let proxy = match kind {
-        Kind::Nginx => support::nginx(auth_port, upstream.port),
-        Kind::Caddy => support::caddy(auth_port, upstream.port),
+        Kind::Nginx => processes::nginx(auth_port, upstream.port),
+        Kind::Caddy => processes::caddy(auth_port, upstream.port),
     };
     let Some(proxy) = proxy else { return };
     let base = proxy.base();
