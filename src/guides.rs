@@ -27,6 +27,10 @@ pub mod sender_constrained_tokens {}
 #[doc = include_str!("../docs/browser.md")]
 pub mod browser_apps {}
 
+#[cfg(feature = "websocket")]
+#[doc = include_str!("../docs/websockets.md")]
+pub mod websockets {}
+
 #[doc = include_str!("../docs/observability.md")]
 pub mod observability {}
 
