@@ -21,7 +21,7 @@
 //!    comparisons are constant-time.
 //!
 //! A WebSocket upgrade (a `GET` with `Upgrade: websocket`, see
-//! [`is_websocket_upgrade`](crate::websocket::is_websocket_upgrade)) is not a
+//! [`is_websocket_upgrade`]) is not a
 //! safe method for this rule: it opens a channel that acts with the
 //! credential. A browser's WebSocket cannot set the double-submit header, but
 //! it always sends `Origin` (RFC 6455 §4.1), so a cookie upgrade must pass

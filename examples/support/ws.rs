@@ -86,14 +86,13 @@ async fn echo(socket: WebSocket, watch: CredentialWatch) {
         }))
     });
     while let Some(Ok(message)) = socket.next().await {
-        match message {
-            Message::Text(text) => {
-                if socket.send(Message::Text(text)).await.is_err() {
-                    break;
-                }
-            }
+        let reply = match message {
+            Message::Text(text) => Message::Text(text),
             Message::Close(_) => break,
-            _ => {}
+            _ => continue,
+        };
+        if socket.send(reply).await.is_err() {
+            break;
         }
     }
     if let Some(end) = socket.ended() {

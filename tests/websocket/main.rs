@@ -35,6 +35,9 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// The handshake's response (with its body, when refused).
+type Handshake = http::Response<Option<Vec<u8>>>;
+
 fn config() -> JwtConfig {
     JwtConfig::new().issuer("demo").audience("demo-api")
 }
@@ -131,10 +134,7 @@ impl Demo {
     }
 
     /// The WebSocket handshake to `/ws` with these extra headers.
-    async fn connect(
-        &self,
-        headers: &[(&str, &str)],
-    ) -> Result<(Socket, http::Response<Option<Vec<u8>>>), WsError> {
+    async fn connect(&self, headers: &[(&str, &str)]) -> Result<(Socket, Handshake), WsError> {
         let mut request = format!("ws://{}/ws", self.addr)
             .into_client_request()
             .unwrap();
@@ -166,9 +166,7 @@ fn cookie<'j>(jar: &'j [(String, String)], name: &str) -> &'j str {
 }
 
 /// The status a refused handshake was answered with.
-fn refused_status(
-    result: Result<(Socket, http::Response<Option<Vec<u8>>>), WsError>,
-) -> StatusCode {
+fn refused_status(result: Result<(Socket, Handshake), WsError>) -> StatusCode {
     match result {
         Err(WsError::Http(response)) => response.status(),
         Err(other) => panic!("not an HTTP refusal: {other}"),
@@ -211,7 +209,7 @@ fn protocol_header(token: &str, extra: &str) -> String {
     format!("bearer, {token}{extra}")
 }
 
-fn answered_protocol(response: &http::Response<Option<Vec<u8>>>) -> Option<String> {
+fn answered_protocol(response: &Handshake) -> Option<String> {
     response
         .headers()
         .get(header::SEC_WEBSOCKET_PROTOCOL)
