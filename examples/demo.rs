@@ -39,7 +39,10 @@
 //! `GET /auth/sessions`, `DELETE /auth/sessions/{sid}`, `GET /me`,
 //! `GET /protected/ping`, `GET /admin` (role `admin`, through the role
 //! guard), `GET /account/sensitive` (a login at most `FRESH_MAX_AGE_SECS`
-//! old), `GET /hello` (optional authentication), `GET /health`, `GET /openapi.json` (no auth: the
+//! old), `GET /hello` (optional authentication), `GET /ws` (a WebSocket
+//! echoing text; the token in `Sec-WebSocket-Protocol: bearer, <token>` or the
+//! cookie session; closed with 1008 at the token's `exp` or within 5 s of a
+//! logout: `support/ws.rs`), `GET /health`, `GET /openapi.json` (no auth: the
 //! OpenAPI 3.1 document, an HTTP bearer JWT scheme; `support/openapi.rs`), `GET /metrics` (Prometheus text
 //! format; only when built with the `metrics` feature, e.g. `--features full`: 404 otherwise);
 //! with an asymmetric `JWT_ALGORITHM`,
@@ -100,6 +103,8 @@ mod settings;
 mod startup;
 #[path = "support/users.rs"]
 mod users;
+#[path = "support/ws.rs"]
+mod ws;
 use login_limit::{LoginLimits, Logins};
 pub use sessions::SessionOptions;
 pub use settings::Settings;
@@ -288,6 +293,7 @@ pub fn app_of(
         .shared_store(store.clone())
         .dpop(dpop.clone());
     let introspection = introspection_server::routes(&verifier, &store);
+    let websocket = ws::routes(&auth, browser.cookies(), store.clone());
     let openapi = openapi::demo(&auth);
     let sessions = SessionManager::new(issuer, verifier, store)
         .reuse_grace(options.reuse_grace)
@@ -333,6 +339,7 @@ pub fn app_of(
         .merge(well_known)
         .merge(introspection)
         .merge(browser_routes)
+        .merge(websocket)
         .merge(prometheus::routes())
         .merge(openapi)
         .with_state(state)

@@ -20,6 +20,14 @@
 //!    subdomain, or taken from another session, does not match. Both
 //!    comparisons are constant-time.
 //!
+//! A WebSocket upgrade (a `GET` with `Upgrade: websocket`, see
+//! [`is_websocket_upgrade`]) is not a
+//! safe method for this rule: it opens a channel that acts with the
+//! credential. A browser's WebSocket cannot set the double-submit header, but
+//! it always sends `Origin` (RFC 6455 §4.1), so a cookie upgrade must pass
+//! step 1, the origin check, even without a [`CsrfProtection`] configured
+//! (then only the request's own host passes).
+//!
 //! A failure is a 403 with an empty body ([`AuthErrorKind::CsrfRejected`]
 //! through the layer's rejection builder); the handler is never called. A
 //! bearer token in `Authorization` (or a custom header, or the query string)
@@ -61,6 +69,7 @@ use crate::issue::{IssueError, random_id};
 use crate::jws::B64;
 use crate::keys::{Algorithm, KeyError, SigningKey};
 use crate::source::{from_cookies, is_cookie_name};
+use crate::websocket::is_websocket_upgrade;
 
 /// The default name of the readable cookie holding the CSRF token. The
 /// `__Host-` prefix makes browsers refuse it unless it is `Secure`, `Path=/`
@@ -226,9 +235,9 @@ impl CsrfProtection {
     }
 
     /// The whole decision for one request whose credential is ambient (a
-    /// cookie) and belongs to the session `session_id`: `Ok` for safe
-    /// methods, else the origin check and the session-bound double-submit
-    /// token. The layer calls this; a handler that authenticates a cookie
+    /// cookie) and belongs to the session `session_id`: the origin check
+    /// alone for a WebSocket upgrade, `Ok` for other safe methods, else the
+    /// origin check and the session-bound double-submit token. The layer calls this; a handler that authenticates a cookie
     /// itself (refresh, logout) calls it with the cookie's session.
     pub fn check(
         &self,
@@ -237,6 +246,9 @@ impl CsrfProtection {
         headers: &HeaderMap,
         session_id: Option<&str>,
     ) -> Result<(), CsrfError> {
+        if is_websocket_upgrade(method, headers) {
+            return self.check_origin(uri, headers);
+        }
         if is_safe(method) {
             return Ok(());
         }
@@ -271,25 +283,33 @@ impl CsrfProtection {
     /// logging the browser into the attacker's account). Requests from
     /// clients that send neither header (curl, servers) pass.
     pub fn check_origin(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), CsrfError> {
-        let origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
-        let trusted = origin.is_some_and(|o| {
-            self.inner
-                .trusted_origins
-                .iter()
-                .any(|t| t.as_bytes().eq_ignore_ascii_case(o))
-        });
-        match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
-            Some(b"same-origin" | b"none") => {}
-            Some(_) if trusted => return Ok(()),
-            Some(_) => return Err(CsrfError::CrossOrigin),
-            None => {}
-        }
-        match origin {
-            None => Ok(()),
-            Some(_) if trusted => Ok(()),
-            Some(origin) if is_own_origin(origin, uri, headers) => Ok(()),
-            Some(_) => Err(CsrfError::CrossOrigin),
-        }
+        origin_check(&self.inner.trusted_origins, uri, headers)
+    }
+}
+
+/// The origin check against `trusted_origins` besides the request's own host.
+fn origin_check(
+    trusted_origins: &[String],
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), CsrfError> {
+    let origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
+    let trusted = origin.is_some_and(|o| {
+        trusted_origins
+            .iter()
+            .any(|t| t.as_bytes().eq_ignore_ascii_case(o))
+    });
+    match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
+        Some(b"same-origin" | b"none") => {}
+        Some(_) if trusted => return Ok(()),
+        Some(_) => return Err(CsrfError::CrossOrigin),
+        None => {}
+    }
+    match origin {
+        None => Ok(()),
+        Some(_) if trusted => Ok(()),
+        Some(origin) if is_own_origin(origin, uri, headers) => Ok(()),
+        Some(_) => Err(CsrfError::CrossOrigin),
     }
 }
 
@@ -309,8 +329,11 @@ pub(crate) fn check_ambient(
     session_id: Option<&str>,
 ) -> Result<(), CsrfError> {
     match csrf {
-        _ if is_safe(method) => Ok(()),
         Some(csrf) => csrf.check(method, uri, headers, session_id),
+        // An upgrade is not safe: with no policy, only the request's own
+        // origin may open a socket with a cookie.
+        None if is_websocket_upgrade(method, headers) => origin_check(&[], uri, headers),
+        None if is_safe(method) => Ok(()),
         None => Err(CsrfError::NotConfigured),
     }
 }
@@ -510,6 +533,56 @@ mod tests {
                 "{method}"
             );
         }
+    }
+
+    #[test]
+    fn a_websocket_upgrade_is_not_safe_its_origin_is_checked() {
+        let csrf = csrf();
+        let upgrade = |origin: &str| {
+            headers(&[
+                ("host", "app.example"),
+                ("upgrade", "websocket"),
+                ("origin", origin),
+            ])
+        };
+        for policy in [Some(&csrf), None] {
+            assert_eq!(
+                check_ambient(
+                    policy,
+                    &Method::GET,
+                    &uri(),
+                    &upgrade("https://evil.example"),
+                    Some("s1")
+                ),
+                Err(CsrfError::CrossOrigin)
+            );
+            // The own origin passes without the double-submit header, which
+            // a browser's WebSocket cannot send.
+            assert_eq!(
+                check_ambient(
+                    policy,
+                    &Method::GET,
+                    &uri(),
+                    &upgrade("https://app.example"),
+                    Some("s1")
+                ),
+                Ok(())
+            );
+        }
+        // The same foreign Origin on a plain GET is a safe method: no check.
+        let plain = headers(&[("host", "app.example"), ("origin", "https://evil.example")]);
+        assert_eq!(csrf.check(&Method::GET, &uri(), &plain, None), Ok(()));
+        // A trusted origin may open one.
+        let csrf = csrf.trusted_origin("https://front.example");
+        assert_eq!(
+            csrf.check(
+                &Method::GET,
+                &uri(),
+                &upgrade("https://front.example"),
+                None
+            ),
+            Ok(())
+        );
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub mod browser_apps {}
 
 #[doc = include_str!("../docs/openapi.md")]
 pub mod openapi {}
+#[cfg(feature = "websocket")]
+#[doc = include_str!("../docs/websockets.md")]
+pub mod websockets {}
 
 #[doc = include_str!("../docs/observability.md")]
 pub mod observability {}

@@ -20,6 +20,9 @@
 //!   refresh behind HTTP.
 //! * Keys are bound to their algorithm ([`SigningKey`], [`VerifyingKey`],
 //!   [`KeySet`]): the header's `alg` never chooses it, and `none` does not exist.
+//! * WebSockets ([`websocket`]): a token offered in `Sec-WebSocket-Protocol`
+//!   (never echoed back), the CSRF `Origin` check on cookie upgrades, and
+//!   sockets closed (1008) when their token expires or is revoked.
 //! * Tokens of any issuer: [`TokenProfile`]s say what a token must carry
 //!   (this crate's own, RFC 9068, generic), `jwks::RemoteJwks` (feature
 //!   `jwks`) fetches an identity provider's keys by discovery and keeps them
@@ -82,6 +85,7 @@
 //! | `introspection` | `introspect::IntrospectionClient` and `IntrospectionCache`: opaque tokens checked by RFC 7662 introspection |
 //! | `utoipa` | [`openapi::utoipa`]: the layer's security schemes and per-path requirements in a utoipa document |
 //! | `aide` | [`openapi::aide`]: the same as aide transforms |
+//! | `websocket` (default) | [`websocket::CredentialWatch`] and [`websocket::WatchedSocket`]: sockets that close when their token expires or is revoked (tokio's timer) |
 //! | `full` | every feature that can be on together |
 
 // docs.rs (nightly, `--cfg docsrs`) shows which feature gates each item.
@@ -115,6 +119,7 @@ mod rejection;
 pub mod revocation;
 mod source;
 mod verify;
+pub mod websocket;
 
 #[cfg(feature = "axum")]
 pub mod axum;

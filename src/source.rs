@@ -1,6 +1,6 @@
 //! Where a token is read from: the `Authorization` header (default), a
-//! cookie, a custom header, or (on `GET` only) the query string, tried in the
-//! configured order.
+//! cookie, a custom header, the WebSocket protocol list, or (on `GET` only)
+//! the query string, tried in the configured order.
 //!
 //! The first source that holds *anything* decides: a malformed credential
 //! there is an error, never a fall-through to the next source. So "no token"
@@ -14,6 +14,7 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::{Method, Uri};
 
 use crate::rejection::AuthErrorKind;
+use crate::websocket::protocol::{is_protocol_name, offered_token};
 
 /// One place a token may be presented.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +40,20 @@ pub enum TokenSource {
     /// there must be short-lived: keep the access lifetime in minutes, and
     /// prefer a header or a cookie wherever the client can send one.
     Query(String),
+    /// The protocol offered right after this marker in
+    /// `Sec-WebSocket-Protocol`, read on `GET` and `CONNECT` (the methods
+    /// of a WebSocket handshake): a browser cannot set `Authorization` on a
+    /// WebSocket, but it offers the protocols a page names. A marker that is
+    /// not offered means no credential here; a malformed list, the marker
+    /// last, too many protocols or too many bytes are a malformed credential
+    /// (see [`crate::websocket`], which also says what to answer: never the
+    /// token). Not ambient: a page offers it on purpose.
+    WebSocketProtocol {
+        /// The marker protocol, [`DEFAULT_PROTOCOL_MARKER`] by default.
+        ///
+        /// [`DEFAULT_PROTOCOL_MARKER`]: crate::websocket::DEFAULT_PROTOCOL_MARKER
+        marker: String,
+    },
 }
 
 impl TokenSource {
@@ -66,6 +81,24 @@ impl TokenSource {
         Self::Query(name.into())
     }
 
+    /// The protocol offered after `marker` in `Sec-WebSocket-Protocol`
+    /// (`bearer` is the usual marker: [`DEFAULT_PROTOCOL_MARKER`]); see
+    /// [`TokenSource::WebSocketProtocol`].
+    ///
+    /// # Panics
+    ///
+    /// When `marker` is not a protocol name (a non-empty HTTP token).
+    ///
+    /// [`DEFAULT_PROTOCOL_MARKER`]: crate::websocket::DEFAULT_PROTOCOL_MARKER
+    pub fn websocket_protocol(marker: impl Into<String>) -> Self {
+        let marker = marker.into();
+        assert!(
+            is_protocol_name(&marker),
+            "not a WebSocket protocol name: {marker:?}"
+        );
+        Self::WebSocketProtocol { marker }
+    }
+
     /// `Ok(None)` when this source holds nothing; `Err` when it holds
     /// something that is not a single credential of its kind. The credential
     /// is not yet checked to be a well-formed token.
@@ -77,6 +110,12 @@ impl TokenSource {
             Self::Header(name) => from_header(headers, name),
             Self::Query(name) if request.method == Method::GET => from_query(request.uri, name),
             Self::Query(_) => Ok(None),
+            Self::WebSocketProtocol { marker }
+                if matches!(*request.method, Method::GET | Method::CONNECT) =>
+            {
+                Ok(offered_token(headers, marker)?.map(Credential::presented))
+            }
+            Self::WebSocketProtocol { .. } => Ok(None),
         }
     }
 }
@@ -500,6 +539,33 @@ mod tests {
             from_request(&source, &Method::GET, &empty, &h),
             Err(AuthErrorKind::MalformedCredentials)
         );
+    }
+
+    #[test]
+    fn websocket_protocol_source_reads_the_token_after_its_marker() {
+        let source = TokenSource::websocket_protocol("bearer");
+        let uri = Uri::from_static("/ws");
+        let h = headers(&[("sec-websocket-protocol", "chat, bearer, a.b.c")]);
+        for method in [Method::GET, Method::CONNECT] {
+            assert_eq!(
+                from_request(&source, &method, &uri, &h),
+                Ok(Some(("a.b.c", false)))
+            );
+        }
+        assert_eq!(from_request(&source, &Method::POST, &uri, &h), Ok(None));
+        let h = headers(&[("sec-websocket-protocol", "chat")]);
+        assert_eq!(from_request(&source, &Method::GET, &uri, &h), Ok(None));
+        let h = headers(&[("sec-websocket-protocol", "chat, bearer")]);
+        assert_eq!(
+            from_request(&source, &Method::GET, &uri, &h),
+            Err(AuthErrorKind::MalformedCredentials)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "not a WebSocket protocol name")]
+    fn websocket_protocol_marker_must_be_a_protocol_name() {
+        let _ = TokenSource::websocket_protocol("bear er");
     }
 
     #[test]

@@ -78,6 +78,13 @@ impl BrowserState {
     }
 }
 
+impl BrowserState {
+    /// The session cookies and their CSRF policy (`GET /ws` reads them too).
+    pub fn cookies(&self) -> &SessionCookies {
+        &self.cookies
+    }
+}
+
 /// The page and the cookie-session routes, plus `/me` and `/notes` behind
 /// `auth` reading the bearer header, then the access cookie.
 pub fn routes(auth: &JwtAuthLayer<User>, browser: &BrowserState) -> Router<AppState> {

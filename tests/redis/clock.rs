@@ -86,6 +86,7 @@ async fn a_redis_clock_an_hour_ahead_keeps_a_new_session_for_its_whole_life() {
             created_at: now,
             ends_at: expires_at,
             expires_at,
+            jkt: None,
         })
         .await
         .unwrap();
@@ -97,6 +98,7 @@ async fn a_redis_clock_an_hour_ahead_keeps_a_new_session_for_its_whole_life() {
             now,
             reuse_grace_secs: 0,
             revoke_until: expires_at,
+            jkt: None,
         })
         .await
         .unwrap();
