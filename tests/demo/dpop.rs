@@ -7,7 +7,7 @@
 #[path = "../support/dpop_client.rs"]
 mod dpop_client;
 #[path = "../support/redis_server.rs"]
-mod redis_server;
+pub(crate) mod redis_server;
 
 use dpop_client::{ProofKey, payload};
 use serde_json::{Value, json};

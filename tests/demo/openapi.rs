@@ -2,12 +2,11 @@
 //! bearer JWT scheme, per-route requirements from its layers, and a document
 //! Python's `openapi-spec-validator` accepts.
 
-#[path = "../support/ci.rs"]
-mod ci;
 #[path = "../support/openapi_validator.rs"]
 mod validator;
 
-use ci::in_ci;
+// One `ci.rs` per test binary: the demo's comes with its Redis server helper.
+use super::dpop::redis_server::ci::in_ci;
 
 use serde_json::{Value, json};
 
