@@ -183,7 +183,8 @@ pub enum IntrospectionMode {
 
 /// Parses an introspection answer (RFC 7662 §2.2): a JSON object whose
 /// `active` is `true` (else [`Inactive`](IntrospectErrorKind::Inactive)),
-/// returned without `active`. Not a JSON object, or no boolean `active`:
+/// returned without `active`, and with `sub` = `client_id` when it has no
+/// `sub`. Not a JSON object, or no boolean `active`:
 /// [`Unavailable::Junk`].
 pub(crate) fn normalize_answer(body: &[u8]) -> Result<Value, IntrospectError> {
     let mut answer = match serde_json::from_slice::<Value>(body) {
@@ -196,6 +197,13 @@ pub(crate) fn normalize_answer(body: &[u8]) -> Result<Value, IntrospectError> {
             return Err(IntrospectError::new(IntrospectErrorKind::Inactive));
         }
         _ => return Err(IntrospectError::unavailable(Unavailable::Junk)),
+    }
+    // No `sub` (a `client_credentials` token): the client is the subject,
+    // in the payload handlers read too, as a JWT's would carry it.
+    if !answer.contains_key("sub")
+        && let Some(client) = answer.get("client_id").filter(|c| c.is_string()).cloned()
+    {
+        answer.insert("sub".to_owned(), client);
     }
     Ok(Value::Object(answer))
 }
@@ -392,6 +400,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(claims.sub, "c");
+        assert_eq!(
+            claims.custom["sub"], "c",
+            "the payload names the subject too"
+        );
         assert_eq!(claims.jti, "");
         assert_eq!(claims.custom["scope"], "a b");
         assert!(claims.custom.get("active").is_none());
