@@ -24,6 +24,7 @@
 //! | `JWKS_MIN_REFRESH_SECS`, `JWKS_MAX_AGE_SECS` | remote key refresh bounds | 10, 300 |
 //! | `INTROSPECTION_URL`, `INTROSPECTION_CLIENT_ID`, `INTROSPECTION_CLIENT_SECRET` | opaque tokens checked at the issuer's RFC 7662 endpoint (`client_secret_basic`); with `OIDC_ISSUER` and the client id and secret set, the endpoint is discovered; JWTs are still verified by keys (feature `introspection`) | unset: no introspection |
 //! | `INTROSPECTION_CACHE_SECS` | how long an active answer is kept (never past its `exp`); `0` turns the cache off | 60 |
+//! | `INTROSPECTION_JWT` | `1`: ask for RFC 9701 signed answers (`application/token-introspection+jwt`) and verify them with the first issuer's keys | `0` |
 //! | `RESOURCE_METADATA` | `1`: serve RFC 9728 metadata at `/.well-known/oauth-protected-resource` (the trusted issuers as `authorization_servers`) and add `resource_metadata="…"` to 401 challenges | unset |
 //!
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
@@ -331,7 +332,19 @@ pub async fn verifier(
     settings: &Settings,
     jwks_uris: &[Option<String>],
 ) -> Result<Verifier, String> {
+    verifier_and_keys(settings, jwks_uris)
+        .await
+        .map(|(verifier, _)| verifier)
+}
+
+/// As [`verifier`], with the first issuer's keys (which also verify its
+/// signed introspection answers, `INTROSPECTION_JWT=1`).
+pub async fn verifier_and_keys(
+    settings: &Settings,
+    jwks_uris: &[Option<String>],
+) -> Result<(Verifier, KeySource), String> {
     let mut verifiers = Vec::new();
+    let mut first_keys = None;
     let mut pending = Vec::new();
     for (i, issuer) in settings.issuers.iter().enumerate() {
         let remote = |builder: jwks::RemoteJwksBuilder| -> Result<RemoteJwks, String> {
@@ -353,6 +366,9 @@ pub async fn verifier(
                 KeySource::from(remote(RemoteJwks::discover(name))?)
             }
         };
+        if first_keys.is_none() {
+            first_keys = Some(keys.clone());
+        }
         let mut config = JwtConfig::new().profile(settings.profile.clone());
         if let Some(name) = &issuer.issuer {
             config = config.issuer(name);
@@ -370,16 +386,18 @@ pub async fn verifier(
             "an issuer's keys could not be fetched yet; starting anyway (503 until they arrive)"
         );
     }
-    if verifiers.len() == 1 {
-        Ok(verifiers.pop().expect("one verifier"))
+    let first_keys = first_keys.ok_or("no issuer configured")?;
+    let verifier = if verifiers.len() == 1 {
+        verifiers.pop().expect("one verifier")
     } else {
         Verifier::any_of(verifiers).map_err(|e| match e {
             IssuersError::MissingIssuer => {
                 "OIDC_ISSUER_2 needs the first issuer named too: set JWT_ISSUER".to_owned()
             }
             other => other.to_string(),
-        })
-    }
+        })?
+    };
+    Ok((verifier, first_keys))
 }
 
 /// The whole app over `verifier`; tests serve it on a loopback port.
@@ -473,7 +491,7 @@ async fn run() -> Result<(), ExitCode> {
         ExitCode::from(2)
     };
     let jwks_uris = check_issuers(&settings).await.map_err(config_error)?;
-    let verifier = verifier(&settings, &jwks_uris)
+    let (verifier, first_keys) = verifier_and_keys(&settings, &jwks_uris)
         .await
         .map_err(config_error)?;
     let introspection = match &settings.introspection {
@@ -487,7 +505,7 @@ async fn run() -> Result<(), ExitCode> {
                 config = config.audience(audience);
             }
             Some(
-                introspection::build(introspection, config)
+                introspection::build(introspection, config, first_keys)
                     .await
                     .map_err(config_error)?,
             )

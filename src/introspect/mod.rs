@@ -39,6 +39,8 @@ mod client;
 mod discover;
 mod form;
 mod server;
+#[cfg(feature = "introspection")]
+mod signed;
 
 #[cfg(feature = "introspection")]
 pub use cache::{
@@ -48,6 +50,8 @@ pub use cache::{
 #[cfg(feature = "introspection")]
 pub use client::{ClientAuth, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, IntrospectionClient, Secret};
 pub use server::{DEFAULT_MAX_REQUEST_LEN, IntrospectionService};
+#[cfg(feature = "introspection")]
+pub use signed::DEFAULT_MAX_ANSWER_AGE;
 
 use std::fmt;
 
@@ -100,6 +104,10 @@ pub enum Unavailable {
     Junk,
     /// Too many calls in flight, and none finished within the wait.
     Busy,
+    /// A signed answer was asked for (RFC 9701) and the answer was not one
+    /// that verifies: plain JSON, a wrong `typ`, signature, `iss`, `aud`, or
+    /// a stale `iat`.
+    Unverified,
 }
 
 impl IntrospectError {

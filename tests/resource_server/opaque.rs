@@ -1,7 +1,8 @@
 //! (issue 23) A real provider's OPAQUE access tokens: node's `oidc-provider`
 //! (`oidc_provider_opaque.mjs`) issues them in its default format, and the
 //! example introspects them at the endpoint it discovers from `OIDC_ISSUER`;
-//! RFC 7009 revocations at the provider, and its refresh tokens.
+//! RFC 7009 revocations at the provider, its refresh tokens, and its
+//! RFC 9701 JWT answers (`INTROSPECTION_JWT=1`).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -279,4 +280,56 @@ async fn with_a_short_cache_a_revocation_at_the_provider_is_refused_once_the_ent
     // more second). Waiting for time to pass is the only signal here.
     tokio::time::sleep_until(first + Duration::from_secs(CACHE_SECS + 1)).await;
     server.get("/me", Some(&token)).await.assert_invalid_token();
+}
+
+/// RFC 9701 with `INTROSPECTION_JWT=1`: the provider signs its answers
+/// (`jwtIntrospection`) with the keys it publishes at its `jwks_uri`, and the
+/// example verifies them with the keys it discovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_introspection_answers_of_the_provider_verify() {
+    let Some(modules) = setup() else { return };
+    let provider = Provider::start(&modules).await;
+    let server = resource_server(&provider.issuer, &[("INTROSPECTION_JWT", "1")]).await;
+    let token = provider.token(API, "read:ping").await;
+
+    let me = server.get("/me", Some(&token)).await;
+    assert_eq!(me.status, 200, "{me:?}\n{}", server.output());
+    assert_eq!(me.json()["client_id"], "app");
+    assert!(me.json().get("token_introspection").is_none());
+    assert_eq!(server.get("/scoped", Some(&token)).await.status, 200);
+    let (_, refresh) = provider.user_tokens("alice").await;
+    server
+        .get("/me", Some(&refresh))
+        .await
+        .assert_invalid_token();
+}
+
+/// A client whose answers the provider signs with HS256 under the client's
+/// own secret: a JWT, `typ` and claims right, but signed by no key the
+/// issuer publishes. The example does not believe it, and says 503 (the
+/// token may be fine), never 200 on an unverified word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_signed_by_no_published_key_of_the_issuer_is_503() {
+    let Some(modules) = setup() else { return };
+    let provider = Provider::start(&modules).await;
+    let server = Server::start(&[
+        ("OIDC_ISSUER", &provider.issuer),
+        ("JWT_AUDIENCE", API),
+        ("INTROSPECTION_CLIENT_ID", "rs-hs256"),
+        (
+            "INTROSPECTION_CLIENT_SECRET",
+            "rs-hs256-secret-of-at-least-32-bytes",
+        ),
+        ("INTROSPECTION_JWT", "1"),
+    ])
+    .await;
+    let token = provider.token(API, "read:ping").await;
+    let me = server.get("/me", Some(&token)).await;
+    assert_eq!(me.status, 503, "{me:?}\n{}", server.output());
+    assert!(!me.header("retry-after").is_empty());
+    assert!(
+        server.output().contains("signed answer refused"),
+        "{}",
+        server.output()
+    );
 }

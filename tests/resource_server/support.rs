@@ -48,6 +48,7 @@ const CONTRACT_VARS: &[&str] = &[
     "INTROSPECTION_CLIENT_ID",
     "INTROSPECTION_CLIENT_SECRET",
     "INTROSPECTION_CACHE_SECS",
+    "INTROSPECTION_JWT",
 ];
 
 // ===== tools =====
