@@ -38,6 +38,7 @@ mod client;
 #[cfg(feature = "introspection")]
 mod discover;
 mod form;
+mod limit;
 mod server;
 #[cfg(feature = "introspection")]
 mod signed;
@@ -49,6 +50,7 @@ pub use cache::{
 };
 #[cfg(feature = "introspection")]
 pub use client::{ClientAuth, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, IntrospectionClient, Secret};
+pub use limit::{DEFAULT_FAILURE_BURST, DEFAULT_FAILURE_INTERVAL};
 pub use server::{DEFAULT_MAX_REQUEST_LEN, IntrospectionService};
 #[cfg(feature = "introspection")]
 pub use signed::DEFAULT_MAX_ANSWER_AGE;
