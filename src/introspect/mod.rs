@@ -138,13 +138,13 @@ impl IntrospectError {
     /// The rejection the auth layer gives for it: the refusal's own kind,
     /// [`AuthErrorKind::MalformedToken`] for an inactive token (the client
     /// sees `invalid_token` either way), and
-    /// [`AuthErrorKind::KeysUnavailable`] (503) when the endpoint could not
-    /// answer.
+    /// [`AuthErrorKind::IntrospectionUnavailable`] (503) when the endpoint
+    /// could not answer.
     pub const fn auth_error_kind(&self) -> AuthErrorKind {
         match self.kind {
             IntrospectErrorKind::Inactive => AuthErrorKind::MalformedToken,
             IntrospectErrorKind::Refused(kind) => kind,
-            IntrospectErrorKind::Unavailable(_) => AuthErrorKind::KeysUnavailable,
+            IntrospectErrorKind::Unavailable(_) => AuthErrorKind::IntrospectionUnavailable,
         }
     }
 }

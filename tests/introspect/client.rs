@@ -168,7 +168,10 @@ async fn every_failure_of_the_endpoint_is_unavailable() {
             IntrospectErrorKind::Unavailable(want),
             "{mode:?}"
         );
-        assert_eq!(error.auth_error_kind(), AuthErrorKind::KeysUnavailable);
+        assert_eq!(
+            error.auth_error_kind(),
+            AuthErrorKind::IntrospectionUnavailable
+        );
     }
     // Nothing listens on a port just freed.
     let closed = {
