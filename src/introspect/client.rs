@@ -117,6 +117,8 @@ struct Inner {
     max_body: usize,
     /// RFC 9701: signed answers asked for, and checked with these keys.
     signed: Option<SignedAnswers>,
+    /// An answer must name its token type (`token_type`).
+    require_token_type: bool,
 }
 
 impl fmt::Debug for IntrospectionClient {
@@ -129,6 +131,7 @@ impl fmt::Debug for IntrospectionClient {
             .field("timeout", &inner.timeout)
             .field("max_body", &inner.max_body)
             .field("jwt_answers", &inner.signed.is_some())
+            .field("require_token_type", &inner.require_token_type)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +155,7 @@ impl IntrospectionClient {
                 timeout: DEFAULT_TIMEOUT,
                 max_body: DEFAULT_MAX_BODY,
                 signed: None,
+                require_token_type: false,
             }),
         }
     }
@@ -166,6 +170,7 @@ impl IntrospectionClient {
             timeout: shared.timeout,
             max_body: shared.max_body,
             signed: shared.signed.clone(),
+            require_token_type: shared.require_token_type,
         });
         change(&mut inner);
         Self {
@@ -218,6 +223,30 @@ impl IntrospectionClient {
         })
     }
 
+    /// Refuse an active answer that names no `token_type` (default: such an
+    /// answer counts as an access token's). RFC 7662 defines `token_type` as
+    /// an access token's type (RFC 6749 §5.1), and node `oidc-provider`
+    /// answers for its *refresh* tokens with none — and no `aud`, so a
+    /// configured audience refuses them anyway. Without an audience, turn
+    /// this on for such a provider.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtConfig;
+    /// use tower_jwt_auth::introspect::{ClientAuth, IntrospectionClient};
+    ///
+    /// let client = IntrospectionClient::new(
+    ///     "https://idp.example/token/introspection",
+    ///     "resource-server",
+    ///     ClientAuth::client_secret_basic("s3cret"),
+    ///     JwtConfig::new().issuer("https://idp.example"),
+    /// )
+    /// .require_token_type(true);
+    /// assert!(format!("{client:?}").contains("require_token_type: true"));
+    /// ```
+    pub fn require_token_type(self, required: bool) -> Self {
+        self.with(|inner| inner.require_token_type = required)
+    }
+
     /// The HTTP client to use (proxies, root certificates, connection pool).
     pub fn http_client(self, http: reqwest::Client) -> Self {
         self.with(|inner| inner.http = http)
@@ -262,6 +291,14 @@ impl IntrospectionClient {
             Ok(Err(why)) => Err(IntrospectError::unavailable(why)),
             Err(_) => Err(IntrospectError::unavailable(Unavailable::Timeout)),
         };
+        let outcome = outcome.and_then(|answer| {
+            if inner.require_token_type && answer.get("token_type").is_none() {
+                return Err(IntrospectError::refused(
+                    crate::rejection::AuthErrorKind::WrongTokenType,
+                ));
+            }
+            Ok(answer)
+        });
         if let Err(error) = &outcome {
             if error.is_unavailable() {
                 tracing::warn!(endpoint = %inner.endpoint, %error, "introspection failed");

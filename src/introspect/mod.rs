@@ -1,17 +1,21 @@
-//! Opaque tokens: OAuth 2.0 Token Introspection (RFC 7662).
+//! Opaque tokens: OAuth 2.0 Token Introspection (RFC 7662), with signed
+//! answers (RFC 9701).
 //!
 //! * [`IntrospectionClient`] (feature `introspection`) asks an issuer's
 //!   introspection endpoint about a token it cannot verify itself, and checks
 //!   the answer instead of trusting it: `active: true`, an access token (a
 //!   refresh token is refused), `exp`/`nbf` with the leeway, `iss` and the
 //!   configured audience. An answer without `sub` (a `client_credentials`
-//!   token) gets the `client_id` as its subject.
+//!   token) gets the `client_id` as its subject. With
+//!   [`jwt_answers`](IntrospectionClient::jwt_answers) it asks for answers
+//!   signed by the issuer (RFC 9701) and believes no other.
 //! * [`IntrospectionCache`] (feature `introspection`) remembers answers by a
 //!   keyed hash of the token (never the token), re-runs the whole decision on
 //!   every hit, keeps inactive and failed answers briefly, coalesces
 //!   concurrent calls for one token and bounds the calls in flight.
 //! * [`IntrospectionService`] answers RFC 7662 requests about the tokens this
-//!   crate minted (no network; always available).
+//!   crate minted (no network; always available), to authenticated callers,
+//!   with a budget of failed authentications per caller.
 //!
 //! The answer ends in the same [`Claims<T>`](crate::Claims) a JWT gives: the
 //! answer's members are the payload (without `active`), so the application's
