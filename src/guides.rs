@@ -24,6 +24,9 @@ pub mod federation {}
 
 #[doc = include_str!("../docs/dpop.md")]
 pub mod sender_constrained_tokens {}
+
+#[doc = include_str!("../docs/introspection.md")]
+pub mod opaque_tokens {}
 #[doc = include_str!("../docs/browser.md")]
 pub mod browser_apps {}
 
