@@ -69,7 +69,9 @@ mod startup;
 
 pub use forward_auth_grant::{MAX_VALUE_LEN, Payload};
 pub use forward_auth_settings::Forward;
-pub use resource_settings::{Settings, check_issuers, introspection_cache, verifier};
+pub use resource_settings::{
+    Settings, check_issuers, introspection_cache, verifier, verifier_and_keys,
+};
 
 /// What `/auth` decides with.
 #[derive(Clone)]
@@ -150,10 +152,12 @@ async fn run() -> Result<(), ExitCode> {
     };
     let forward = Forward::from_vars(|name| std::env::var(name).ok()).map_err(config_error)?;
     let jwks_uris = check_issuers(&settings).await.map_err(config_error)?;
-    let verifier = verifier(&settings, &jwks_uris)
+    let (verifier, first_keys) = verifier_and_keys(&settings, &jwks_uris)
         .await
         .map_err(config_error)?;
-    let introspection = introspection_cache(&settings).await.map_err(config_error)?;
+    let introspection = introspection_cache(&settings, first_keys)
+        .await
+        .map_err(config_error)?;
     let listener = startup::listen(NAME, startup::bind_address(&settings, 3003)).await?;
     axum::serve(listener, app(verifier, forward, introspection))
         .with_graceful_shutdown(startup::shutdown_signal())

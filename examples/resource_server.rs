@@ -27,6 +27,7 @@
 //! | `DPOP`, `PUBLIC_URL`, `DPOP_NONCE`, `DPOP_NONCE_SECRET`, `DPOP_MAX_AGE_SECS`, `REDIS_URL` | DPoP-bound tokens of any issuer (see `support/dpop_settings.rs`); with `REDIS_URL` proofs are recorded there, shared by instances | `allowed`, `http://{BIND}`, off, random, 60, in memory |
 //! | `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CLIENT_CA_FILE` | serve HTTPS; with the CA, client certificates are requested (not required) and certificate-bound tokens (RFC 8705) checked against the connection's (see `support/tls_server.rs`) | HTTP |
 //! | `CLIENT_CERT_HEADER` | take the client certificate from this header (URL-encoded PEM, nginx `$ssl_client_escaped_cert`) instead of the connection | unset |
+//! | `INTROSPECTION_JWT` | `1`: ask for RFC 9701 signed answers (`application/token-introspection+jwt`) and verify them with the first issuer's keys | `0` |
 //! | `RESOURCE_METADATA` | `1`: serve RFC 9728 metadata at `/.well-known/oauth-protected-resource` (the trusted issuers as `authorization_servers`) and add `resource_metadata="…"` to 401 challenges | unset |
 //!
 //! Endpoints: `GET /health` (no auth), `GET /me` (the verified token's
@@ -67,6 +68,7 @@ mod tls_server;
 
 pub use resource_settings::{
     DISCOVERY_TIMEOUT, Issuer, Keys, Settings, check_issuers, introspection_cache, verifier,
+    verifier_and_keys,
 };
 
 /// The verified payload, whole: what `/me` echoes.
@@ -173,10 +175,12 @@ async fn run() -> Result<(), ExitCode> {
         ExitCode::from(2)
     };
     let jwks_uris = check_issuers(&settings).await.map_err(config_error)?;
-    let verifier = verifier(&settings, &jwks_uris)
+    let (verifier, first_keys) = verifier_and_keys(&settings, &jwks_uris)
         .await
         .map_err(config_error)?;
-    let introspection = introspection_cache(&settings).await.map_err(config_error)?;
+    let introspection = introspection_cache(&settings, first_keys)
+        .await
+        .map_err(config_error)?;
     let bind = startup::bind_address(&settings, 3002);
     let tls = tls_server::TlsSettings::from_vars(&|name| std::env::var(name).ok())
         .and_then(|tls| tls.server_config())

@@ -27,6 +27,8 @@ pub mod sender_constrained_tokens {}
 #[doc = include_str!("../docs/behind-a-proxy.md")]
 pub mod behind_a_proxy {}
 
+#[doc = include_str!("../docs/introspection.md")]
+pub mod opaque_tokens {}
 #[doc = include_str!("../docs/browser.md")]
 pub mod browser_apps {}
 

@@ -250,6 +250,26 @@ impl<'a> Header<'a> {
         }
         Ok(header)
     }
+
+    /// The header of a JOSE object that is no token (an RFC 9701
+    /// introspection answer): `typ` must be present and be `typ` (the
+    /// `application/` prefix optional, any case); `crit` is refused as for a
+    /// token.
+    pub(crate) fn parse_object(json: &'a [u8], typ: &str) -> Result<Self, AuthErrorKind> {
+        let json = std::str::from_utf8(json).map_err(|_| AuthErrorKind::MalformedToken)?;
+        let header: Self = serde_json::from_str(json).map_err(|_| AuthErrorKind::MalformedToken)?;
+        if header.crit {
+            return Err(AuthErrorKind::UnsupportedHeader);
+        }
+        let named = header
+            .typ
+            .as_deref()
+            .is_some_and(|named| media_subtype(named).eq_ignore_ascii_case(typ));
+        if !named {
+            return Err(AuthErrorKind::UnsupportedHeader);
+        }
+        Ok(header)
+    }
 }
 
 /// `typ` values that describe a JWT access or refresh token (RFC 7519 §5.1,

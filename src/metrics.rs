@@ -192,6 +192,7 @@ pub(crate) const fn reason(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::InvalidDpopRequest => "invalid_dpop_request",
         AuthErrorKind::SenderConstraintFailed => "sender_constraint_failed",
         AuthErrorKind::ReplayStoreUnavailable => "replay_store_unavailable",
+        AuthErrorKind::IntrospectionUnavailable => "introspection_unavailable",
     }
 }
 
@@ -227,6 +228,7 @@ pub(crate) fn refused(kind: AuthErrorKind) {
         let outcome = match kind {
             AuthErrorKind::StoreUnavailable
             | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::ReplayStoreUnavailable => "unavailable",
             _ => "rejected",
         };
@@ -398,6 +400,7 @@ mod tests {
             StoreUnavailable,
             CsrfRejected,
             KeysUnavailable,
+            IntrospectionUnavailable,
         ];
         let mut seen = std::collections::HashSet::new();
         for kind in kinds {

@@ -96,6 +96,10 @@ pub enum AuthErrorKind {
     SenderConstraintFailed,
     /// The DPoP replay store could not answer (503).
     ReplayStoreUnavailable,
+    /// The issuer's introspection endpoint gave no usable answer (down,
+    /// slow, junk, too large, too busy, an unverifiable signed answer): the
+    /// token may well be valid, so this is 503, not 401.
+    IntrospectionUnavailable,
 }
 
 impl AuthError {
@@ -115,6 +119,7 @@ impl AuthError {
             AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => StatusCode::FORBIDDEN,
             AuthErrorKind::StoreUnavailable
             | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthErrorKind::InvalidDpopRequest => StatusCode::BAD_REQUEST,
             _ => StatusCode::UNAUTHORIZED,
@@ -129,6 +134,7 @@ impl AuthError {
             AuthErrorKind::MissingCredentials
             | AuthErrorKind::StoreUnavailable
             | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::ReplayStoreUnavailable
             | AuthErrorKind::CsrfRejected => None,
             AuthErrorKind::InvalidDpopProof => Some("invalid_dpop_proof"),
@@ -149,6 +155,7 @@ impl AuthError {
             AuthErrorKind::InsufficientScope | AuthErrorKind::CsrfRejected => 7,
             AuthErrorKind::StoreUnavailable
             | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::ReplayStoreUnavailable => 14,
             _ => 16,
         }
@@ -162,6 +169,7 @@ impl AuthError {
             AuthErrorKind::InsufficientUserAuthentication => "a more recent login is required",
             AuthErrorKind::StoreUnavailable
             | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::ReplayStoreUnavailable => "authentication temporarily unavailable",
             AuthErrorKind::CsrfRejected => "cross-site request refused",
             AuthErrorKind::MalformedCredentials => "malformed credentials",
@@ -209,6 +217,7 @@ impl fmt::Display for AuthError {
             AuthErrorKind::InvalidDpopRequest => "no single DPoP header with the DPoP scheme",
             AuthErrorKind::SenderConstraintFailed => "token's key or certificate binding not met",
             AuthErrorKind::ReplayStoreUnavailable => "DPoP replay store unavailable",
+            AuthErrorKind::IntrospectionUnavailable => "introspection endpoint unavailable",
         };
         f.write_str(reason)
     }
@@ -458,6 +467,7 @@ pub(crate) fn rfc6750_response<B>(
         error.kind(),
         AuthErrorKind::StoreUnavailable
             | AuthErrorKind::KeysUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::ReplayStoreUnavailable
     ) {
         headers.insert(

@@ -8,12 +8,13 @@
 //! | `INTROSPECTION_URL` | the issuer's introspection endpoint | with `OIDC_ISSUER` and the client id and secret: discovered |
 //! | `INTROSPECTION_CLIENT_ID`, `INTROSPECTION_CLIENT_SECRET` | our client at the endpoint (`client_secret_basic`) | — |
 //! | `INTROSPECTION_CACHE_SECS` | how long an active answer is kept (never past its `exp`); `0` turns the cache off | 60 |
+//! | `INTROSPECTION_JWT` | `1`: ask for RFC 9701 signed answers and verify them with the first issuer's keys | `0` |
 
 use std::time::Duration;
 
-use tower_jwt_auth::JwtConfig;
 #[cfg(feature = "introspection")]
 use tower_jwt_auth::introspect::{ClientAuth, IntrospectionClient};
+use tower_jwt_auth::{JwtConfig, KeySource};
 
 /// Where the endpoint comes from.
 #[derive(Clone, Debug)]
@@ -35,6 +36,8 @@ pub struct Introspection {
     pub client_secret: String,
     /// `INTROSPECTION_CACHE_SECS`.
     pub cache: Duration,
+    /// `INTROSPECTION_JWT=1`: RFC 9701 signed answers.
+    pub jwt: bool,
 }
 
 impl std::fmt::Debug for Introspection {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for Introspection {
             .field("endpoint", &self.endpoint)
             .field("client_id", &self.client_id)
             .field("cache", &self.cache)
+            .field("jwt", &self.jwt)
             .finish_non_exhaustive()
     }
 }
@@ -58,7 +62,8 @@ impl Introspection {
         let id = env("INTROSPECTION_CLIENT_ID");
         let secret = env("INTROSPECTION_CLIENT_SECRET");
         let cache = env("INTROSPECTION_CACHE_SECS");
-        if url.is_none() && id.is_none() && secret.is_none() && cache.is_none() {
+        let jwt = env("INTROSPECTION_JWT");
+        if url.is_none() && id.is_none() && secret.is_none() && cache.is_none() && jwt.is_none() {
             return Ok(None);
         }
         if !cfg!(feature = "introspection") {
@@ -86,11 +91,19 @@ impl Introspection {
                 format!("INTROSPECTION_CACHE_SECS must be a whole number of seconds, got `{v}`")
             })?,
         };
+        let jwt = match jwt.as_deref().map(str::trim) {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(format!("INTROSPECTION_JWT must be 0 or 1, got `{other}`"));
+            }
+        };
         Ok(Some(Self {
             endpoint,
             client_id,
             client_secret,
             cache,
+            jwt,
         }))
     }
 }
@@ -104,9 +117,14 @@ pub type Cache = tower_jwt_auth::introspect::IntrospectionCache;
 pub type Cache = std::convert::Infallible;
 
 /// The cache for `settings`, its answers checked against `config` (the first
-/// issuer's name and audience); the endpoint discovered when so configured.
+/// issuer's name and audience); the endpoint discovered when so configured;
+/// signed answers verified with `keys` (the first issuer's) when asked for.
 #[cfg(feature = "introspection")]
-pub async fn build(settings: &Introspection, config: JwtConfig) -> Result<Cache, String> {
+pub async fn build(
+    settings: &Introspection,
+    config: JwtConfig,
+    keys: KeySource,
+) -> Result<Cache, String> {
     let auth = ClientAuth::client_secret_basic(settings.client_secret.clone());
     let client = match &settings.endpoint {
         Endpoint::Url(url) => IntrospectionClient::new(url, &settings.client_id, auth, config),
@@ -116,9 +134,15 @@ pub async fn build(settings: &Introspection, config: JwtConfig) -> Result<Cache,
                 .map_err(|e| format!("introspection endpoint of `{issuer}`: {e}"))?
         }
     };
+    let client = if settings.jwt {
+        client.jwt_answers(keys)
+    } else {
+        client
+    };
     tracing::info!(
         endpoint = client.endpoint(),
         cache_secs = settings.cache.as_secs(),
+        jwt_answers = settings.jwt,
         "introspecting opaque tokens"
     );
     Ok(Cache::new(client).ttl(settings.cache))
@@ -126,7 +150,7 @@ pub async fn build(settings: &Introspection, config: JwtConfig) -> Result<Cache,
 
 /// Without the feature, [`Introspection::from_vars`] never yields settings.
 #[cfg(not(feature = "introspection"))]
-pub async fn build(_: &Introspection, _: JwtConfig) -> Result<Cache, String> {
+pub async fn build(_: &Introspection, _: JwtConfig, _: KeySource) -> Result<Cache, String> {
     Err("INTROSPECTION_* needs the `introspection` feature".to_owned())
 }
 

@@ -56,8 +56,15 @@ pub fn routes<S: Clone + Send + Sync + 'static>(
     };
     #[cfg(feature = "introspection")]
     {
+        // Failed client authentications are budgeted per client address
+        // (429 with Retry-After once spent).
         let mut service = tower_jwt_auth::introspect::IntrospectionService::new(verifier.clone())
-            .shared_store(store.clone());
+            .shared_store(store.clone())
+            .caller_address(|extensions| {
+                extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|info| info.0.ip())
+            });
         for (id, secret) in clients {
             service = service.client(id, secret);
         }

@@ -286,7 +286,19 @@ pub async fn verifier(
     settings: &Settings,
     jwks_uris: &[Option<String>],
 ) -> Result<Verifier, String> {
+    verifier_and_keys(settings, jwks_uris)
+        .await
+        .map(|(verifier, _)| verifier)
+}
+
+/// As [`verifier`], with the first issuer's keys (which also verify its
+/// signed introspection answers, `INTROSPECTION_JWT=1`).
+pub async fn verifier_and_keys(
+    settings: &Settings,
+    jwks_uris: &[Option<String>],
+) -> Result<(Verifier, KeySource), String> {
     let mut verifiers = Vec::new();
+    let mut first_keys = None;
     let mut pending = Vec::new();
     for (i, issuer) in settings.issuers.iter().enumerate() {
         let remote = |builder: jwks::RemoteJwksBuilder| -> Result<RemoteJwks, String> {
@@ -312,6 +324,9 @@ pub async fn verifier(
                 KeySource::from(remote(RemoteJwks::discover(name))?)
             }
         };
+        if first_keys.is_none() {
+            first_keys = Some(keys.clone());
+        }
         let mut config = JwtConfig::new().profile(settings.profile.clone());
         if let Some(name) = &issuer.issuer {
             config = config.issuer(name);
@@ -329,23 +344,27 @@ pub async fn verifier(
             "an issuer's keys could not be fetched yet; starting anyway (503 until they arrive)"
         );
     }
-    if verifiers.len() == 1 {
-        Ok(verifiers.pop().expect("one verifier"))
+    let first_keys = first_keys.ok_or("no issuer configured")?;
+    let verifier = if verifiers.len() == 1 {
+        verifiers.pop().expect("one verifier")
     } else {
         Verifier::any_of(verifiers).map_err(|e| match e {
             IssuersError::MissingIssuer => {
                 "OIDC_ISSUER_2 needs the first issuer named too: set JWT_ISSUER".to_owned()
             }
             other => other.to_string(),
-        })
-    }
+        })?
+    };
+    Ok((verifier, first_keys))
 }
 
 /// The introspection cache for `settings` when `INTROSPECTION_*` is set, its
 /// answers checked against the first issuer's name and audience; the
-/// endpoint discovered when so configured.
+/// endpoint discovered when so configured; `first_keys` verify its signed
+/// answers (`INTROSPECTION_JWT=1`).
 pub async fn introspection_cache(
     settings: &Settings,
+    first_keys: KeySource,
 ) -> Result<Option<introspection::Cache>, String> {
     let Some(introspection) = &settings.introspection else {
         return Ok(None);
@@ -358,5 +377,7 @@ pub async fn introspection_cache(
     if let Some(audience) = &first.audience {
         config = config.audience(audience);
     }
-    introspection::build(introspection, config).await.map(Some)
+    introspection::build(introspection, config, first_keys)
+        .await
+        .map(Some)
 }

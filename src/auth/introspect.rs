@@ -8,12 +8,18 @@ use serde::de::DeserializeOwned;
 
 use super::{Decision, Shared, Undecided};
 use crate::introspect::{IntrospectionCache, IntrospectionMode};
+use crate::rejection::AuthErrorKind;
 use crate::source::Head;
 
 /// The layer's introspection settings.
 #[derive(Clone, Debug)]
 pub(crate) struct Introspection {
+    /// Opaque tokens (which name no issuer) and, with no other issuer's
+    /// cache, every introspected token.
     pub(crate) cache: IntrospectionCache,
+    /// Further issuers' endpoints: a JWT introspected under `Always` goes to
+    /// the one its (unverified) `iss` names.
+    pub(crate) by_issuer: Vec<IntrospectionCache>,
     pub(crate) mode: IntrospectionMode,
 }
 
@@ -25,6 +31,35 @@ impl Introspection {
             IntrospectionMode::OpaqueTokens => !looks_like_a_jwt(token),
         }
     }
+
+    /// The cache (so the endpoint) `token` is asked about at. An opaque
+    /// token names no issuer: the first cache. A JWT, when several issuers
+    /// have endpoints: the one whose configured issuer its `iss` names —
+    /// untrusted, it only picks whom to ask, and that issuer's answer is
+    /// checked against that issuer's config. A JWT naming none of them is
+    /// refused without a call: its token goes to no endpoint of another
+    /// issuer.
+    pub(crate) fn cache_for(&self, token: &str) -> Result<&IntrospectionCache, AuthErrorKind> {
+        if self.by_issuer.is_empty() || !looks_like_a_jwt(token) {
+            return Ok(&self.cache);
+        }
+        let iss = unverified_iss(token).ok_or(AuthErrorKind::InvalidIssuer)?;
+        std::iter::once(&self.cache)
+            .chain(&self.by_issuer)
+            .find(|cache| cache.client().config().issuer.as_deref() == Some(iss.as_str()))
+            .ok_or(AuthErrorKind::InvalidIssuer)
+    }
+}
+
+/// The `iss` of a JWT's payload, unverified.
+fn unverified_iss(token: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Iss {
+        iss: String,
+    }
+    let payload = token.split('.').nth(1)?;
+    let json = crate::jws::decode_segment(payload).ok()?;
+    serde_json::from_slice::<Iss>(&json).ok().map(|i| i.iss)
 }
 
 /// A compact JWS: three segments, the first a base64url JSON object (`eyJ`
@@ -51,7 +86,10 @@ impl Shared {
             unreachable!("introspection is configured when a token is sent to it");
         };
         let timer = crate::metrics::Timer::start();
-        let answer = introspection.cache.claims_bound::<T>(token).await;
+        let answer = match introspection.cache_for(token) {
+            Ok(cache) => cache.claims_bound::<T>(token).await,
+            Err(kind) => Err(crate::introspect::IntrospectError::refused(kind)),
+        };
         let _span = tracing::debug_span!("jwt_auth").entered();
         // The credential was extracted once already; again, for its origin
         // (a cookie needs the CSRF proof) and its scheme (DPoP binding).

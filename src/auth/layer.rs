@@ -173,8 +173,71 @@ impl<T, R> JwtAuthLayer<T, R> {
         cache: crate::introspect::IntrospectionCache,
         mode: crate::introspect::IntrospectionMode,
     ) -> Self {
-        Arc::make_mut(&mut self.shared).introspection =
-            Some(super::introspect::Introspection { cache, mode });
+        let shared = Arc::make_mut(&mut self.shared);
+        let by_issuer = shared
+            .introspection
+            .take()
+            .map(|i| i.by_issuer)
+            .unwrap_or_default();
+        shared.introspection = Some(super::introspect::Introspection {
+            cache,
+            by_issuer,
+            mode,
+        });
+        self
+    }
+
+    /// Another issuer's introspection endpoint, for a layer that trusts
+    /// several issuers and introspects every token
+    /// ([`IntrospectionMode::Always`](crate::introspect::IntrospectionMode::Always)):
+    /// a JWT goes to the endpoint of the issuer its `iss` names — the cache
+    /// whose client's config has that issuer — and is checked against that
+    /// issuer's config; a JWT naming an issuer without an endpoint is refused
+    /// without a call (its token is sent to no other issuer). An opaque token
+    /// names no issuer, so it still goes to the cache given to
+    /// [`introspection`](Self::introspection). Call that first: its mode
+    /// applies (under `OpaqueTokens` JWTs are verified by keys, and these
+    /// endpoints are never asked).
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::introspect::{
+    ///     ClientAuth, IntrospectionCache, IntrospectionClient, IntrospectionMode,
+    /// };
+    /// use tower_jwt_auth::{Algorithm, JwtAuthLayer, JwtConfig, Verifier, VerifyingKey};
+    ///
+    /// let cache = |issuer: &str| {
+    ///     let config = JwtConfig::new().issuer(issuer).audience("api");
+    ///     let client = IntrospectionClient::new(
+    ///         format!("{issuer}/introspect"),
+    ///         "api",
+    ///         ClientAuth::client_secret_basic("s3cret"),
+    ///         config,
+    ///     );
+    ///     IntrospectionCache::new(client)
+    /// };
+    /// let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+    /// let layer = JwtAuthLayer::new(Verifier::new(key, JwtConfig::new()))
+    ///     .introspection(cache("https://a.example"), IntrospectionMode::Always)
+    ///     .introspection_for_issuer(cache("https://b.example"));
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "introspection")]
+    pub fn introspection_for_issuer(
+        mut self,
+        cache: crate::introspect::IntrospectionCache,
+    ) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        match &mut shared.introspection {
+            Some(introspection) => introspection.by_issuer.push(cache),
+            None => {
+                shared.introspection = Some(super::introspect::Introspection {
+                    cache,
+                    by_issuer: Vec::new(),
+                    mode: crate::introspect::IntrospectionMode::Always,
+                });
+            }
+        }
         self
     }
 

@@ -10,11 +10,12 @@ use http::header;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::signed::{self, SignedAnswers};
 use super::{IntrospectError, Unavailable, check_claims, claims_of, form, normalize_answer};
 use crate::claims::Claims;
 use crate::config::JwtConfig;
 use crate::jws::B64;
-use crate::keys::{SigningKey, algorithm_name};
+use crate::keys::{KeySource, SigningKey, algorithm_name};
 
 /// Default deadline of one introspection call, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -114,6 +115,10 @@ struct Inner {
     http: reqwest::Client,
     timeout: Duration,
     max_body: usize,
+    /// RFC 9701: signed answers asked for, and checked with these keys.
+    signed: Option<SignedAnswers>,
+    /// An answer must name its token type (`token_type`).
+    require_token_type: bool,
 }
 
 impl fmt::Debug for IntrospectionClient {
@@ -125,6 +130,8 @@ impl fmt::Debug for IntrospectionClient {
             .field("auth", &inner.auth)
             .field("timeout", &inner.timeout)
             .field("max_body", &inner.max_body)
+            .field("jwt_answers", &inner.signed.is_some())
+            .field("require_token_type", &inner.require_token_type)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +154,8 @@ impl IntrospectionClient {
                 http: reqwest::Client::new(),
                 timeout: DEFAULT_TIMEOUT,
                 max_body: DEFAULT_MAX_BODY,
+                signed: None,
+                require_token_type: false,
             }),
         }
     }
@@ -160,6 +169,8 @@ impl IntrospectionClient {
             http: shared.http.clone(),
             timeout: shared.timeout,
             max_body: shared.max_body,
+            signed: shared.signed.clone(),
+            require_token_type: shared.require_token_type,
         });
         change(&mut inner);
         Self {
@@ -176,6 +187,64 @@ impl IntrospectionClient {
     /// The largest answer body read (default [`DEFAULT_MAX_BODY`]).
     pub fn max_body(self, bytes: usize) -> Self {
         self.with(|inner| inner.max_body = bytes)
+    }
+
+    /// RFC 9701: ask for answers as JWTs the issuer signed (`Accept:
+    /// application/token-introspection+jwt`) and accept only those that
+    /// verify with `keys` (the issuer's: a [`KeySet`](crate::KeySet), or its
+    /// remote JWK Set). Before its `token_introspection` claim is read, a
+    /// signed answer must carry the header `typ` `token-introspection+jwt`,
+    /// `iss` equal to the configured issuer (so one must be configured;
+    /// [`discover`](Self::discover) sets it), `aud` naming our client id,
+    /// and an `iat` at most [`DEFAULT_MAX_ANSWER_AGE`](super::DEFAULT_MAX_ANSWER_AGE)
+    /// old. A plain JSON answer, or one that fails a check, is
+    /// [`Unavailable::Unverified`] (503): the endpoint's word cannot be
+    /// trusted, which says nothing about the token.
+    ///
+    /// ```
+    /// use tower_jwt_auth::introspect::{ClientAuth, IntrospectionClient};
+    /// use tower_jwt_auth::{Algorithm, JwtConfig, VerifyingKey};
+    ///
+    /// let issuer_key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+    /// let client = IntrospectionClient::new(
+    ///     "https://idp.example/introspect",
+    ///     "resource-server",
+    ///     ClientAuth::client_secret_basic("s3cret"),
+    ///     JwtConfig::new().issuer("https://idp.example"),
+    /// )
+    /// .jwt_answers(issuer_key);
+    /// assert!(format!("{client:?}").contains("jwt_answers: true"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn jwt_answers(self, keys: impl Into<KeySource>) -> Self {
+        let keys = keys.into();
+        self.with(|inner| {
+            inner.signed = Some(SignedAnswers::new(keys, signed::DEFAULT_MAX_ANSWER_AGE));
+        })
+    }
+
+    /// Refuse an active answer that names no `token_type` (default: such an
+    /// answer counts as an access token's). RFC 7662 defines `token_type` as
+    /// an access token's type (RFC 6749 §5.1), and node `oidc-provider`
+    /// answers for its *refresh* tokens with none — and no `aud`, so a
+    /// configured audience refuses them anyway. Without an audience, turn
+    /// this on for such a provider.
+    ///
+    /// ```
+    /// use tower_jwt_auth::JwtConfig;
+    /// use tower_jwt_auth::introspect::{ClientAuth, IntrospectionClient};
+    ///
+    /// let client = IntrospectionClient::new(
+    ///     "https://idp.example/token/introspection",
+    ///     "resource-server",
+    ///     ClientAuth::client_secret_basic("s3cret"),
+    ///     JwtConfig::new().issuer("https://idp.example"),
+    /// )
+    /// .require_token_type(true);
+    /// assert!(format!("{client:?}").contains("require_token_type: true"));
+    /// ```
+    pub fn require_token_type(self, required: bool) -> Self {
+        self.with(|inner| inner.require_token_type = required)
     }
 
     /// The HTTP client to use (proxies, root certificates, connection pool).
@@ -212,10 +281,24 @@ impl IntrospectionClient {
         let inner = &*self.inner;
         let result = tokio::time::timeout(inner.timeout, self.post(token)).await;
         let outcome = match result {
-            Ok(Ok(body)) => normalize_answer(&body),
+            Ok(Ok(body)) => match &inner.signed {
+                None => normalize_answer(&body),
+                Some(signed) => signed
+                    .open(&body, &inner.client_id, &inner.config)
+                    .map_err(IntrospectError::unavailable)
+                    .and_then(|answer| normalize_answer(&answer)),
+            },
             Ok(Err(why)) => Err(IntrospectError::unavailable(why)),
             Err(_) => Err(IntrospectError::unavailable(Unavailable::Timeout)),
         };
+        let outcome = outcome.and_then(|answer| {
+            if inner.require_token_type && answer.get("token_type").is_none() {
+                return Err(IntrospectError::refused(
+                    crate::rejection::AuthErrorKind::WrongTokenType,
+                ));
+            }
+            Ok(answer)
+        });
         if let Err(error) = &outcome {
             if error.is_unavailable() {
                 tracing::warn!(endpoint = %inner.endpoint, %error, "introspection failed");
@@ -260,15 +343,36 @@ impl IntrospectionClient {
             }
         }
         let transport = |_: reqwest::Error| Unavailable::Transport;
+        let accept = match inner.signed {
+            Some(_) => signed::MEDIA_TYPE,
+            None => "application/json",
+        };
         let mut response = request
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
+            .header(header::ACCEPT, accept)
             .body(form::encode_pairs(pairs))
             .send()
             .await
             .map_err(transport)?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(Unavailable::Status(response.status().as_u16()));
+        }
+        if inner.signed.is_some() {
+            // A plain JSON answer to a request for a signed one is not
+            // taken: the signature is the point of asking.
+            let media_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .map(str::trim);
+            if !media_type.is_some_and(|m| m.eq_ignore_ascii_case(signed::MEDIA_TYPE)) {
+                tracing::warn!(
+                    ?media_type,
+                    "introspection: asked for a signed answer, got another"
+                );
+                return Err(Unavailable::Unverified);
+            }
         }
         if response
             .content_length()

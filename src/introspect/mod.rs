@@ -1,17 +1,21 @@
-//! Opaque tokens: OAuth 2.0 Token Introspection (RFC 7662).
+//! Opaque tokens: OAuth 2.0 Token Introspection (RFC 7662), with signed
+//! answers (RFC 9701).
 //!
 //! * [`IntrospectionClient`] (feature `introspection`) asks an issuer's
 //!   introspection endpoint about a token it cannot verify itself, and checks
 //!   the answer instead of trusting it: `active: true`, an access token (a
 //!   refresh token is refused), `exp`/`nbf` with the leeway, `iss` and the
 //!   configured audience. An answer without `sub` (a `client_credentials`
-//!   token) gets the `client_id` as its subject.
+//!   token) gets the `client_id` as its subject. With
+//!   [`jwt_answers`](IntrospectionClient::jwt_answers) it asks for answers
+//!   signed by the issuer (RFC 9701) and believes no other.
 //! * [`IntrospectionCache`] (feature `introspection`) remembers answers by a
 //!   keyed hash of the token (never the token), re-runs the whole decision on
 //!   every hit, keeps inactive and failed answers briefly, coalesces
 //!   concurrent calls for one token and bounds the calls in flight.
 //! * [`IntrospectionService`] answers RFC 7662 requests about the tokens this
-//!   crate minted (no network; always available).
+//!   crate minted (no network; always available), to authenticated callers,
+//!   with a budget of failed authentications per caller.
 //!
 //! The answer ends in the same [`Claims<T>`](crate::Claims) a JWT gives: the
 //! answer's members are the payload (without `active`), so the application's
@@ -38,7 +42,10 @@ mod client;
 #[cfg(feature = "introspection")]
 mod discover;
 pub(crate) mod form;
+mod limit;
 mod server;
+#[cfg(feature = "introspection")]
+mod signed;
 
 #[cfg(feature = "introspection")]
 pub use cache::{
@@ -47,7 +54,10 @@ pub use cache::{
 };
 #[cfg(feature = "introspection")]
 pub use client::{ClientAuth, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, IntrospectionClient, Secret};
+pub use limit::{DEFAULT_FAILURE_BURST, DEFAULT_FAILURE_INTERVAL};
 pub use server::{DEFAULT_MAX_REQUEST_LEN, IntrospectionService};
+#[cfg(feature = "introspection")]
+pub use signed::DEFAULT_MAX_ANSWER_AGE;
 
 use std::fmt;
 
@@ -100,6 +110,10 @@ pub enum Unavailable {
     Junk,
     /// Too many calls in flight, and none finished within the wait.
     Busy,
+    /// A signed answer was asked for (RFC 9701) and the answer was not one
+    /// that verifies: plain JSON, a wrong `typ`, signature, `iss`, `aud`, or
+    /// a stale `iat`.
+    Unverified,
 }
 
 impl IntrospectError {
@@ -128,13 +142,13 @@ impl IntrospectError {
     /// The rejection the auth layer gives for it: the refusal's own kind,
     /// [`AuthErrorKind::MalformedToken`] for an inactive token (the client
     /// sees `invalid_token` either way), and
-    /// [`AuthErrorKind::KeysUnavailable`] (503) when the endpoint could not
-    /// answer.
+    /// [`AuthErrorKind::IntrospectionUnavailable`] (503) when the endpoint
+    /// could not answer.
     pub const fn auth_error_kind(&self) -> AuthErrorKind {
         match self.kind {
             IntrospectErrorKind::Inactive => AuthErrorKind::MalformedToken,
             IntrospectErrorKind::Refused(kind) => kind,
-            IntrospectErrorKind::Unavailable(_) => AuthErrorKind::KeysUnavailable,
+            IntrospectErrorKind::Unavailable(_) => AuthErrorKind::IntrospectionUnavailable,
         }
     }
 }
@@ -183,7 +197,8 @@ pub enum IntrospectionMode {
 
 /// Parses an introspection answer (RFC 7662 §2.2): a JSON object whose
 /// `active` is `true` (else [`Inactive`](IntrospectErrorKind::Inactive)),
-/// returned without `active`. Not a JSON object, or no boolean `active`:
+/// returned without `active`, and with `sub` = `client_id` when it has no
+/// `sub`. Not a JSON object, or no boolean `active`:
 /// [`Unavailable::Junk`].
 pub(crate) fn normalize_answer(body: &[u8]) -> Result<Value, IntrospectError> {
     let mut answer = match serde_json::from_slice::<Value>(body) {
@@ -196,6 +211,13 @@ pub(crate) fn normalize_answer(body: &[u8]) -> Result<Value, IntrospectError> {
             return Err(IntrospectError::new(IntrospectErrorKind::Inactive));
         }
         _ => return Err(IntrospectError::unavailable(Unavailable::Junk)),
+    }
+    // No `sub` (a `client_credentials` token): the client is the subject,
+    // in the payload handlers read too, as a JWT's would carry it.
+    if !answer.contains_key("sub")
+        && let Some(client) = answer.get("client_id").filter(|c| c.is_string()).cloned()
+    {
+        answer.insert("sub".to_owned(), client);
     }
     Ok(Value::Object(answer))
 }
@@ -392,6 +414,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(claims.sub, "c");
+        assert_eq!(
+            claims.custom["sub"], "c",
+            "the payload names the subject too"
+        );
         assert_eq!(claims.jti, "");
         assert_eq!(claims.custom["scope"], "a b");
         assert!(claims.custom.get("active").is_none());

@@ -16,6 +16,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
 use super::form;
+use super::limit::{CallerAddress, DEFAULT_FAILURE_BURST, DEFAULT_FAILURE_INTERVAL, FailureLimit};
 use crate::claims::{Claims, TokenType};
 use crate::keys::{Algorithm, SigningKey};
 use crate::rejection::AuthErrorKind;
@@ -33,6 +34,7 @@ pub const DEFAULT_MAX_REQUEST_LEN: usize = 16 * 1024;
 /// |---|---|
 /// | not `POST` | 405, `Allow: POST` |
 /// | no or wrong HTTP Basic credentials of a configured client | 401, `WWW-Authenticate: Basic`, `{"error":"invalid_client"}` |
+/// | any request from a caller whose failed authentications are spent ([`failure_limit`](Self::failure_limit)) | 429, `Retry-After`, `{"error":"slow_down"}` |
 /// | body over the cap, or not a form with a `token` | 413 / 400 `invalid_request` |
 /// | a token that verifies ([`Verifier`]) and is not revoked ([`RevocationStore`]) | 200, `active: true` and its members |
 /// | any other token: foreign, malformed, expired, revoked (at once) | 200, `{"active":false}` and nothing else |
@@ -71,6 +73,11 @@ struct Inner {
     /// A random key per service: secrets are compared as MACs under it.
     mac: SigningKey,
     max_body_len: usize,
+    /// The budget of failed client authentications, per caller.
+    failures: Arc<FailureLimit>,
+    /// How to read a caller's address from the request, if the application
+    /// said so; without it every caller shares one budget.
+    caller_address: Option<CallerAddress>,
 }
 
 impl fmt::Debug for IntrospectionService {
@@ -86,6 +93,7 @@ impl fmt::Debug for IntrospectionService {
             .field("store", &self.inner.store)
             .field("clients", &clients)
             .field("max_body_len", &self.inner.max_body_len)
+            .field("failures", &self.inner.failures)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +112,11 @@ impl IntrospectionService {
                 clients: Vec::new(),
                 mac: SigningKey::hmac(Algorithm::HS256, &secret).expect("a 32-byte HMAC key"),
                 max_body_len: DEFAULT_MAX_REQUEST_LEN,
+                failures: Arc::new(FailureLimit::new(
+                    DEFAULT_FAILURE_BURST,
+                    DEFAULT_FAILURE_INTERVAL,
+                )),
+                caller_address: None,
             }),
         }
     }
@@ -138,6 +151,46 @@ impl IntrospectionService {
     /// Caps the request body (default [`DEFAULT_MAX_REQUEST_LEN`]).
     pub fn max_body_len(self, bytes: usize) -> Self {
         self.with(|inner| inner.max_body_len = bytes)
+    }
+
+    /// Bounds failed client authentications (RFC 7662 §4: the endpoint
+    /// must resist guessing): each caller may fail `burst` times at once,
+    /// then once more every `interval` (defaults 10 and 1 s). Once its budget
+    /// is spent, every request of that caller — the right secret too, or the
+    /// limit would only hide which guess was right — is answered 429 with
+    /// `Retry-After` until it refills; a successful authentication spends
+    /// nothing. Callers are told apart by
+    /// [`caller_address`](Self::caller_address); without it they share one
+    /// budget (then a flood of bad callers delays good ones by at most the
+    /// `Retry-After`).
+    pub fn failure_limit(self, burst: u32, interval: std::time::Duration) -> Self {
+        self.with(|inner| inner.failures = Arc::new(FailureLimit::new(burst, interval)))
+    }
+
+    /// How to read the caller's address from a request's extensions, so
+    /// each address (IPv6: each /64) gets its own budget of failed
+    /// authentications. With axum:
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::extract::ConnectInfo;
+    /// use tower_jwt_auth::introspect::IntrospectionService;
+    /// use tower_jwt_auth::{Algorithm, JwtConfig, Verifier, VerifyingKey};
+    ///
+    /// let key = VerifyingKey::hmac(Algorithm::HS256, b"an example secret of at least 32 bytes!")?;
+    /// let service = IntrospectionService::new(Verifier::new(key, JwtConfig::new()))
+    ///     .client("billing", "a secret for the billing service")
+    ///     .caller_address(|extensions| {
+    ///         extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+    ///     });
+    /// # let _ = service;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn caller_address(
+        self,
+        address: fn(&http::Extensions) -> Option<std::net::IpAddr>,
+    ) -> Self {
+        self.with(|inner| inner.caller_address = Some(address))
     }
 
     /// The id of the configured client these `Authorization` credentials
@@ -316,7 +369,26 @@ impl IntrospectionService {
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
+        let address = self
+            .inner
+            .caller_address
+            .and_then(|read| read(request.extensions()));
+        let now = std::time::Instant::now();
+        if let Some(wait) = self.inner.failures.exhausted(address, now) {
+            tracing::info!(
+                outcome = "rejected",
+                reason = "too many failed client authentications",
+                "introspection"
+            );
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            return response;
+        }
         let Some(client) = self.authenticate(request.headers().get(header::AUTHORIZATION)) else {
+            self.inner.failures.failed(address, now);
             tracing::info!(
                 outcome = "rejected",
                 reason = "caller not authenticated",

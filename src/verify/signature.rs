@@ -17,12 +17,34 @@ impl Verifier {
         token: &str,
         expected: Option<TokenType>,
     ) -> Result<(Vec<u8>, usize, u64), AuthError> {
+        self.verify_signed_as(token, expected, None)
+    }
+
+    /// As [`verify_jws`](Self::verify_jws), for a JOSE object that is no
+    /// token: its header `typ` must be `typ` (the `application/` prefix
+    /// optional, any case), which no token's is — so a token signed by the
+    /// same key never passes as one, nor one as a token (RFC 8725 §3.11).
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+    pub(crate) fn verify_jws_typed(&self, token: &str, typ: &str) -> Result<Vec<u8>, AuthError> {
+        self.verify_signed_as(token, None, Some(typ))
+            .map(|(payload, _, _)| payload)
+    }
+
+    fn verify_signed_as(
+        &self,
+        token: &str,
+        expected: Option<TokenType>,
+        object_typ: Option<&str>,
+    ) -> Result<(Vec<u8>, usize, u64), AuthError> {
         if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
         let jws = CompactJws::split(token)?;
         let header_json = decode_segment_inline::<256>(jws.header)?;
-        let header = Header::parse(&header_json)?;
+        let header = match object_typ {
+            None => Header::parse(&header_json)?,
+            Some(typ) => Header::parse_object(&header_json, typ)?,
+        };
         // With several issuers, the payload's `iss` (still untrusted) picks
         // the one issuer whose keys may verify it.
         let (issuer, payload) = match self.inner.issuers.len() {
@@ -33,7 +55,7 @@ impl Verifier {
             }
         };
         let trusted = &self.inner.issuers[issuer];
-        if !trusted.config.profile.accepts_typ(header.typ.as_deref()) {
+        if object_typ.is_none() && !trusted.config.profile.accepts_typ(header.typ.as_deref()) {
             return Err(AuthErrorKind::UnsupportedHeader.into());
         }
         // A header `typ` naming the other token type (`refresh+jwt` where an

@@ -162,3 +162,102 @@ async fn a_malformed_introspection_clients_entry_is_a_configuration_error_that_s
         }
     }
 }
+
+/// A Python that imports `requests`: `$TJA_PYTHON`, else the virtualenv
+/// `.ci/run` makes, else `python3`. Missing: skipped, a failure under CI.
+fn python_with_requests() -> Option<std::path::PathBuf> {
+    let candidates = match std::env::var_os("TJA_PYTHON") {
+        Some(path) => vec![std::path::PathBuf::from(path)],
+        None => vec![
+            std::env::temp_dir().join("tower-jwt-auth-ci/py/bin/python"),
+            "python3".into(),
+        ],
+    };
+    let found = candidates.into_iter().find(|python| {
+        std::process::Command::new(python)
+            .args(["-c", "import requests"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        let ci = std::env::var("CI").unwrap_or_default();
+        assert!(
+            matches!(ci.trim(), "" | "0") || ci.eq_ignore_ascii_case("false"),
+            "CI is set and Python's requests is missing: .ci/run installs it"
+        );
+        eprintln!("SKIPPED: Python's requests is missing (see .ci/run)");
+    }
+    found
+}
+
+/// The demo's endpoint as an independent client sees it: Python `requests`
+/// with HTTP Basic (`auth=(id, secret)`), a form body, its own login and
+/// logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_requests_introspects_the_demo_as_rfc_7662_says() {
+    let Some(python) = python_with_requests() else {
+        return;
+    };
+    let mut vars = ES256.to_vec();
+    vars.extend([
+        ("CSRF_SECRET", SECRET),
+        ("INTROSPECTION_CLIENTS", "py-client:py-secret"),
+    ]);
+    let (process, base) = serving(&vars).await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/demo/introspect_client.py"
+    );
+    let output = tokio::process::Command::new(&python)
+        .args([script, &base, "py-client", "py-secret"])
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        process.output()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let access = &report["access"];
+    assert_eq!(access["status"], 200, "{report}");
+    assert_eq!(access["content_type"], "application/json");
+    assert_eq!(access["cache_control"], "no-store");
+    let answer = &access["body"];
+    assert_eq!(answer["active"], true, "{report}");
+    assert_eq!(answer["sub"], "alice");
+    assert_eq!(answer["token_type"], "Bearer");
+    assert!(answer["exp"].is_u64() && answer["iat"].is_u64() && answer["jti"].is_string());
+
+    for name in ["refresh", "refresh_without_hint"] {
+        let refresh = &report[name];
+        assert_eq!(refresh["status"], 200, "{name}: {report}");
+        assert_eq!(refresh["body"]["active"], true, "{name}: {report}");
+        assert_eq!(refresh["body"]["token_type"], "refresh_token", "{name}");
+    }
+    for name in ["bad_secret", "no_auth"] {
+        let refused = &report[name];
+        assert_eq!(refused["status"], 401, "{name}: {report}");
+        assert!(
+            refused["www_authenticate"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("Basic")),
+            "{name}: {report}"
+        );
+        assert!(refused["body"].get("active").is_none(), "{name}");
+    }
+    assert_eq!(
+        report["garbage"]["body"],
+        serde_json::json!({ "active": false })
+    );
+    assert!(report["logout_status"].as_u64().unwrap() < 300, "{report}");
+    assert_eq!(report["after_logout"]["status"], 200);
+    assert_eq!(
+        report["after_logout"]["body"],
+        serde_json::json!({ "active": false }),
+        "logged out: inactive at once"
+    );
+    process.terminate().await;
+}

@@ -168,7 +168,10 @@ async fn every_failure_of_the_endpoint_is_unavailable() {
             IntrospectErrorKind::Unavailable(want),
             "{mode:?}"
         );
-        assert_eq!(error.auth_error_kind(), AuthErrorKind::KeysUnavailable);
+        assert_eq!(
+            error.auth_error_kind(),
+            AuthErrorKind::IntrospectionUnavailable
+        );
     }
     // Nothing listens on a port just freed.
     let closed = {
@@ -242,4 +245,46 @@ async fn the_endpoint_is_found_by_discovery_for_the_exact_issuer() {
         other.is_unavailable(),
         "the metadata's issuer differs by a slash"
     );
+}
+
+/// node `oidc-provider` answers for a refresh token without `token_type`
+/// (and without `aud`): by default such an answer counts as an access
+/// token's (the audience check is what refuses it); `require_token_type`
+/// refuses it even with no audience configured.
+#[tokio::test]
+async fn require_token_type_refuses_an_answer_that_names_no_type() {
+    let endpoint = Endpoint::start();
+    let clock = ManualClock::at_secs(START);
+    // oidc-provider's answer for a refresh token, as it sends it.
+    endpoint.answer(
+        "refresh",
+        json!({
+            "active": true, "sub": "alice", "client_id": "app", "exp": START + 3600,
+            "iat": START, "iss": ISSUER, "scope": "openid offline_access",
+        }),
+    );
+    endpoint.answer("access", active(START + 300));
+    let no_audience = JwtConfig::new()
+        .issuer(ISSUER)
+        .leeway(Duration::ZERO)
+        .clock(clock.clone());
+    let client = |required: bool| {
+        IntrospectionClient::new(
+            endpoint.url(),
+            "rs",
+            ClientAuth::client_secret_basic("rs-secret"),
+            no_audience.clone(),
+        )
+        .require_token_type(required)
+    };
+    assert!(client(false).introspect::<Value>("refresh").await.is_ok());
+    let refused = client(true)
+        .introspect::<Value>("refresh")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        IntrospectErrorKind::Refused(AuthErrorKind::WrongTokenType)
+    );
+    client(true).introspect::<Value>("access").await.unwrap();
 }

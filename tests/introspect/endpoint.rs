@@ -31,12 +31,26 @@ pub enum Mode {
     Junk,
     /// 200 with a JSON body of 1 MiB.
     Oversized,
+    /// RFC 9701: 200 with the answer set for the token made into a JWT by
+    /// the signer, `Content-Type: application/token-introspection+jwt`.
+    Signed(Signer),
+}
+
+/// Makes the body of a signed answer from the RFC 7662 answer.
+#[derive(Clone)]
+pub struct Signer(pub Arc<dyn Fn(&Value) -> String + Send + Sync>);
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer")
+    }
 }
 
 /// One call as the endpoint saw it.
 #[derive(Clone, Debug)]
 pub struct Call {
     pub authorization: Option<String>,
+    pub accept: Option<String>,
     pub content_type: Option<String>,
     pub form: Vec<(String, String)>,
 }
@@ -197,6 +211,7 @@ async fn introspect(
     };
     shared.calls.lock().unwrap().push(Call {
         authorization: text(header::AUTHORIZATION),
+        accept: text(header::ACCEPT),
         content_type: text(header::CONTENT_TYPE),
         form,
     });
@@ -205,21 +220,24 @@ async fn introspect(
     let mut gate = shared.gate.subscribe();
     let _ = gate.wait_for(|open| *open).await;
     let mode = shared.mode.lock().unwrap().clone();
+    let answer = shared
+        .answers
+        .lock()
+        .unwrap()
+        .get(&token)
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({ "active": false }));
     match mode {
-        Mode::Answer => {
-            let answer = shared
-                .answers
-                .lock()
-                .unwrap()
-                .get(&token)
-                .cloned()
-                .unwrap_or_else(|| serde_json::json!({ "active": false }));
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                answer.to_string(),
-            )
-                .into_response()
-        }
+        Mode::Signed(signer) => (
+            [(header::CONTENT_TYPE, "application/token-introspection+jwt")],
+            (signer.0)(&answer),
+        )
+            .into_response(),
+        Mode::Answer => (
+            [(header::CONTENT_TYPE, "application/json")],
+            answer.to_string(),
+        )
+            .into_response(),
         Mode::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
         Mode::Hang => std::future::pending().await,
         Mode::Junk => "<html>not json</html>".into_response(),

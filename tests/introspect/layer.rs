@@ -112,7 +112,11 @@ async fn an_opaque_token_is_introspected_and_handlers_see_claims_like_a_jwt() {
         me["token_type"], "Bearer",
         "the members as the provider sent them"
     );
-    assert!(me.get("sub").is_none() && me.get("jti").is_none());
+    assert_eq!(
+        me["sub"], "svc",
+        "no sub: the client is the subject, in the payload too"
+    );
+    assert!(me.get("jti").is_none());
     assert_eq!(get_with(&app, "/me", "opaque").await.0, StatusCode::OK);
     assert_eq!(s.endpoint.calls(), 1, "the second request was a cache hit");
 
@@ -330,4 +334,69 @@ async fn an_introspected_token_bound_to_a_dpop_key_is_refused_as_a_bearer_token(
         get_with(&app, "/me", "malformed-cnf").await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn under_always_a_jwt_is_asked_about_at_the_endpoint_of_the_issuer_it_names() {
+    const OTHER: &str = "https://b.test";
+    let s = setup();
+    let b = Endpoint::start();
+    let b_config = || {
+        tower_jwt_auth::JwtConfig::new()
+            .issuer(OTHER)
+            .audience(crate::AUDIENCE)
+            .leeway(Duration::ZERO)
+            .clock(s.clock.clone())
+    };
+    let b_client = tower_jwt_auth::introspect::IntrospectionClient::new(
+        b.url(),
+        "rs",
+        tower_jwt_auth::introspect::ClientAuth::client_secret_basic("rs-secret"),
+        b_config(),
+    );
+    let verifier = Verifier::new(
+        VerifyingKey::hmac(Algorithm::HS256, KEY).unwrap(),
+        config(&s.clock),
+    );
+    let app = Router::new().route("/me", get(|| async { "me" })).layer(
+        JwtAuthLayer::new(verifier)
+            .introspection(s.cache.clone(), IntrospectionMode::Always)
+            .introspection_for_issuer(IntrospectionCache::new(b_client)),
+    );
+    let signer = || SigningKey::hmac(Algorithm::HS256, KEY).unwrap();
+    let b_jwt = TokenIssuer::new(signer(), b_config())
+        .access_token("bob", &NoCustomClaims {})
+        .unwrap();
+    let mut b_answer = active(START + 3600);
+    b_answer["iss"] = OTHER.into();
+    b.answer(&b_jwt, b_answer);
+    assert_eq!(get_with(&app, "/me", &b_jwt).await.0, StatusCode::OK);
+    assert_eq!((s.endpoint.calls(), b.calls()), (0, 1), "asked at b only");
+
+    // Our own issuer's JWT, and an opaque token (no issuer): the first one.
+    let a_jwt = s.issuer.access_token("alice", &NoCustomClaims {}).unwrap();
+    s.endpoint.answer(&a_jwt, active(START + 3600));
+    s.endpoint.answer("opaque", active(START + 3600));
+    assert_eq!(get_with(&app, "/me", &a_jwt).await.0, StatusCode::OK);
+    assert_eq!(get_with(&app, "/me", "opaque").await.0, StatusCode::OK);
+    assert_eq!((s.endpoint.calls(), b.calls()), (2, 1));
+
+    // A JWT naming an issuer with no endpoint here is asked about nowhere.
+    let stranger = TokenIssuer::new(
+        signer(),
+        tower_jwt_auth::JwtConfig::new()
+            .issuer("https://stranger.test")
+            .clock(s.clock.clone()),
+    )
+    .access_token("eve", &NoCustomClaims {})
+    .unwrap();
+    let (status, headers, _) = get_with(&app, "/me", &stranger).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    assert_eq!((s.endpoint.calls(), b.calls()), (2, 1), "no call for it");
 }

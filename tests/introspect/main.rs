@@ -1,13 +1,15 @@
 //! Introspection (RFC 7662) through real HTTP on loopback: the client and
-//! its answer checks (`client.rs`), every cache rule (`cache.rs`), and
-//! `IntrospectionService` for our own tokens (`server.rs`), each against a
-//! test endpoint (`endpoint.rs`) or our own service served by axum.
+//! its answer checks (`client.rs`), RFC 9701 signed answers (`signed.rs`),
+//! every cache rule (`cache.rs`), and `IntrospectionService` for our own
+//! tokens (`server.rs`), each against a test endpoint (`endpoint.rs`) or our
+//! own service served by axum.
 
 mod cache;
 mod client;
 mod endpoint;
 mod layer;
 mod server;
+mod signed;
 
 use std::time::Duration;
 

@@ -319,3 +319,81 @@ async fn our_client_introspects_our_service_over_http() {
         "our 401 is the endpoint failing, not the token"
     );
 }
+
+/// `ask` from `address` (as the extension `caller_address` reads).
+async fn ask_from(
+    service: &IntrospectionService,
+    address: [u8; 4],
+    authorization: &str,
+    body: &str,
+) -> (StatusCode, http::HeaderMap) {
+    let mut request = Request::post("/oauth/introspect")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::AUTHORIZATION, authorization)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(std::net::SocketAddr::from((address, 40_000)));
+    let response = service.clone().oneshot(request).await.unwrap();
+    (response.status(), response.headers().clone())
+}
+
+#[tokio::test]
+async fn failed_client_authentications_are_bounded_per_caller_then_429() {
+    let Setup {
+        issuer, service, ..
+    } = setup();
+    let service = service
+        .failure_limit(3, Duration::from_secs(3600))
+        .caller_address(|extensions| {
+            extensions
+                .get::<std::net::SocketAddr>()
+                .map(std::net::SocketAddr::ip)
+        });
+    let token = issuer.access_token("alice", &custom()).unwrap();
+    let body = format!("token={token}");
+    let guess = basic("billing", "guess");
+    let right = basic("billing", "billing-secret");
+    let attacker = [10, 0, 0, 66];
+    for _ in 0..3 {
+        let (status, _) = ask_from(&service, attacker, &guess, &body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, headers) = ask_from(&service, attacker, &guess, &body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers[header::RETRY_AFTER], "3600");
+    // The right secret from the spent caller is refused too: the limit must
+    // not tell which guess was right.
+    let (status, _) = ask_from(&service, attacker, &right, &body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another caller is not affected, and its successes spend nothing.
+    for _ in 0..5 {
+        let (status, _) = ask_from(&service, [10, 0, 0, 7], &right, &body).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _) = ask_from(&service, [10, 0, 0, 7], &guess, &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn without_a_caller_address_failures_share_one_budget() {
+    let Setup {
+        issuer, service, ..
+    } = setup();
+    let service = service.failure_limit(2, Duration::from_secs(60));
+    let token = issuer.access_token("alice", &custom()).unwrap();
+    let body = format!("token={token}");
+    let guess = basic("billing", "guess");
+    assert_eq!(
+        ask_from(&service, [10, 0, 0, 1], &guess, &body).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ask_from(&service, [10, 0, 0, 2], &guess, &body).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, headers) = ask_from(&service, [10, 0, 0, 3], &guess, &body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers[header::RETRY_AFTER], "60");
+}

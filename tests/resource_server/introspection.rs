@@ -89,6 +89,11 @@ async fn opaque_tokens_are_introspected_and_behave_as_jwts_on_every_route() {
     let down = server.get("/me", Some("new-token")).await;
     assert_eq!(down.status, 503);
     assert_eq!(down.header("retry-after"), "1");
+    // Its own reason, not the keys' (the keys are fine here).
+    let metrics = server.get("/metrics", None).await.body;
+    let line = r#"tower_jwt_auth_decisions_total{outcome="unavailable",reason="introspection_unavailable"} 1"#;
+    assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    assert!(!metrics.contains("keys_unavailable"), "{metrics}");
 }
 
 #[tokio::test]

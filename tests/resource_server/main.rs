@@ -2,7 +2,8 @@
 //! as a child process on a loopback port, configured only through its
 //! environment contract, and is driven over HTTP with tokens from
 //!
-//! * a real OpenID provider — node's `oidc-provider` (`oidc.rs`);
+//! * a real OpenID provider — node's `oidc-provider`, with JWT access tokens
+//!   (`oidc.rs`) and with opaque ones it is asked about (`opaque.rs`);
 //! * other libraries — PyJWT, djangorestframework-simplejwt, AuthX,
 //!   fastapi-users, through `mint.py` (`libraries.rs`);
 //! * two issuers at once, and the startup rules (`issuers.rs`).
@@ -25,5 +26,6 @@ mod keys;
 mod libraries;
 mod metrics;
 mod oidc;
+mod opaque;
 mod openapi;
 mod support;

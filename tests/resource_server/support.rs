@@ -58,6 +58,7 @@ const CONTRACT_VARS: &[&str] = &[
     "TLS_KEY_FILE",
     "TLS_CLIENT_CA_FILE",
     "CLIENT_CERT_HEADER",
+    "INTROSPECTION_JWT",
 ];
 
 // ===== tools =====
