@@ -69,9 +69,7 @@ mod startup;
 
 pub use forward_auth_grant::{MAX_VALUE_LEN, Payload};
 pub use forward_auth_settings::Forward;
-pub use resource_settings::{
-    Settings, check_issuers, introspection_cache, verifier, verifier_and_keys,
-};
+pub use resource_settings::{Settings, check_issuers, introspection_cache, verifier_and_keys};
 
 /// What `/auth` decides with.
 #[derive(Clone)]

@@ -67,7 +67,7 @@ mod startup;
 mod tls_server;
 
 pub use resource_settings::{
-    DISCOVERY_TIMEOUT, Issuer, Keys, Settings, check_issuers, introspection_cache, verifier,
+    DISCOVERY_TIMEOUT, Issuer, Keys, Settings, check_issuers, introspection_cache,
     verifier_and_keys,
 };
 

@@ -275,24 +275,14 @@ pub async fn check_issuers(settings: &Settings) -> Result<Vec<Option<String>>, S
         .collect()
 }
 
-/// The verifier for `settings`: one issuer, or several chosen by `iss`.
-/// Remote key sets start fetching at once (so this needs a Tokio runtime);
-/// those whose location is known — a `JWKS_URL`, or a `jwks_uri` that
-/// [`check_issuers`] found — are given up to [`DISCOVERY_TIMEOUT`] to fetch
-/// their first keys, so that a server that says it listens verifies at once
-/// when its issuers are up. An issuer that is down costs no wait: its
-/// requests get 503 until its keys arrive.
-pub async fn verifier(
-    settings: &Settings,
-    jwks_uris: &[Option<String>],
-) -> Result<Verifier, String> {
-    verifier_and_keys(settings, jwks_uris)
-        .await
-        .map(|(verifier, _)| verifier)
-}
-
-/// As [`verifier`], with the first issuer's keys (which also verify its
-/// signed introspection answers, `INTROSPECTION_JWT=1`).
+/// The verifier for `settings`: one issuer, or several chosen by `iss`,
+/// with the first issuer's keys (which also verify its signed introspection
+/// answers, `INTROSPECTION_JWT=1`). Remote key sets start fetching at once
+/// (so this needs a Tokio runtime); those whose location is known — a
+/// `JWKS_URL`, or a `jwks_uri` that [`check_issuers`] found — are given up to
+/// [`DISCOVERY_TIMEOUT`] to fetch their first keys, so that a server that
+/// says it listens verifies at once when its issuers are up. An issuer that
+/// is down costs no wait: its requests get 503 until its keys arrive.
 pub async fn verifier_and_keys(
     settings: &Settings,
     jwks_uris: &[Option<String>],
