@@ -185,11 +185,19 @@ async fn run() -> Result<(), ExitCode> {
     let tls = tls_server::TlsSettings::from_vars(&|name| std::env::var(name).ok())
         .and_then(|tls| tls.server_config())
         .map_err(config_error)?;
-    dpop_settings::DpopSettings::from_env(bind)
-        .and_then(|dpop| dpop.policy())
-        .map_err(config_error)?;
+    let dpop = dpop_settings::DpopSettings::from_env(bind).map_err(config_error)?;
+    dpop.policy().map_err(config_error)?;
+    // The origin clients use: `PUBLIC_URL` when set, else this address, over
+    // HTTPS when it serves TLS.
+    let base = match std::env::var("PUBLIC_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(_) => dpop.public_url.trim_end_matches('/').to_owned(),
+        None if tls.is_some() => format!("https://{bind}"),
+        None => format!("http://{bind}"),
+    };
     let metadata = settings.resource_metadata.then(|| {
-        let base = format!("http://{bind}");
         let url = format!("{base}/.well-known/oauth-protected-resource");
         (url, resource_metadata(&settings, &base))
     });

@@ -188,6 +188,17 @@ async fn public_url_nonces_and_required_mode_through_the_environment() {
             .as_array()
             .is_some_and(|a| !a.is_empty())
     );
+    // The resource is named by the origin clients use, not the bound address.
+    assert_eq!(
+        metadata["resource"], "https://api.example.test/v1",
+        "{metadata}"
+    );
+    assert!(
+        challenges.contains(
+            "resource_metadata=\"https://api.example.test/v1/.well-known/oauth-protected-resource\""
+        ),
+        "{challenges}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
