@@ -118,6 +118,8 @@ pub mod refresh;
 mod rejection;
 pub mod revocation;
 mod source;
+#[cfg(any(feature = "jwks", feature = "introspection"))]
+mod url_policy;
 mod verify;
 pub mod websocket;
 

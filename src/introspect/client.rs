@@ -119,6 +119,8 @@ struct Inner {
     signed: Option<SignedAnswers>,
     /// An answer must name its token type (`token_type`).
     require_token_type: bool,
+    /// Plain http to a host other than loopback is allowed.
+    allow_http: bool,
 }
 
 impl fmt::Debug for IntrospectionClient {
@@ -132,6 +134,7 @@ impl fmt::Debug for IntrospectionClient {
             .field("max_body", &inner.max_body)
             .field("jwt_answers", &inner.signed.is_some())
             .field("require_token_type", &inner.require_token_type)
+            .field("allow_http", &inner.allow_http)
             .finish_non_exhaustive()
     }
 }
@@ -151,11 +154,12 @@ impl IntrospectionClient {
                 client_id: client_id.into(),
                 auth,
                 config,
-                http: reqwest::Client::new(),
+                http: no_redirects(),
                 timeout: DEFAULT_TIMEOUT,
                 max_body: DEFAULT_MAX_BODY,
                 signed: None,
                 require_token_type: false,
+                allow_http: false,
             }),
         }
     }
@@ -171,6 +175,7 @@ impl IntrospectionClient {
             max_body: shared.max_body,
             signed: shared.signed.clone(),
             require_token_type: shared.require_token_type,
+            allow_http: shared.allow_http,
         });
         change(&mut inner);
         Self {
@@ -247,7 +252,18 @@ impl IntrospectionClient {
         self.with(|inner| inner.require_token_type = required)
     }
 
+    /// Allow plain `http://` to an endpoint off loopback (default: only
+    /// https, or http on a loopback host). The call carries the client's
+    /// credentials and the token: over plain http anyone on the path reads
+    /// both.
+    pub fn allow_http(self, allow: bool) -> Self {
+        self.with(|inner| inner.allow_http = allow)
+    }
+
     /// The HTTP client to use (proxies, root certificates, connection pool).
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`: the
+    /// default client follows no redirect, since a redirect would carry the
+    /// credentials and the token to a URL nobody checked.
     pub fn http_client(self, http: reqwest::Client) -> Self {
         self.with(|inner| inner.http = http)
     }
@@ -279,6 +295,14 @@ impl IntrospectionClient {
     /// against the config (the cache checks it on every use).
     pub(crate) async fn ask(&self, token: &str) -> Result<Value, IntrospectError> {
         let inner = &*self.inner;
+        if let Err(url) = crate::url_policy::check_url(&inner.endpoint, inner.allow_http) {
+            tracing::warn!(
+                endpoint = %url,
+                "introspection endpoint is neither https nor on loopback: not called \
+                 (IntrospectionClient::allow_http)"
+            );
+            return Err(IntrospectError::unavailable(Unavailable::UnsafeUrl));
+        }
         let result = tokio::time::timeout(inner.timeout, self.post(token)).await;
         let outcome = match result {
             Ok(Ok(body)) => match &inner.signed {
@@ -423,4 +447,13 @@ impl IntrospectionClient {
         let signature = key.sign(signing_input.as_bytes())?;
         Some(format!("{signing_input}.{}", B64.encode(signature)))
     }
+}
+
+/// The default HTTP client: follows no redirect (see
+/// [`IntrospectionClient::http_client`]).
+pub(crate) fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }

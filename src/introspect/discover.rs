@@ -31,7 +31,11 @@ impl IntrospectionClient {
         auth: ClientAuth,
         mut config: JwtConfig,
     ) -> Result<Self, IntrospectError> {
-        let http = reqwest::Client::new();
+        if crate::url_policy::check_url(issuer, false).is_err() {
+            tracing::warn!(issuer, "issuer is neither https nor on loopback: not asked");
+            return Err(IntrospectError::unavailable(Unavailable::UnsafeUrl));
+        }
+        let http = super::client::no_redirects();
         let trimmed = issuer.trim_end_matches('/');
         let oidc = format!("{trimmed}/.well-known/openid-configuration");
         let metadata = match fetch(&http, &oidc).await {
@@ -47,6 +51,12 @@ impl IntrospectionClient {
             tracing::warn!(issuer, "metadata names no introspection_endpoint");
             return Err(IntrospectError::unavailable(Unavailable::Junk));
         };
+        // The endpoint gets our credentials and every token: no weaker than
+        // the issuer (https stays https; loopback only for a loopback issuer).
+        if crate::url_policy::check_discovered(issuer, &endpoint, false).is_err() {
+            tracing::warn!(issuer, endpoint = %endpoint, "metadata names an introspection endpoint weaker than its issuer");
+            return Err(IntrospectError::unavailable(Unavailable::UnsafeUrl));
+        }
         if config.issuer.is_none() {
             config = config.issuer(issuer);
         }

@@ -114,6 +114,10 @@ pub enum Unavailable {
     /// that verifies: plain JSON, a wrong `typ`, signature, `iss`, `aud`, or
     /// a stale `iat`.
     Unverified,
+    /// The endpoint's URL is neither https nor on a loopback host (and
+    /// plain http was not allowed), or, found through discovery, weaker than
+    /// its issuer's: never called.
+    UnsafeUrl,
 }
 
 impl IntrospectError {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::remote::{self, RemoteJwks};
 use super::state::{Location, Settings};
-use super::url;
 use super::{DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_AGE, DEFAULT_MAX_BODY, DEFAULT_MIN_REFRESH};
 use crate::keys::Algorithm;
 
@@ -140,7 +139,7 @@ impl RemoteJwksBuilder {
     pub fn build(self) -> Result<RemoteJwks, JwksError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| JwksError::NoRuntime)?;
         let (Location::Url(url) | Location::Discover(url)) = &self.location;
-        url::check_url(url, self.allow_http).map_err(JwksError::UnsupportedUrl)?;
+        crate::url_policy::check_url(url, self.allow_http).map_err(JwksError::UnsupportedUrl)?;
         let client = match self.client {
             Some(client) => client,
             None => reqwest::Client::builder()

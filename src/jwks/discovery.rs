@@ -93,7 +93,7 @@ pub(crate) async fn discover(
     max_body: usize,
     allow_http: bool,
 ) -> Result<ProviderMetadata, DiscoveryError> {
-    super::url::check_url(issuer, allow_http).map_err(DiscoveryError::UnsupportedUrl)?;
+    crate::url_policy::check_url(issuer, allow_http).map_err(DiscoveryError::UnsupportedUrl)?;
     let mut last_error = None;
     for url in metadata_urls(issuer) {
         match fetch::get(client, &url, deadline, max_body).await {
@@ -135,7 +135,7 @@ pub(crate) fn parse_metadata(
             document: metadata.issuer,
         });
     }
-    super::url::check_discovered(issuer, &metadata.jwks_uri, allow_http)
+    crate::url_policy::check_discovered(issuer, &metadata.jwks_uri, allow_http)
         .map_err(DiscoveryError::UnsupportedUrl)?;
     Ok(metadata)
 }

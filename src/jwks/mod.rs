@@ -55,7 +55,6 @@ mod keyset;
 mod refresh;
 mod remote;
 mod state;
-mod url;
 
 pub use builder::{JwksError, RemoteJwksBuilder};
 pub use discovery::{DiscoveryError, ProviderMetadata};

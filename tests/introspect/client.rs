@@ -288,3 +288,53 @@ async fn require_token_type_refuses_an_answer_that_names_no_type() {
     );
     client(true).introspect::<Value>("access").await.unwrap();
 }
+
+/// The call carries the client's credentials and the token: plain http to a
+/// host off loopback is never made unless allowed (as key fetches).
+#[tokio::test]
+async fn a_plain_http_endpoint_off_loopback_is_never_called() {
+    let clock = ManualClock::at_secs(START);
+    // Never resolved nor connected: refused before any I/O.
+    let remote = client("http://introspection.example.test/introspect", &clock);
+    let error = remote.introspect::<Value>("t").await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        IntrospectErrorKind::Unavailable(Unavailable::UnsafeUrl)
+    );
+    assert_eq!(
+        error.auth_error_kind(),
+        AuthErrorKind::IntrospectionUnavailable
+    );
+}
+
+/// A redirect would carry the credentials and the token to a URL nobody
+/// checked: the default client follows none.
+#[tokio::test]
+async fn a_redirect_from_the_endpoint_is_not_followed() {
+    use std::io::{Read, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut requests = 0;
+        if let Ok((mut stream, _)) = listener.accept() {
+            requests += 1;
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:9/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+        requests
+    });
+    let clock = ManualClock::at_secs(START);
+    let error = client(&url, &clock)
+        .introspect::<Value>("t")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        IntrospectErrorKind::Unavailable(Unavailable::Status(307))
+    );
+    assert_eq!(server.join().unwrap(), 1);
+}

@@ -1,6 +1,7 @@
-//! Which URLs a remote key set fetches: https, or http on a loopback host
-//! (any host only when the user allows plain http); a discovered `jwks_uri`
-//! no weaker than its issuer; and no redirects, whatever the client.
+//! Which URLs the crate fetches from or posts to (remote key sets, an
+//! introspection endpoint): https, or http on a loopback host (any host only
+//! when the user allows plain http); a URL found in an issuer's metadata no
+//! weaker than the issuer itself.
 
 /// A URL's scheme is https (else http), and its host is a loopback one.
 struct Target {
