@@ -7,10 +7,8 @@
 //! of the token without its key, or without its certificate, fails.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tower_jwt_auth::mtls::ClientCertificate;
 
@@ -33,31 +31,7 @@ fn modules() -> Option<PathBuf> {
 
 /// The provider (ended when dropped) and its issuer URL.
 async fn provider(modules: &Path) -> (Child, String) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/resource_server/oidc_provider_dpop.mjs"
-    );
-    let mut child = Command::new("node")
-        .arg(script)
-        .arg(modules)
-        .env("NODE_ENV", "development")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(PROCESS_DEADLINE, lines.next_line())
-        .await
-        .expect("oidc-provider starts")
-        .unwrap()
-        .expect("oidc-provider prints its ready line");
-    let issuer = line
-        .strip_prefix("ready ")
-        .expect("a ready line")
-        .to_owned();
-    (child, issuer)
+    support::start_node_provider("oidc_provider_dpop", modules).await
 }
 
 fn resource_server_vars(issuer: &str) -> Vec<(&'static str, String)> {

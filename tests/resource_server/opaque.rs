@@ -4,14 +4,12 @@
 //! RFC 7009 revocations at the provider, its refresh tokens, and its
 //! RFC 9701 JWT answers (`INTROSPECTION_JWT=1`).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::support::{self, PROCESS_DEADLINE, Server};
+use crate::support::{self, Server};
 
 const API: &str = "urn:tower-jwt-auth:api";
 const OTHER_API: &str = "urn:tower-jwt-auth:other";
@@ -28,31 +26,7 @@ fn encode(s: &str) -> String {
 
 impl Provider {
     pub async fn start(modules: &std::path::Path) -> Provider {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/resource_server/oidc_provider_opaque.mjs"
-        );
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(modules)
-            .env("NODE_ENV", "development")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // Its start-up warnings (development keys and store) are expected.
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(PROCESS_DEADLINE, lines.next_line())
-            .await
-            .expect("oidc-provider starts")
-            .unwrap()
-            .expect("oidc-provider prints its ready line");
-        let issuer = line
-            .strip_prefix("ready ")
-            .expect("a ready line")
-            .to_owned();
+        let (child, issuer) = support::start_node_provider("oidc_provider_opaque", modules).await;
         Provider {
             _child: child,
             issuer,

@@ -492,3 +492,37 @@ impl Issuer {
         format!("{}/jwks", self.url)
     }
 }
+
+/// Starts a node OpenID provider script (`tests/resource_server/<name>.mjs`,
+/// given the node modules' folder) that prints `ready <issuer>` once it
+/// listens; ended when the child is dropped. Its later standard output is
+/// drained: a notice printed into a pipe nobody reads would end node (EPIPE).
+pub async fn start_node_provider(name: &str, modules: &Path) -> (tokio::process::Child, String) {
+    let script = format!(
+        "{}/tests/resource_server/{name}.mjs",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut child = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(modules)
+        .env("NODE_ENV", "development")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        // Its start-up warnings (development keys and store) are expected.
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(PROCESS_DEADLINE, lines.next_line())
+        .await
+        .expect("the provider starts")
+        .unwrap()
+        .expect("the provider prints its ready line");
+    let issuer = line
+        .strip_prefix("ready ")
+        .expect("a ready line")
+        .to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, issuer)
+}
