@@ -69,7 +69,7 @@ mod startup;
 
 pub use forward_auth_grant::{MAX_VALUE_LEN, Payload};
 pub use forward_auth_settings::Forward;
-pub use resource_settings::{Settings, check_issuers, introspection_cache, verifier_and_keys};
+pub use resource_settings::{Settings, verifier_and_introspection};
 
 /// What `/auth` decides with.
 #[derive(Clone)]
@@ -149,11 +149,7 @@ async fn run() -> Result<(), ExitCode> {
         ExitCode::from(2)
     };
     let forward = Forward::from_vars(|name| std::env::var(name).ok()).map_err(config_error)?;
-    let jwks_uris = check_issuers(&settings).await.map_err(config_error)?;
-    let (verifier, first_keys) = verifier_and_keys(&settings, &jwks_uris)
-        .await
-        .map_err(config_error)?;
-    let introspection = introspection_cache(&settings, first_keys)
+    let (verifier, introspection) = verifier_and_introspection(&settings)
         .await
         .map_err(config_error)?;
     let listener = startup::listen(NAME, startup::bind_address(&settings, 3003)).await?;

@@ -68,7 +68,7 @@ mod tls_server;
 
 pub use resource_settings::{
     DISCOVERY_TIMEOUT, Issuer, Keys, Settings, check_issuers, introspection_cache,
-    verifier_and_keys,
+    verifier_and_introspection, verifier_and_keys,
 };
 
 /// The verified payload, whole: what `/me` echoes.
@@ -174,11 +174,7 @@ async fn run() -> Result<(), ExitCode> {
         eprintln!("{NAME}: configuration error: {e}");
         ExitCode::from(2)
     };
-    let jwks_uris = check_issuers(&settings).await.map_err(config_error)?;
-    let (verifier, first_keys) = verifier_and_keys(&settings, &jwks_uris)
-        .await
-        .map_err(config_error)?;
-    let introspection = introspection_cache(&settings, first_keys)
+    let (verifier, introspection) = verifier_and_introspection(&settings)
         .await
         .map_err(config_error)?;
     let bind = startup::bind_address(&settings, 3002);

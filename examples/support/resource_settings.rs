@@ -371,3 +371,15 @@ pub async fn introspection_cache(
         .await
         .map(Some)
 }
+
+/// Everything start-up builds from `settings`, as `resource_server` and
+/// `forward_auth` both need it: the issuers checked ([`check_issuers`]), the
+/// verifier, and the introspection cache when configured.
+pub async fn verifier_and_introspection(
+    settings: &Settings,
+) -> Result<(Verifier, Option<introspection::Cache>), String> {
+    let jwks_uris = check_issuers(settings).await?;
+    let (verifier, first_keys) = verifier_and_keys(settings, &jwks_uris).await?;
+    let introspection = introspection_cache(settings, first_keys).await?;
+    Ok((verifier, introspection))
+}

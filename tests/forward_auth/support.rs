@@ -208,11 +208,7 @@ pub async fn service(vars: &[(&str, &str)]) -> Router {
     };
     let settings = Settings::from_vars(var).unwrap();
     let forward = Forward::from_vars(var).unwrap();
-    let uris = forward_auth::check_issuers(&settings).await.unwrap();
-    let (verifier, first_keys) = forward_auth::verifier_and_keys(&settings, &uris)
-        .await
-        .unwrap();
-    let introspection = forward_auth::introspection_cache(&settings, first_keys)
+    let (verifier, introspection) = forward_auth::verifier_and_introspection(&settings)
         .await
         .unwrap();
     forward_auth::app(verifier, forward, introspection)
