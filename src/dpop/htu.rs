@@ -285,6 +285,12 @@ impl HtuOrigin {
                 .ok_or(HtuError::NoRequestOrigin)
         };
         match &self.0 {
+            Origin::External(origin) if is_normal_path(path) => {
+                let mut htu = String::with_capacity(origin.len() + path.len());
+                htu.push_str(origin);
+                htu.push_str(path);
+                Ok(htu)
+            }
             Origin::External(origin) => normalize_htu(&format!("{origin}{path}")),
             Origin::Host { scheme } => normalize_htu(&format!("{scheme}://{}{path}", host()?)),
             Origin::Forwarded => {
@@ -305,9 +311,21 @@ impl HtuOrigin {
 }
 
 /// True when the proof's `htu` names the same URI as `expected` (already in
-/// normal form, as [`HtuOrigin::request_htu`] returns it).
+/// normal form, as [`HtuOrigin::request_htu`] returns it). A normal form is
+/// its own normal form, so the same text needs no second pass.
 pub fn htu_matches(proof_htu: &str, expected: &str) -> bool {
-    normalize_htu(proof_htu).is_ok_and(|normal| normal == expected)
+    proof_htu == expected || normalize_htu(proof_htu).is_ok_and(|normal| normal == expected)
+}
+
+/// A request path that [`normalize_htu`] would leave as it is: absolute, no
+/// percent-encoding, nothing that could be a dot segment, and only bytes a
+/// URI may hold. Appended to a normal origin, it needs no normalising.
+fn is_normal_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.contains("/.")
+        && path
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && !b"\"<>\\^`{|}%".contains(&b))
 }
 
 #[cfg(test)]
@@ -486,6 +504,67 @@ mod tests {
             HtuOrigin::external("https://example.com/?q"),
             Err(HtuError::OriginWithQuery)
         );
+    }
+
+    /// The request paths and `htu`s the shortcuts see, plain and tricky.
+    const PATHS: &[&str] = &[
+        "/",
+        "/notes",
+        "/notes/1",
+        "//double",
+        "/a./b",
+        "/.well-known/x",
+        "/a/./b",
+        "/a/../b",
+        "/..",
+        "/%7euser",
+        "/%2f",
+        "/%2F",
+        "/a%20b",
+        "/~user",
+        "/a:b@c",
+        "/{x}",
+        "/a|b",
+        "/a\"b",
+        "/a^b",
+        "/a`b",
+        "/a<b>",
+    ];
+
+    #[test]
+    fn a_normal_form_is_its_own_normal_form() {
+        for path in PATHS {
+            for origin in ["https://a.example", "HTTP://A.example:80/pre%7efix/"] {
+                let Ok(normal) = normalize_htu(&format!("{origin}{path}")) else {
+                    continue;
+                };
+                assert_eq!(n(&normal), normal, "{origin}{path}");
+                assert!(htu_matches(&normal, &normal));
+            }
+        }
+    }
+
+    #[test]
+    fn the_plain_path_shortcut_answers_as_the_full_normalisation() {
+        for origin in [
+            "https://a.example",
+            "https://a.example/api/",
+            "http://a.example:8080/p.q",
+        ] {
+            let external = HtuOrigin::external(origin).unwrap();
+            let base = normalize_htu(origin).unwrap();
+            for path in PATHS {
+                let Ok(uri) = path.parse::<Uri>() else {
+                    continue;
+                };
+                let full = normalize_htu(&format!("{}{path}", base.trim_end_matches('/')));
+                assert_eq!(
+                    external.request_htu(&uri, &HeaderMap::new()),
+                    full,
+                    "{origin} + {path}"
+                );
+            }
+        }
     }
 
     #[test]

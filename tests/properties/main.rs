@@ -7,7 +7,10 @@
 //!   (`exp` + leeway), never after;
 //! * through the layer and a `MemoryStore`, a token is accepted exactly while
 //!   it is neither expired nor revoked (by `jti` or by a subject cutoff), and
-//!   never again once revoked.
+//!   never again once revoked;
+//! * a DPoP `htu` in normal form is its own normal form, and the request's
+//!   `htu` (with its shortcut for plain paths) is the normal form of origin
+//!   and path.
 //!
 //! Case counts are kept small so the suite stays fast; raise them with
 //! `PROPTEST_CASES=10000 cargo test --test properties`.
@@ -363,5 +366,57 @@ proptest! {
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(run_revocation_ops(ops))?;
+    }
+}
+
+/// A request path of the characters that matter to `htu` normalisation:
+/// slashes, dots, percent triplets (valid or not), case, and a few bytes
+/// no URI may hold.
+fn htu_path() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("/".to_owned()),
+            Just(".".to_owned()),
+            Just("..".to_owned()),
+            "%[0-9a-fA-FgG]{0,2}",
+            "[a-zA-Z0-9_~:@!$&'()*+,;=-]{1,4}",
+            "[\"<>\\\\^`{|} ]",
+        ],
+        0..12,
+    )
+    .prop_map(|parts| format!("/{}", parts.concat()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// `htu_matches` compares equal texts without normalising them again,
+    /// which is right only if a normal form is its own normal form.
+    #[test]
+    fn an_htu_normal_form_is_its_own_normal_form(path in htu_path()) {
+        use tower_jwt_auth::dpop::normalize_htu;
+        if let Ok(normal) = normalize_htu(&format!("HTTPS://A.example:443{path}")) {
+            prop_assert_eq!(normalize_htu(&normal), Ok(normal.clone()));
+        }
+    }
+
+    /// The request's `htu` takes a shortcut for plain paths; whatever the
+    /// path, it is what the full normalisation of origin + path gives.
+    #[test]
+    fn the_request_htu_is_the_normal_form_of_origin_and_path(
+        path in htu_path(),
+        prefix in prop_oneof![Just(""), Just("/api"), Just("/a.b/")],
+    ) {
+        use tower_jwt_auth::dpop::{HtuOrigin, normalize_htu};
+        let origin = format!("https://a.example{prefix}");
+        let Ok(uri) = path.parse::<http::Uri>() else {
+            return Ok(());
+        };
+        let external = HtuOrigin::external(&origin).unwrap();
+        let base = normalize_htu(&origin).unwrap();
+        prop_assert_eq!(
+            external.request_htu(&uri, &http::HeaderMap::new()),
+            normalize_htu(&format!("{}{}", base.trim_end_matches('/'), uri.path()))
+        );
     }
 }
