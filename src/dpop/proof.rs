@@ -16,17 +16,14 @@ use base64::Engine as _;
 use http::Method;
 use jsonwebtoken::jwk::Jwk;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::{DpopConfig, DpopError, NonceIssuer, NonceStatus, htu_matches};
 use crate::binding::jwk_thumbprint;
 use crate::jws::{B64, CompactJws, decode_segment};
 use crate::keys::{VerifyingKey, parse_algorithm};
-
-/// JWK members that hold private key material (RFC 7518 §6.2.2, §6.3.2,
-/// §6.4; RFC 8037 §2).
-const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k", "r", "t"];
 
 /// The request a proof is checked against.
 #[derive(Clone, Copy, Debug)]
@@ -117,11 +114,72 @@ pub fn access_token_hash(token: &str) -> String {
 }
 
 #[derive(Deserialize)]
-struct ProofHeader {
+struct ProofHeader<'a> {
     typ: Option<String>,
     alg: String,
-    jwk: Option<Map<String, Value>>,
-    crit: Option<serde::de::IgnoredAny>,
+    /// Read in place: once for private members, once as a [`Jwk`].
+    #[serde(borrow)]
+    jwk: Option<&'a RawValue>,
+    crit: Option<IgnoredAny>,
+}
+
+/// The JWK members that hold private key material (RFC 7518 §6.2.2,
+/// §6.3.2, §6.4; RFC 8037 §2), each noted when present, whatever its value.
+#[derive(Deserialize)]
+struct PrivateMembers {
+    #[serde(default)]
+    d: Present,
+    #[serde(default)]
+    p: Present,
+    #[serde(default)]
+    q: Present,
+    #[serde(default)]
+    dp: Present,
+    #[serde(default)]
+    dq: Present,
+    #[serde(default)]
+    qi: Present,
+    #[serde(default)]
+    oth: Present,
+    #[serde(default)]
+    k: Present,
+    #[serde(default)]
+    r: Present,
+    #[serde(default)]
+    t: Present,
+}
+
+impl PrivateMembers {
+    /// True when `jwk` (a JSON object) names any of them; a member named
+    /// twice counts as present.
+    fn in_jwk(jwk: &str) -> bool {
+        serde_json::from_str::<Self>(jwk).map_or(true, |members| {
+            [
+                members.d,
+                members.p,
+                members.q,
+                members.dp,
+                members.dq,
+                members.qi,
+                members.oth,
+                members.k,
+                members.r,
+                members.t,
+            ]
+            .iter()
+            .any(|member| member.0)
+        })
+    }
+}
+
+/// A member that was there (`null` included).
+#[derive(Clone, Copy, Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(deserializer).map(|_| Self(true))
+    }
 }
 
 #[derive(Deserialize)]
@@ -171,15 +229,14 @@ pub fn check_proof(
     if !config.algorithms.contains(&alg) {
         return Err(DpopError::UnsupportedAlgorithm);
     }
-    let jwk = header.jwk.ok_or(DpopError::UnsuitableKey)?;
-    if PRIVATE_MEMBERS
-        .iter()
-        .any(|member| jwk.contains_key(*member))
-    {
+    let jwk = header.jwk.ok_or(DpopError::UnsuitableKey)?.get();
+    if !jwk.starts_with('{') {
+        return Err(DpopError::MalformedProof);
+    }
+    if PrivateMembers::in_jwk(jwk) {
         return Err(DpopError::PrivateKey);
     }
-    let jwk: Jwk =
-        serde_json::from_value(Value::Object(jwk)).map_err(|_| DpopError::UnsuitableKey)?;
+    let jwk: Jwk = serde_json::from_str(jwk).map_err(|_| DpopError::UnsuitableKey)?;
     let key = VerifyingKey::from_jwk(alg, &jwk).map_err(|_| DpopError::UnsuitableKey)?;
     let signature = decode_segment(jws.signature).map_err(|_| DpopError::MalformedProof)?;
     if !key.verify(jws.signing_input.as_bytes(), &signature) {
@@ -246,6 +303,8 @@ pub fn check_proof(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Map, Value};
+
     use super::*;
     use crate::keys::{Algorithm, SigningKey};
 
@@ -394,6 +453,53 @@ mod tests {
             jwk.insert(member.into(), "AAAA".into());
             let bad = proof_with(&key, "ES256", jwk, |_, _| {});
             assert_eq!(check(&bad), Err(DpopError::PrivateKey), "{member}");
+        }
+    }
+
+    /// A signed proof whose header is `header` as written (duplicate
+    /// members and all).
+    fn proof_with_header_text(signer: &SigningKey, header: &str) -> String {
+        let claims = serde_json::json!({
+            "jti": "e1j3V_bKic8-LAEB", "htm": "GET", "htu": HTU, "iat": NOW,
+            "ath": access_token_hash(TOKEN),
+        });
+        let input = format!(
+            "{}.{}",
+            B64.encode(header),
+            B64.encode(serde_json::to_vec(&claims).unwrap())
+        );
+        let signature = signer.sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", B64.encode(signature))
+    }
+
+    #[test]
+    fn a_private_member_counts_whatever_its_value_and_however_often_named() {
+        let key = es256();
+        let jwk = serde_json::to_string(&public(&key)).unwrap();
+        let fields = jwk.trim_start_matches('{');
+        for extra in [r#""d":null,"#, r#""d":"AAAA","d":"AAAA","#, r#""oth":[],"#] {
+            let header = format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{{{extra}{fields}}}"#);
+            let bad = proof_with_header_text(&key, &header);
+            assert_eq!(check(&bad), Err(DpopError::PrivateKey), "{extra}");
+        }
+        let header = format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{jwk}}}"#);
+        assert!(check(&proof_with_header_text(&key, &header)).is_ok());
+    }
+
+    #[test]
+    fn a_jwk_that_is_no_object_is_malformed_and_a_missing_one_unsuitable() {
+        let key = es256();
+        for jwk in ["5", r#""key""#, "[1]"] {
+            let header = format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{jwk}}}"#);
+            let bad = proof_with_header_text(&key, &header);
+            assert_eq!(check(&bad), Err(DpopError::MalformedProof), "{jwk}");
+        }
+        for header in [
+            r#"{"typ":"dpop+jwt","alg":"ES256","jwk":null}"#,
+            r#"{"typ":"dpop+jwt","alg":"ES256"}"#,
+        ] {
+            let bad = proof_with_header_text(&key, header);
+            assert_eq!(check(&bad), Err(DpopError::UnsuitableKey), "{header}");
         }
     }
 
