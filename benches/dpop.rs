@@ -8,13 +8,21 @@
 //! - `layer/dpop/<alg>`: a `GET` with `Authorization: DPoP` and a fresh proof
 //!   through the whole `JwtAuthLayer` (HS256 access token, verified-token
 //!   cache on, in-memory replay store) — the goal is ≤ 1.15 × `signature`;
+//! - `signature_same_proof/<alg>`: one proof verified over and over, for
+//!   comparison (its scalars and caches stay hot; the three above each get a
+//!   fresh proof per iteration, as a server does);
 //! - `layer/bearer` and `layer/mtls`: the same layer with a bearer token, and
 //!   with a certificate-bound one and its `ClientCertificate`;
 //! - `replay/memory`, `replay/redis`: one `ReplayStore::mark` of a new key.
 //!
-//! After criterion, a plain loop records 20 000 marks of each replay store
-//! and prints p50 / p99 (Redis: `REDIS_URL` or the local one; skipped with a
-//! note when none answers).
+//! After criterion, plain loops print:
+//! - `interleaved/<alg>`: the goal's ratio measured so a shared machine's
+//!   drift cannot tilt it — 60 rounds, each timing the signature alone and
+//!   the layer on the same 400 fresh proofs back to back; the median of the
+//!   rounds' ratios. Sequential criterion figures on a VM whose speed wanders
+//!   by ±15 % between benches can differ by more than the goal's margin;
+//! - p50 / p99 of 20 000 marks of each replay store (Redis: `REDIS_URL` or
+//!   the local one; skipped with a note when none answers).
 //!
 //! `cargo bench --features full --bench dpop` (short runs are set below).
 
