@@ -134,27 +134,34 @@ pub fn certificate_thumbprint(der: &[u8]) -> String {
 /// The RFC 7638 SHA-256 thumbprint of a public JWK (base64url) from its
 /// required members in lexicographic order; `None` for a symmetric key.
 pub fn jwk_thumbprint(jwk: &Jwk) -> Option<String> {
-    let json = |value: &str| serde_json::to_string(value).ok();
-    let canonical = match &jwk.algorithm {
-        AlgorithmParameters::EllipticCurve(ec) => format!(
-            r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
-            serde_json::to_string(&ec.curve).ok()?,
-            json(&ec.x)?,
-            json(&ec.y)?
-        ),
-        AlgorithmParameters::OctetKeyPair(okp) => format!(
-            r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
-            serde_json::to_string(&okp.curve).ok()?,
-            json(&okp.x)?
-        ),
-        AlgorithmParameters::RSA(rsa) => format!(
-            r#"{{"e":{},"kty":"RSA","n":{}}}"#,
-            json(&rsa.e)?,
-            json(&rsa.n)?
-        ),
+    // The canonical JSON is written into one buffer: literal text and the
+    // members as JSON strings, in the order RFC 7638 §3.2 gives.
+    let mut canonical = Vec::with_capacity(160);
+    let out = &mut canonical;
+    match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(ec) => {
+            push_member(out, r#"{"crv":"#, &ec.curve)?;
+            push_member(out, r#","kty":"EC","x":"#, &ec.x)?;
+            push_member(out, r#","y":"#, &ec.y)?;
+        }
+        AlgorithmParameters::OctetKeyPair(okp) => {
+            push_member(out, r#"{"crv":"#, &okp.curve)?;
+            push_member(out, r#","kty":"OKP","x":"#, &okp.x)?;
+        }
+        AlgorithmParameters::RSA(rsa) => {
+            push_member(out, r#"{"e":"#, &rsa.e)?;
+            push_member(out, r#","kty":"RSA","n":"#, &rsa.n)?;
+        }
         _ => return None,
-    };
-    Some(B64.encode(Sha256::digest(canonical.as_bytes())))
+    }
+    canonical.push(b'}');
+    Some(B64.encode(Sha256::digest(&canonical)))
+}
+
+/// `text`, then `value` as JSON.
+fn push_member(out: &mut Vec<u8>, text: &str, value: &impl serde::Serialize) -> Option<()> {
+    out.extend_from_slice(text.as_bytes());
+    serde_json::to_writer(out, value).ok()
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use http::{Extensions, HeaderValue, header};
 
 use crate::binding::{BindingError, Confirmation, check_binding};
 use crate::dpop::{
-    DpopError, DpopMode, DpopPolicy, JtiUse, Mark, MarkFuture, ProofRequest, ReplayStoreError,
-    check_proof,
+    DPOP_HEADER, DpopError, DpopMode, DpopPolicy, JtiUse, Mark, MarkFuture, ProofRequest,
+    ReplayStoreError, check_proof,
 };
 use crate::mtls::CertificateSource;
 use crate::rejection::{AuthErrorKind, DpopChallenge};
@@ -199,13 +199,13 @@ impl SenderConstraints {
         token: &str,
         jkt: &str,
     ) -> Result<crate::dpop::VerifiedProof, Refusal> {
-        let mut proofs = request.headers.get_all("dpop").iter();
+        let mut proofs = request.headers.get_all(DPOP_HEADER).iter();
         let proof = match (proofs.next(), proofs.next()) {
             (Some(proof), None) => proof.to_str().ok().filter(|proof| !proof.is_empty()),
             _ => None,
         };
         let Some(proof) = proof else {
-            let error = match request.headers.contains_key("dpop") {
+            let error = match request.headers.contains_key(DPOP_HEADER) {
                 true => DpopError::MultipleProofs,
                 false => DpopError::MissingProof,
             };

@@ -47,7 +47,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
+use http::{HeaderName, StatusCode};
 
 use crate::keys::{Algorithm, KeyError, algorithm_name};
 
@@ -60,6 +60,10 @@ pub const DEFAULT_PROOF_FUTURE_LEEWAY: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_JTI_LEN: usize = 128;
 /// The largest proof (bytes) decoded by default.
 pub const DEFAULT_MAX_PROOF_LEN: usize = 8 * 1024;
+
+/// The `DPoP` request header, named once (a name looked up by `&str` is
+/// parsed on every lookup).
+pub(crate) const DPOP_HEADER: HeaderName = HeaderName::from_static("dpop");
 
 /// What a proof must look like: accepted algorithms, the `iat` window, the
 /// bounds on its size and `jti`.

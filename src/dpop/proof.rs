@@ -113,6 +113,13 @@ pub fn access_token_hash(token: &str) -> String {
     B64.encode(Sha256::digest(token.as_bytes()))
 }
 
+/// True when `ath` is [`access_token_hash`]`(token)`, encoded on the stack.
+fn is_hash_of(ath: &str, token: &str) -> bool {
+    let mut encoded = [0; 43];
+    B64.encode_slice(Sha256::digest(token.as_bytes()), &mut encoded) == Ok(43)
+        && ath.as_bytes() == encoded
+}
+
 #[derive(Deserialize)]
 struct ProofHeader<'a> {
     typ: Option<String>,
@@ -268,7 +275,10 @@ pub fn check_proof(
         return Err(DpopError::IssuedAtOutOfWindow);
     }
     if let Some(token) = request.access_token
-        && claims.ath.as_deref() != Some(access_token_hash(token).as_str())
+        && !claims
+            .ath
+            .as_deref()
+            .is_some_and(|ath| is_hash_of(ath, token))
     {
         return Err(DpopError::AccessTokenHashMismatch);
     }

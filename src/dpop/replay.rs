@@ -115,9 +115,10 @@ pub struct MemoryReplayStore {
 #[derive(Default)]
 struct Entries {
     /// Key → expiry (µs since the epoch).
-    expiry: HashMap<Box<str>, u64>,
-    /// Keys in insertion order, with their expiry, for the purge.
-    order: VecDeque<(u64, Box<str>)>,
+    expiry: HashMap<Arc<str>, u64>,
+    /// Keys in insertion order, with their expiry, for the purge (each key
+    /// one allocation, shared with `expiry`).
+    order: VecDeque<(u64, Arc<str>)>,
 }
 
 impl fmt::Debug for MemoryReplayStore {
@@ -200,8 +201,8 @@ impl MemoryReplayStore {
             return Err(ReplayStoreError::new("the in-memory replay store is full"));
         }
         let expires = now.saturating_add(u64::try_from(ttl.as_micros()).unwrap_or(u64::MAX));
-        let key: Box<str> = key.into();
-        entries.expiry.insert(key.clone(), expires);
+        let key: Arc<str> = key.into();
+        entries.expiry.insert(Arc::clone(&key), expires);
         entries.order.push_back((expires, key));
         Ok(JtiUse::Fresh)
     }

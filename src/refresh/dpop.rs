@@ -17,7 +17,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{SessionError, SessionManager};
-use crate::dpop::{DpopError, DpopMode, DpopPolicy, JtiUse, ProofRequest, check_proof};
+use crate::dpop::{
+    DPOP_HEADER, DpopError, DpopMode, DpopPolicy, JtiUse, ProofRequest, check_proof,
+};
 use crate::issue::{PairBinding, TokenPair};
 use crate::revocation::NewSession;
 
@@ -132,7 +134,7 @@ where
             tracing::info!(outcome = "rejected", reason = %error, "token request's DPoP proof refused");
             SessionError::Proof(ProofRefused::new(error))
         };
-        let mut proofs = headers.get_all("dpop").iter();
+        let mut proofs = headers.get_all(DPOP_HEADER).iter();
         let proof = match (proofs.next(), proofs.next()) {
             (None, _) if policy.mode == DpopMode::Required => {
                 return Err(refuse(DpopError::MissingProof));
