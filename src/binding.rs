@@ -86,18 +86,26 @@ impl Confirmation {
     }
 }
 
-/// The `cnf` of a verified token, read from its payload segment. Most
-/// tokens carry no `cnf`: when the decoded payload holds neither `cnf` nor
-/// a JSON escape (`\u…` could spell it), it is not parsed at all.
+/// The `cnf` of a verified token, read from its payload segment (see
+/// [`payload_confirmation`]).
 pub(crate) fn token_confirmation(token: &str) -> Result<Confirmation, BindingError> {
     let payload = token.split('.').nth(1).unwrap_or_default();
     let payload = crate::jws::decode_segment_inline::<1024>(payload)
         .map_err(|_| BindingError::MalformedConfirmation)?;
-    let mentions = |needle: &[u8]| payload.windows(needle.len()).any(|w| w == needle);
-    if !mentions(b"cnf") && !mentions(b"\\u") {
+    payload_confirmation(&payload)
+}
+
+/// The `cnf` of a verified token's decoded payload. Most tokens carry no
+/// `cnf`: when the payload holds neither `cnf` nor a JSON escape (`\u…`
+/// could spell it), it is not parsed at all.
+pub(crate) fn payload_confirmation(payload: &[u8]) -> Result<Confirmation, BindingError> {
+    let may_name_cnf = payload
+        .windows(3)
+        .any(|w| matches!(w, [b'c', b'n', b'f'] | [b'\\', b'u', _]));
+    if !may_name_cnf {
         return Ok(Confirmation::default());
     }
-    Confirmation::from_claims_json(&payload)
+    Confirmation::from_claims_json(payload)
 }
 
 /// The sender-constraint decision: every binding `cnf` names must be met

@@ -46,6 +46,8 @@ use std::sync::{Arc, OnceLock};
 use quick_cache::sync::{Cache, DefaultLifecycle};
 use quick_cache::{OptionsBuilder, Weighter};
 
+use crate::binding::{BindingError, Confirmation, payload_confirmation};
+
 /// Default capacity of the verified-token cache, in tokens of typical size
 /// (up to about 530 bytes; larger ones count as several): 20 480, so the live
 /// access tokens of 16 000 clients take less than 80 % of it, and a full
@@ -67,7 +69,8 @@ const ENTRY_OVERHEAD: u64 = 384;
 
 /// What an entry of `token_len` bytes with a payload of `payload_len` bytes
 /// is charged: the token (the key), the payload, as much again for the
-/// claims kept decoded from it (their strings are copies of the payload's),
+/// claims kept decoded from it (their strings, and the `cnf`'s, are copies
+/// of the payload's),
 /// and [`ENTRY_OVERHEAD`]; at least one [`SLOT_BYTES`].
 fn entry_cost(token_len: usize, payload_len: usize) -> u64 {
     let bytes = (token_len as u64)
@@ -98,11 +101,15 @@ pub(crate) struct Verified {
     /// That issuer's key-set epoch then: once a key may have left the set,
     /// the entry no longer vouches for the token.
     pub(crate) key_epoch: u64,
+    /// The payload's `cnf` (RFC 7800), read once here so a hit does not
+    /// decode the payload again to learn whether the token is bound.
+    pub(crate) confirmation: Result<Confirmation, BindingError>,
 }
 
 impl Verified {
     pub(crate) fn new(payload: Box<[u8]>, issuer: usize, key_epoch: u64) -> Arc<Self> {
         Arc::new(Self {
+            confirmation: payload_confirmation(&payload),
             payload,
             claims: OnceLock::new(),
             issuer,

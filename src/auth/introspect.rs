@@ -116,7 +116,7 @@ impl Shared {
                     credential,
                     dpop_scheme,
                     claims,
-                    Some(confirmation),
+                    Some(Ok(&confirmation)),
                 )
                 .into(),
             // The same request gave a token a moment ago.

@@ -56,7 +56,7 @@ use std::sync::Arc;
 use http::{Extensions, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 
-use crate::binding::{Confirmation, token_confirmation};
+use crate::binding::{BindingError, Confirmation, token_confirmation};
 use crate::claims::{Claims, TokenType};
 use crate::dpop::MarkFuture;
 use crate::keys::KeysRefetch;
@@ -306,14 +306,23 @@ impl Shared {
                 return Err(reject(error.kind()));
             }
         };
-        self.accept(request, extensions, credential, dpop_scheme, claims, None)
+        let (claims, confirmation) = claims.into_parts();
+        self.accept(
+            request,
+            extensions,
+            credential,
+            dpop_scheme,
+            claims,
+            confirmation.get(),
+        )
     }
 
     /// The rest of the decision on verified claims, whatever the token kind
     /// (a JWT or an introspected token): the revocation store, the CSRF proof
     /// of an ambient credential, the sender constraints (DPoP, mTLS), the
-    /// fail-open policy. `confirmation`: the binding an introspection answer
-    /// named; `None` for a JWT, whose payload carries its own `cnf`.
+    /// fail-open policy. `confirmation`: the token's `cnf` when it is known
+    /// already (an introspection answer's, or the verified-token cache's,
+    /// read once when the JWT entered); `None`: read from the JWT's payload.
     fn accept<T>(
         &self,
         request: Head<'_>,
@@ -321,7 +330,7 @@ impl Shared {
         credential: Credential<'_>,
         dpop_scheme: bool,
         claims: Arc<Claims<T>>,
-        confirmation: Option<Confirmation>,
+        confirmation: Option<Result<&Confirmation, BindingError>>,
     ) -> Result<Accepted<T>, Undecided<T>> {
         let headers: &HeaderMap = request.headers;
         let reject = |kind: AuthErrorKind| self.reject(headers, dpop_scheme, kind);
@@ -367,7 +376,16 @@ impl Shared {
                 .scheme_allowed(dpop_scheme)
                 .and_then(|()| match credential.token() {
                     Ok(token) => {
-                        let cnf = confirmation.map_or_else(|| token_confirmation(token), Ok);
+                        // Read from the token only when neither the cache nor
+                        // an introspection answer knew it.
+                        let read;
+                        let cnf = match confirmation {
+                            Some(known) => known,
+                            None => {
+                                read = token_confirmation(token);
+                                read.as_ref().map_err(|error| *error)
+                            }
+                        };
                         self.senders
                             .check(request, extensions, token, cnf, dpop_scheme)
                     }

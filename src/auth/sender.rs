@@ -142,7 +142,7 @@ impl SenderConstraints {
         request: Head<'_>,
         extensions: &Extensions,
         token: &str,
-        cnf: Result<Confirmation, BindingError>,
+        cnf: Result<&Confirmation, BindingError>,
         dpop_scheme: bool,
     ) -> Result<Checked, Refusal> {
         let cnf = cnf.map_err(|error| refuse(AuthErrorKind::SenderConstraintFailed, error))?;
@@ -171,7 +171,7 @@ impl SenderConstraints {
                 None => None,
             };
             let jkt = verified.as_ref().map(|proof| proof.jkt());
-            check_binding(&cnf, jkt, certificate.as_ref().map(|c| c.der()))
+            check_binding(cnf, jkt, certificate.as_ref().map(|c| c.der()))
                 .map_err(|error| refuse(AuthErrorKind::SenderConstraintFailed, error))?;
         }
         let Some(verified) = verified else {

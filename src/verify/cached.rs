@@ -7,9 +7,52 @@ use serde::de::DeserializeOwned;
 
 use super::Verifier;
 use super::checks::check_times;
+use crate::binding::{BindingError, Confirmation};
 use crate::cache::{Verified, VerifiedCache};
 use crate::claims::{Claims, TokenType};
 use crate::rejection::{AuthError, AuthErrorKind};
+
+/// Claims the auth layer keeps, with the cache entry they came from (none
+/// without a cache), which knows the token's `cnf`.
+pub(crate) struct Kept<T> {
+    pub(crate) claims: Arc<Claims<T>>,
+    entry: Option<Arc<Verified>>,
+}
+
+impl<T> Kept<T> {
+    /// The claims, and what the cache knows of the token's `cnf`.
+    pub(crate) fn into_parts(self) -> (Arc<Claims<T>>, KeptConfirmation) {
+        (self.claims, KeptConfirmation(self.entry))
+    }
+}
+
+/// The cache entry of a kept token, for its `cnf`.
+pub(crate) struct KeptConfirmation(Option<Arc<Verified>>);
+
+impl KeptConfirmation {
+    /// The token's `cnf` as the cache read it when the token entered;
+    /// `None` without a cache (the caller reads it from the token).
+    pub(crate) fn get(&self) -> Option<Result<&Confirmation, BindingError>> {
+        let entry = self.0.as_ref()?;
+        Some(entry.confirmation.as_ref().map_err(|error| *error))
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Kept<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> std::ops::Deref for Kept<T> {
+    type Target = Claims<T>;
+
+    fn deref(&self) -> &Claims<T> {
+        &self.claims
+    }
+}
 
 impl Verifier {
     /// As [`verify`](Self::verify), at `now` (seconds since the epoch).
@@ -67,13 +110,17 @@ impl Verifier {
         &self,
         token: &[u8],
         expected: TokenType,
-    ) -> Option<Result<Arc<Claims<T>>, AuthError>>
+    ) -> Option<Result<Kept<T>, AuthError>>
     where
         T: Send + Sync + 'static,
     {
         let verified = self.cached(self.inner.cache.as_ref()?, token)?;
         let kept = verified.claims.get()?.downcast_ref::<Arc<Claims<T>>>()?;
-        Some(self.check_kept(verified.issuer, kept, expected))
+        let checked = self.check_kept(verified.issuer, kept, expected);
+        Some(checked.map(|claims| Kept {
+            claims,
+            entry: Some(verified),
+        }))
     }
 
     fn check_kept<T>(
@@ -102,12 +149,16 @@ impl Verifier {
         &self,
         token: &str,
         expected: TokenType,
-    ) -> Result<Arc<Claims<T>>, AuthError>
+    ) -> Result<Kept<T>, AuthError>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let Some(cache) = &self.inner.cache else {
-            return self.verify(token, expected).map(Arc::new);
+            let claims = self.verify(token, expected).map(Arc::new)?;
+            return Ok(Kept {
+                claims,
+                entry: None,
+            });
         };
         if token.len() > self.config().max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
@@ -119,7 +170,11 @@ impl Verifier {
                     .get()
                     .and_then(|kept| kept.downcast_ref::<Arc<Claims<T>>>())
                 {
-                    return self.check_kept(verified.issuer, kept, expected);
+                    let claims = self.check_kept(verified.issuer, kept, expected)?;
+                    return Ok(Kept {
+                        claims,
+                        entry: Some(verified),
+                    });
                 }
                 let now = self.inner.issuers[verified.issuer].config.clock.now_secs();
                 let claims = self
@@ -141,7 +196,10 @@ impl Verifier {
         let claims = Arc::new(claims);
         // First come, first kept: another `T` keeps using the payload.
         let _ = verified.claims.set(Box::new(Arc::clone(&claims)));
-        Ok(claims)
+        Ok(Kept {
+            claims,
+            entry: Some(verified),
+        })
     }
 }
 

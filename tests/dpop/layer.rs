@@ -20,8 +20,8 @@ use tower_jwt_auth::dpop::{
 };
 use tower_jwt_auth::mtls::{CertificateSource, ClientCertificate};
 use tower_jwt_auth::{
-    Algorithm, AuthError, AuthErrorKind, Claims, JwtAuthLayer, JwtConfig, ManualClock, SigningKey,
-    Verifier, VerifyingKey, certificate_thumbprint,
+    Algorithm, AuthError, AuthErrorKind, Claims, DEFAULT_VERIFIED_CACHE_CAPACITY, JwtAuthLayer,
+    JwtConfig, ManualClock, SigningKey, Verifier, VerifyingKey, certificate_thumbprint,
 };
 
 use crate::redis_server::shared_redis_url;
@@ -214,6 +214,56 @@ async fn a_bound_token_with_a_valid_proof_is_accepted_for_es256_and_eddsa() {
         )
         .await;
         assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(&response));
+    }
+}
+
+/// The layer learns a token's `cnf` from the verified-token cache once the
+/// token is in it, and from the token itself without a cache: either way a
+/// bound token accepted once is refused the next time without its key or
+/// certificate, and an unbound one stays a bearer token.
+#[tokio::test]
+async fn a_bound_token_seen_before_still_needs_its_key_and_certificate() {
+    let key = ProofKey::es256();
+    let certificate = certificate("client-a");
+    for capacity in [DEFAULT_VERIFIED_CACHE_CAPACITY, 0] {
+        let verifier = Verifier::new(
+            VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+            JwtConfig::new().issuer(ISSUER).audience(AUDIENCE),
+        )
+        .verified_cache(capacity);
+        let app = app(JwtAuthLayer::new(verifier).dpop(allowed()));
+        let dpop_bound = key.bound_token();
+        let fresh_proof = || key.proof("GET", HTU, &dpop_bound, now(), None);
+        for _ in 0..2 {
+            let response = send(&app, dpop_get(&dpop_bound, &fresh_proof())).await;
+            assert_eq!(response.status(), StatusCode::OK, "{capacity}");
+        }
+        let as_bearer = request("GET", "/me", &format!("Bearer {dpop_bound}"), &[]);
+        let response = send(&app, as_bearer).await;
+        assert_eq!(kind(&response), Some(AuthErrorKind::SenderConstraintFailed));
+        let thief = ProofKey::new(Algorithm::ES256, ES256_NEXT_PRIVATE);
+        let stolen = thief.proof("GET", HTU, &dpop_bound, now(), None);
+        let response = send(&app, dpop_get(&dpop_bound, &stolen)).await;
+        assert_eq!(kind(&response), Some(AuthErrorKind::SenderConstraintFailed));
+
+        let certificate_bound = access_token(Some(json!({"x5t#S256": certificate.thumbprint()})));
+        let bearer = || request("GET", "/me", &format!("Bearer {certificate_bound}"), &[]);
+        for _ in 0..2 {
+            let response = send(&app, with_certificate(bearer(), Some(&certificate))).await;
+            assert_eq!(response.status(), StatusCode::OK, "{capacity}");
+        }
+        let response = send(&app, with_certificate(bearer(), None)).await;
+        assert_eq!(kind(&response), Some(AuthErrorKind::SenderConstraintFailed));
+
+        let unbound = access_token(None);
+        for _ in 0..2 {
+            let response = send(
+                &app,
+                request("GET", "/me", &format!("Bearer {unbound}"), &[]),
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::OK, "{capacity}");
+        }
     }
 }
 
