@@ -251,7 +251,8 @@ impl Shared {
         };
         // An opaque token (or, configured so, any token) is introspected.
         #[cfg(feature = "introspection")]
-        if let (Some(introspection), Ok(token)) = (&self.introspection, credential.token())
+        if let Some(introspection) = &self.introspection
+            && let Ok(token) = credential.token()
             && introspection.applies_to(token)
         {
             return Err(Undecided::Introspect(token.to_owned()));
@@ -371,30 +372,35 @@ impl Shared {
         }
         // ----- end CSRF -----
         // ----- sender constraints (DPoP, mTLS), the replay mark last -----
-        let checked =
-            self.senders
-                .scheme_allowed(dpop_scheme)
-                .and_then(|()| match credential.token() {
-                    Ok(token) => {
-                        // Read from the token only when neither the cache nor
-                        // an introspection answer knew it.
-                        let read;
-                        let cnf = match confirmation {
-                            Some(known) => known,
-                            None => {
-                                read = token_confirmation(token);
-                                read.as_ref().map_err(|error| *error)
-                            }
-                        };
-                        self.senders
-                            .check(request, extensions, token, cnf, dpop_scheme)
-                    }
-                    Err(kind) => Err(sender::Refusal {
-                        kind,
-                        reason: AuthError::new(kind).to_string(),
-                        nonce: None,
-                    }),
-                });
+        // A bearer token known to be unbound has nothing to check (and its
+        // text need not be read again).
+        let known_unbound = matches!(confirmation, Some(Ok(cnf)) if !cnf.is_bound());
+        let checked = self.senders.scheme_allowed(dpop_scheme).and_then(|()| {
+            if known_unbound && !dpop_scheme {
+                return Ok(sender::Checked::Done(None));
+            }
+            match credential.token() {
+                Ok(token) => {
+                    // Read from the token only when neither the cache nor an
+                    // introspection answer knew it.
+                    let read;
+                    let cnf = match confirmation {
+                        Some(known) => known,
+                        None => {
+                            read = token_confirmation(token);
+                            read.as_ref().map_err(|error| *error)
+                        }
+                    };
+                    self.senders
+                        .check(request, extensions, token, cnf, dpop_scheme)
+                }
+                Err(kind) => Err(sender::Refusal {
+                    kind,
+                    reason: AuthError::new(kind).to_string(),
+                    nonce: None,
+                }),
+            }
+        });
         let nonce = match checked {
             Ok(sender::Checked::Done(nonce)) => nonce,
             Ok(sender::Checked::Pending(mark, nonce)) => {
