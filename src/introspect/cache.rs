@@ -19,7 +19,8 @@ use super::{
 };
 use crate::binding::Confirmation;
 use crate::claims::Claims;
-use crate::keys::{Algorithm, SigningKey};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// Default time an active answer is kept (at most until the token's `exp`).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
@@ -123,7 +124,9 @@ struct Inner {
     client: IntrospectionClient,
     entries: Option<Cache<Key, Arc<Entry>, ByBytes>>,
     capacity: usize,
-    hasher: SigningKey,
+    /// HMAC-SHA256 keyed once with a random key; each token's MAC starts
+    /// from a copy of it (no key schedule per request).
+    hasher: Hmac<Sha256>,
     ttl: u64,
     inactive_ttl: u64,
     in_flight: Arc<Semaphore>,
@@ -168,7 +171,7 @@ impl IntrospectionCache {
     ) -> Self {
         let mut secret = [0_u8; 32];
         getrandom::fill(&mut secret).expect("the system's random source");
-        let hasher = SigningKey::hmac(Algorithm::HS256, &secret).expect("a 32-byte HMAC key");
+        let hasher = <Hmac<Sha256> as Mac>::new_from_slice(&secret).expect("HMAC takes any key");
         let entries = (capacity > 0 && ttl > 0).then(|| {
             let options = quick_cache::OptionsBuilder::new()
                 .estimated_items_capacity(capacity)
@@ -326,9 +329,7 @@ impl IntrospectionCache {
         let Some(entries) = &self.inner.entries else {
             return self.call(token).await;
         };
-        let Some(key) = self.key(token) else {
-            return self.call(token).await;
-        };
+        let key = self.key(token);
         let mut waited = false;
         loop {
             match entries.get_value_or_guard_async(&key).await {
@@ -379,11 +380,11 @@ impl IntrospectionCache {
         }))
     }
 
-    /// HMAC-SHA256 of the token under this cache's random key.
-    /// `None` if the MAC could not be made (then the cache is bypassed: no
-    /// two tokens may ever share a key).
-    fn key(&self, token: &str) -> Option<Key> {
-        let mac = self.inner.hasher.sign(token.as_bytes())?;
-        mac.try_into().ok()
+    /// HMAC-SHA256 of the token under this cache's random key: no one who
+    /// does not know the key can make two tokens share an entry.
+    fn key(&self, token: &str) -> Key {
+        let mut mac = self.inner.hasher.clone();
+        mac.update(token.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 }
