@@ -69,10 +69,7 @@ impl std::error::Error for HtuError {}
 /// # Ok::<(), tower_jwt_auth::dpop::HtuError>(())
 /// ```
 pub fn normalize_htu(uri: &str) -> Result<String, HtuError> {
-    if uri
-        .bytes()
-        .any(|b| !(0x21..=0x7e).contains(&b) || b"\"<>\\^`{|}".contains(&b))
-    {
+    if !uri.bytes().all(is_uri_byte) {
         return Err(HtuError::BadCharacter);
     }
     let uri = uri.split('#').next().unwrap_or_default();
@@ -323,9 +320,13 @@ pub fn htu_matches(proof_htu: &str, expected: &str) -> bool {
 fn is_normal_path(path: &str) -> bool {
     path.starts_with('/')
         && !path.contains("/.")
-        && path
-            .bytes()
-            .all(|b| (0x21..=0x7e).contains(&b) && !b"\"<>\\^`{|}%".contains(&b))
+        && path.bytes().all(|b| b != b'%' && is_uri_byte(b))
+}
+
+/// A byte a URI may hold: visible ASCII, except the characters RFC 3986
+/// never allows unencoded.
+fn is_uri_byte(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && !b"\"<>\\^`{|}".contains(&b)
 }
 
 #[cfg(test)]
