@@ -132,27 +132,18 @@ struct ProofHeader<'a> {
 
 /// The JWK members that hold private key material (RFC 7518 §6.2.2,
 /// §6.3.2, §6.4; RFC 8037 §2), each noted when present, whatever its value.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct PrivateMembers {
-    #[serde(default)]
     d: Present,
-    #[serde(default)]
     p: Present,
-    #[serde(default)]
     q: Present,
-    #[serde(default)]
     dp: Present,
-    #[serde(default)]
     dq: Present,
-    #[serde(default)]
     qi: Present,
-    #[serde(default)]
     oth: Present,
-    #[serde(default)]
     k: Present,
-    #[serde(default)]
     r: Present,
-    #[serde(default)]
     t: Present,
 }
 
