@@ -317,6 +317,20 @@ fn active(claims: Claims<Map<String, Value>>) -> Value {
     Value::Object(answer)
 }
 
+/// Reads a refused request's body to its end (up to `cap`) and drops it.
+///
+/// hyper keeps an HTTP/1.1 connection open only when the request body was
+/// read; answered before its body arrived, the connection is closed under
+/// the client's next request, which a pooling client (Python `requests`)
+/// sees as a dropped connection instead of this answer's successor.
+async fn discard<B>(body: B, cap: usize)
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let _ = Limited::new(body, cap).collect().await;
+}
+
 fn json(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
     let body = serde_json::to_vec(value).unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -380,6 +394,7 @@ impl IntrospectionService {
                 reason = "too many failed client authentications",
                 "introspection"
             );
+            discard(request.into_body(), self.inner.max_body_len).await;
             let mut response = error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response
@@ -394,6 +409,7 @@ impl IntrospectionService {
                 reason = "caller not authenticated",
                 "introspection"
             );
+            discard(request.into_body(), self.inner.max_body_len).await;
             let mut response = error(StatusCode::UNAUTHORIZED, "invalid_client");
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

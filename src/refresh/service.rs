@@ -188,7 +188,10 @@ pub(crate) fn check_json_content_type(value: Option<&HeaderValue>) -> Result<(),
     }
 }
 
-/// Reads a whole body, up to `limit` bytes.
+/// Reads a whole body, up to `limit` bytes. Read before any refusal that
+/// does not need it, too: hyper keeps an HTTP/1.1 connection open only when
+/// the request body was read, and a pooling client sees the connection
+/// closed under its next request instead.
 pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
 where
     B: Body,
@@ -326,8 +329,10 @@ where
         if is_form(content_type) {
             return RefreshRequest::parse_form(&read_body(body, limit).await?);
         }
+        // Read even when the type is refused (see `read_body`).
+        let read = read_body(body, limit).await;
         check_json_content_type(content_type)?;
-        RefreshRequest::parse(&read_body(body, limit).await?)
+        RefreshRequest::parse(&read?)
     };
     let refresh_request = match parsed.await {
         Ok(parsed) => parsed,

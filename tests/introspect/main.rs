@@ -10,6 +10,8 @@ mod endpoint;
 mod layer;
 mod server;
 mod signed;
+#[path = "../support/watched_body.rs"]
+mod watched_body;
 
 use std::time::Duration;
 

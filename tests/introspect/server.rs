@@ -397,3 +397,29 @@ async fn without_a_caller_address_failures_share_one_budget() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(headers[header::RETRY_AFTER], "60");
 }
+
+/// A refused caller's body is read all the same: hyper keeps an HTTP/1.1
+/// connection only when the request body was read, and Python `requests`,
+/// pooling it, met a closed connection instead of the next answer.
+#[tokio::test]
+async fn refused_callers_bodies_are_read_so_their_connection_carries_the_next_request() {
+    let Setup {
+        issuer, service, ..
+    } = setup();
+    let service = service.failure_limit(1, Duration::from_secs(60));
+    let token = issuer.access_token("alice", &custom()).unwrap();
+    for expected in [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS] {
+        let (body, ended) = crate::watched_body::watched_body(format!("token={token}"));
+        let request = Request::post("/oauth/introspect")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, basic("billing", "guess"))
+            .body(body)
+            .unwrap();
+        let response = service.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), expected);
+        assert!(
+            crate::watched_body::was_read(&ended),
+            "{expected}: body left unread"
+        );
+    }
+}

@@ -6,6 +6,9 @@ mod down_store;
 
 use down_store::DownStore;
 
+#[path = "../support/watched_body.rs"]
+mod watched_body;
+
 mod jtiless;
 mod lifecycle;
 
@@ -573,6 +576,21 @@ async fn refresh_with_a_content_type_neither_json_nor_form_is_415() {
     let response = send(&f.app, request).await;
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(json(response).await["error"], "unsupported_media_type");
+}
+
+/// Refused by its type, the body is still read: hyper keeps the connection
+/// for the client's next request only when it was.
+#[tokio::test]
+async fn a_refresh_refused_for_its_content_type_still_reads_the_body() {
+    let f = fixture();
+    let (body, ended) = watched_body::watched_body("refresh_token=whatever");
+    let request = Request::post("/auth/refresh")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(body)
+        .unwrap();
+    let response = send(&f.app, request).await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(watched_body::was_read(&ended), "body left unread");
 }
 
 /// RFC 6749 §6, as OAuth clients send it: form-encoded, with the grant type.
