@@ -6,10 +6,10 @@
 use http::Extensions;
 use serde::de::DeserializeOwned;
 
-use super::{Decision, Shared, Undecided};
-use crate::introspect::{IntrospectionCache, IntrospectionMode};
+use super::{Accepted, Decision, Shared, Undecided};
+use crate::introspect::{BoundClaims, IntrospectionCache, IntrospectionMode};
 use crate::rejection::AuthErrorKind;
-use crate::source::Head;
+use crate::source::{Credential, Head};
 
 /// The layer's introspection settings.
 #[derive(Clone, Debug)]
@@ -69,6 +69,20 @@ fn looks_like_a_jwt(token: &str) -> bool {
 }
 
 impl Shared {
+    /// A remembered answer for `token`, decided now without waiting (the
+    /// hit path: no await, no copy of the token); `None` when the endpoint
+    /// must be asked ([`introspected`](Self::introspected)).
+    pub(crate) fn introspected_at_once<T>(&self, token: &str) -> Option<BoundClaims<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let introspection = self.introspection.as_ref()?;
+        introspection
+            .cache_for(token)
+            .ok()?
+            .cached_bound::<T>(token)
+    }
+
     /// The decision on a token the layer introspects: the answer (through the
     /// cache, which re-checks it at the current time), then the steps every
     /// token goes through. The endpoint down, slow or answering junk is 503,
@@ -91,9 +105,38 @@ impl Shared {
             Err(kind) => Err(crate::introspect::IntrospectError::refused(kind)),
         };
         let _span = tracing::debug_span!("jwt_auth").entered();
+        if answer.is_ok() {
+            timer.first_seen();
+        }
         // The credential was extracted once already; again, for its origin
         // (a cookie needs the CSRF proof) and its scheme (DPoP binding).
-        let (credential, dpop_scheme) = self.credential(request);
+        match self.credential(request) {
+            (Ok(Some(credential)), dpop_scheme) => self
+                .decide_on_answer(request, extensions, credential, dpop_scheme, answer)
+                .into(),
+            // The same request gave a token a moment ago.
+            (_, dpop_scheme) => Err::<_, Undecided<T>>(self.reject(
+                request.headers,
+                dpop_scheme,
+                AuthErrorKind::MissingCredentials,
+            ))
+            .into(),
+        }
+    }
+
+    /// The steps after the answer, the same for a remembered one and a fresh
+    /// one: refused as the answer says, or on to revocation, CSRF, binding.
+    pub(super) fn decide_on_answer<T>(
+        &self,
+        request: Head<'_>,
+        extensions: &Extensions,
+        credential: Credential<'_>,
+        dpop_scheme: bool,
+        answer: BoundClaims<T>,
+    ) -> Result<Accepted<T>, Undecided<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
         let (claims, confirmation) = match answer {
             Ok(decided) => decided,
             Err(error) => {
@@ -102,31 +145,17 @@ impl Shared {
                 } else {
                     tracing::info!(outcome = "rejected", reason = %error);
                 }
-                let kind = error.auth_error_kind();
-                return Err::<_, Undecided<T>>(self.reject(request.headers, dpop_scheme, kind))
-                    .into();
+                return Err(self.reject(request.headers, dpop_scheme, error.auth_error_kind()));
             }
         };
-        timer.first_seen();
-        match credential {
-            Ok(Some(credential)) => self
-                .accept(
-                    request,
-                    extensions,
-                    credential,
-                    dpop_scheme,
-                    claims,
-                    Some(Ok(&confirmation)),
-                )
-                .into(),
-            // The same request gave a token a moment ago.
-            _ => Err::<_, Undecided<T>>(self.reject(
-                request.headers,
-                dpop_scheme,
-                crate::rejection::AuthErrorKind::MissingCredentials,
-            ))
-            .into(),
-        }
+        self.accept(
+            request,
+            extensions,
+            credential,
+            dpop_scheme,
+            claims,
+            Some(Ok(&confirmation)),
+        )
     }
 }
 

@@ -255,7 +255,14 @@ impl Shared {
             && let Ok(token) = credential.token()
             && introspection.applies_to(token)
         {
-            return Err(Undecided::Introspect(token.to_owned()));
+            let timer = crate::metrics::Timer::start();
+            let Some(answer) = self.introspected_at_once::<T>(token) else {
+                return Err(Undecided::Introspect(token.to_owned()));
+            };
+            if answer.is_ok() {
+                timer.cached();
+            }
+            return self.decide_on_answer(request, extensions, credential, dpop_scheme, answer);
         }
         // A repeated token: the cache knows these exact bytes.
         let timer = crate::metrics::Timer::start();

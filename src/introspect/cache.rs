@@ -50,6 +50,9 @@ const ENTRY_OVERHEAD: u64 = 256;
 
 type Key = [u8; 32];
 
+/// An answer decided now: the claims and the binding (`cnf`), or why not.
+pub(crate) type BoundClaims<T> = Result<(Arc<Claims<T>>, Confirmation), IntrospectError>;
+
 /// One remembered answer.
 struct Entry {
     /// When it stops counting (seconds since the epoch, the config's clock).
@@ -60,6 +63,8 @@ struct Entry {
     bytes: u64,
     /// The claims as the first caller decoded them, so a hit skips parsing.
     kept: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// The answer's `cnf`, read once (`Err`: present but no confirmation).
+    confirmation: Result<Confirmation, ()>,
 }
 
 #[derive(Clone)]
@@ -275,22 +280,38 @@ impl IntrospectionCache {
     /// As [`claims`](Self::claims), with the answer's `cnf` (RFC 7662 §2.2,
     /// RFC 8705 §2 / RFC 9449 §6.2): the binding the layer then checks, as
     /// it checks a JWT's. A `cnf` that is not a confirmation refuses it.
-    pub(crate) async fn claims_bound<T>(
-        &self,
-        token: &str,
-    ) -> Result<(Arc<Claims<T>>, Confirmation), IntrospectError>
+    pub(crate) async fn claims_bound<T>(&self, token: &str) -> BoundClaims<T>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let entry = self.entry(token).await?;
-        let claims = self.decide(&entry)?;
-        let answer = entry.answer.as_ref().map_err(Clone::clone)?;
-        let confirmation = match answer.get("cnf") {
-            None | Some(Value::Null) => Confirmation::default(),
-            Some(cnf) => Confirmation::deserialize(cnf).map_err(|_| {
-                IntrospectError::refused(crate::rejection::AuthErrorKind::InvalidClaims)
-            })?,
-        };
+        self.decide_bound(&entry)
+    }
+
+    /// A live remembered answer for `token`, decided now, or `None` when
+    /// there is none yet (ask [`claims_bound`](Self::claims_bound)): the
+    /// auth layer's hit path, which then needs no await and no copy of the
+    /// token.
+    pub(crate) fn cached_bound<T>(&self, token: &str) -> Option<BoundClaims<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let entry = self.inner.entries.as_ref()?.get(&self.key(token))?;
+        if entry.expires_at <= self.now() {
+            return None;
+        }
+        record_lookup("hit");
+        Some(self.decide_bound(&entry))
+    }
+
+    fn decide_bound<T>(&self, entry: &Entry) -> BoundClaims<T>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let claims = self.decide(entry)?;
+        let confirmation = entry.confirmation.clone().map_err(|()| {
+            IntrospectError::refused(crate::rejection::AuthErrorKind::InvalidClaims)
+        })?;
         Ok((claims, confirmation))
     }
 
@@ -372,11 +393,16 @@ impl IntrospectionCache {
             }
             Err(_) => (now.saturating_add(inner.inactive_ttl), 0),
         };
+        let confirmation = match &answer {
+            Ok(answer) => confirmation_of(answer),
+            Err(_) => Ok(Confirmation::default()),
+        };
         Ok(Arc::new(Entry {
             expires_at,
             answer,
             bytes,
             kept: OnceLock::new(),
+            confirmation,
         }))
     }
 
@@ -386,5 +412,14 @@ impl IntrospectionCache {
         let mut mac = self.inner.hasher.clone();
         mac.update(token.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+}
+
+/// An answer's `cnf` (RFC 7662 §2.2, RFC 8705 §2 / RFC 9449 §6.2): absent
+/// or null is no binding; anything that is not a confirmation is `Err`.
+fn confirmation_of(answer: &Value) -> Result<Confirmation, ()> {
+    match answer.get("cnf") {
+        None | Some(Value::Null) => Ok(Confirmation::default()),
+        Some(cnf) => Confirmation::deserialize(cnf).map_err(drop),
     }
 }

@@ -48,6 +48,8 @@ mod server;
 mod signed;
 
 #[cfg(feature = "introspection")]
+pub(crate) use cache::BoundClaims;
+#[cfg(feature = "introspection")]
 pub use cache::{
     DEFAULT_CACHE_ENTRIES, DEFAULT_INACTIVE_TTL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_WAIT,
     DEFAULT_TTL, IntrospectionCache, MAX_INACTIVE_TTL, SLOT_BYTES,
