@@ -65,8 +65,9 @@ use crate::rejection::AuthErrorKind;
 /// revocation store could not answer (they are not also `accepted`).
 pub const DECISIONS_TOTAL: &str = "tower_jwt_auth_decisions_total";
 /// Histogram: seconds the auth layer spent verifying a token (`path`:
-/// `cached` when the verified-token cache held its checked claims,
-/// `first_seen` otherwise — signature, claims and, on success, the insert).
+/// `cached` when the verified-token cache held its checked claims, or the
+/// introspection cache its answer; `first_seen` otherwise — signature,
+/// claims and, on success, the insert; or the introspection call).
 /// Its `_count` by `path` is also the cache's hit ratio (with the cache on):
 /// `cached / (cached + first_seen)`; no separate lookup counter is kept, as
 /// each metric costs the cached path a recorder lookup.
