@@ -399,7 +399,7 @@ async fn run() -> Result<(), ExitCode> {
         ExitCode::from(1)
     })?;
     let bind = startup::bind_address(&settings, 3000);
-    let listener = startup::listen("demo", bind).await?;
+    let (listener, shutdown) = startup::listen("demo", bind).await?;
     // What to try next, once.
     tracing::info!("{}", users.hint(bind));
     let logins = Logins::new(users, LoginLimits::default());
@@ -409,7 +409,7 @@ async fn run() -> Result<(), ExitCode> {
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(startup::shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await
     .map_err(|e| {
         eprintln!("demo: server error: {e}");

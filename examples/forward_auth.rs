@@ -152,9 +152,10 @@ async fn run() -> Result<(), ExitCode> {
     let (verifier, introspection) = verifier_and_introspection(&settings)
         .await
         .map_err(config_error)?;
-    let listener = startup::listen(NAME, startup::bind_address(&settings, 3003)).await?;
+    let (listener, shutdown) =
+        startup::listen(NAME, startup::bind_address(&settings, 3003)).await?;
     axum::serve(listener, app(verifier, forward, introspection))
-        .with_graceful_shutdown(startup::shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| {
             eprintln!("{NAME}: server error: {e}");

@@ -104,8 +104,8 @@ async fn main() -> ExitCode {
     };
     // Settings defaults BIND to the demo's port; this example takes the next.
     let bind = startup::bind_address(&settings, 3001);
-    let listener = match startup::listen("hyper", bind).await {
-        Ok(listener) => listener,
+    let (listener, shutdown) = match startup::listen("hyper", bind).await {
+        Ok(listening) => listening,
         Err(code) => return code,
     };
     let store = match store::revocation_store("hyper").await {
@@ -118,7 +118,7 @@ async fn main() -> ExitCode {
     let verifier = Verifier::new(settings.keys, settings.config);
     tokio::select! {
         () = serve_with_store(listener, verifier, store) => {}
-        () = startup::shutdown_signal() => {}
+        () = shutdown => {}
     }
     ExitCode::SUCCESS
 }

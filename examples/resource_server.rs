@@ -197,14 +197,14 @@ async fn run() -> Result<(), ExitCode> {
         let url = format!("{base}/.well-known/oauth-protected-resource");
         (url, resource_metadata(&settings, &base))
     });
-    let listener = startup::listen(NAME, bind).await?;
+    let (listener, shutdown) = startup::listen(NAME, bind).await?;
     let app = app_with(verifier, metadata, introspection);
     if let Some(tls) = tls {
-        tls_server::serve(listener, tls, app, startup::shutdown_signal()).await;
+        tls_server::serve(listener, tls, app, shutdown).await;
         return Ok(());
     }
     axum::serve(listener, app)
-        .with_graceful_shutdown(startup::shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| {
             eprintln!("{NAME}: server error: {e}");

@@ -134,8 +134,8 @@ async fn main() -> ExitCode {
         Ok(role) if !role.is_empty() => Guard::role(role),
         _ => Guard::authenticated(),
     };
-    let listener = match startup::listen("tonic", bind).await {
-        Ok(listener) => listener,
+    let (listener, shutdown) = match startup::listen("tonic", bind).await {
+        Ok(listening) => listening,
         Err(code) => return code,
     };
     tracing::info!(?guard, "gRPC health server");
@@ -147,7 +147,7 @@ async fn main() -> ExitCode {
         }
     };
     let verifier = Verifier::new(settings.keys, settings.config);
-    if let Err(e) = serve(listener, verifier, store, guard, startup::shutdown_signal()).await {
+    if let Err(e) = serve(listener, verifier, store, guard, shutdown).await {
         eprintln!("tonic: server error: {e}");
         return ExitCode::from(1);
     }

@@ -34,35 +34,60 @@ pub fn bind_address(settings: &Settings, default_port: u16) -> SocketAddr {
     }
 }
 
-/// Listens on `bind`; failure is printed and exits with 1.
-pub async fn listen(example: &str, bind: SocketAddr) -> Result<TcpListener, ExitCode> {
+/// Listens on `bind`, with the shutdown signal already installed: the
+/// "listening" line (what tests and supervisors wait for) never comes
+/// before SIGTERM is handled. Failure is printed and exits with 1.
+pub async fn listen(
+    example: &str,
+    bind: SocketAddr,
+) -> Result<(TcpListener, impl Future<Output = ()> + Send + 'static), ExitCode> {
+    let shutdown = shutdown_signal();
     let listener = TcpListener::bind(bind).await.map_err(|e| {
         eprintln!("{example}: cannot listen on {bind}: {e}");
         ExitCode::from(1)
     })?;
     tracing::info!(%bind, "{example} listening");
-    Ok(listener)
+    Ok((listener, shutdown))
 }
 
-/// Resolves on Ctrl-C or SIGTERM, for a graceful shutdown.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM, for a graceful shutdown. The handlers are
+/// installed when this is called, not when the future is first polled:
+/// axum's `with_graceful_shutdown` polls it from a task of its own, maybe
+/// after the first requests were served, and a SIGTERM before that killed
+/// the process instead of stopping it.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            received(signal(SignalKind::interrupt()).ok()),
+            received(signal(SignalKind::terminate()).ok()),
+        )
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    let (interrupt, terminate) = (
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+        std::future::pending::<()>(),
+    );
+    async move {
+        tokio::select! {
+            () = interrupt => {},
+            () = terminate => {},
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
+}
+
+/// The next delivery of an installed signal (never, if it could not be
+/// installed).
+#[cfg(unix)]
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
+    }
 }

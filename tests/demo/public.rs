@@ -259,6 +259,18 @@ fn count(output: &str, needle: &str) -> usize {
     output.lines().filter(|l| l.contains(needle)).count()
 }
 
+/// SIGTERM the moment the demo says it listens (what supervisors and these
+/// tests wait for): it shuts down cleanly. The handler used to be installed
+/// only when axum's own task first polled it, and a signal before that
+/// killed the process (exit by signal 15, not 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_the_moment_it_listens_the_demo_shuts_down_cleanly() {
+    let (process, _) = serving(&[]).await;
+    let (status, output) = process.terminate().await;
+    assert!(status.success(), "{status}: {output}");
+    assert_eq!(count(&output, "shutting down"), 1, "{output}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_start_up_log_says_once_where_to_go_and_each_warning_once() {
     let (process, base) = serving(&[]).await;

@@ -153,3 +153,13 @@ async fn nginx_auth_request_passes_only_verified_requests_with_the_subject() {
 async fn caddy_forward_auth_passes_only_verified_requests_with_the_subject() {
     through(Kind::Caddy).await;
 }
+
+/// SIGTERM the moment the service says it listens: it shuts down cleanly
+/// (the handler is installed before that line, not later by axum's task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_the_moment_it_listens_forward_auth_shuts_down_cleanly() {
+    let endpoint = Endpoint::start();
+    let (service, _) = support::start_service(&endpoint).await;
+    let (status, output) = service.terminate().await;
+    assert!(status.success(), "{status}: {output}");
+}

@@ -170,3 +170,12 @@ async fn a_jwks_url_without_jwt_issuer_exits_with_status_2_naming_jwt_issuer() {
         );
     }
 }
+
+/// SIGTERM the moment the server says it listens: it shuts down cleanly
+/// (the handler is installed before that line, not later by axum's task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_the_moment_it_listens_the_server_shuts_down_cleanly() {
+    let server = Server::start(&[("JWT_SECRET", "a-test-secret-of-at-least-32-bytes-long")]).await;
+    let status = server.terminate().await;
+    assert!(status.success(), "SIGTERM: {status:?}");
+}
