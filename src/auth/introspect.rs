@@ -154,7 +154,7 @@ impl Shared {
             credential,
             dpop_scheme,
             claims,
-            Some(Ok(&confirmation)),
+            Some(Ok(&*confirmation)),
         )
     }
 }

@@ -51,7 +51,7 @@ const ENTRY_OVERHEAD: u64 = 256;
 type Key = [u8; 32];
 
 /// An answer decided now: the claims and the binding (`cnf`), or why not.
-pub(crate) type BoundClaims<T> = Result<(Arc<Claims<T>>, Confirmation), IntrospectError>;
+pub(crate) type BoundClaims<T> = Result<(Arc<Claims<T>>, Arc<Confirmation>), IntrospectError>;
 
 /// One remembered answer.
 struct Entry {
@@ -63,8 +63,9 @@ struct Entry {
     bytes: u64,
     /// The claims as the first caller decoded them, so a hit skips parsing.
     kept: OnceLock<Box<dyn Any + Send + Sync>>,
-    /// The answer's `cnf`, read once (`Err`: present but no confirmation).
-    confirmation: Result<Confirmation, ()>,
+    /// The answer's `cnf`, read once and shared with every hit (`Err`:
+    /// present but no confirmation).
+    confirmation: Result<Arc<Confirmation>, ()>,
 }
 
 #[derive(Clone)]
@@ -394,8 +395,8 @@ impl IntrospectionCache {
             Err(_) => (now.saturating_add(inner.inactive_ttl), 0),
         };
         let confirmation = match &answer {
-            Ok(answer) => confirmation_of(answer),
-            Err(_) => Ok(Confirmation::default()),
+            Ok(answer) => confirmation_of(answer).map(Arc::new),
+            Err(_) => Ok(Arc::default()),
         };
         Ok(Arc::new(Entry {
             expires_at,
